@@ -1,0 +1,71 @@
+"""The database engine (one per app) and a session per app context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlmodel import Session
+
+EXTENSION_KEY = "citypoints.engine"
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create an engine; SQLite gets WAL mode, a busy timeout and enforced foreign keys."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised via engine
+            # pysqlite's own transaction handling is replaced by an explicit BEGIN below
+            # (SQLAlchemy's documented recipe) so that reads see one consistent snapshot.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):  # pragma: no cover - exercised via engine
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def get_engine(app: Flask | None = None) -> Engine:
+    """Return the app's engine."""
+    app = app or current_app
+    return app.extensions[EXTENSION_KEY]
+
+
+def get_session() -> Session:
+    """Return the session of the current app context, opening it on first use."""
+    if "db_session" not in g:
+        g.db_session = Session(get_engine(), expire_on_commit=False)
+    return g.db_session
+
+
+@contextmanager
+def session_scope(app: Flask | None = None) -> Iterator[Session]:
+    """Open a session outside a request (CLI, scheduler) and close it afterwards."""
+    with Session(get_engine(app), expire_on_commit=False) as session:
+        yield session
+
+
+def _close_session(_exc: BaseException | None = None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def init_app(app: Flask) -> None:
+    """Create the engine for `app` and close the session at the end of each app context."""
+    app.extensions[EXTENSION_KEY] = make_engine(
+        app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False)
+    )
+    app.teardown_appcontext(_close_session)

@@ -1,0 +1,194 @@
+"""A demo city: the sample rulebook's departments, a few hundred subjects with records
+and list entries, one account per role. Reproducible from a seed; safe to run twice."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app.identifiers import organisation_id, person_id
+from app.models import Account, Record, Subject
+from app.rulebook import Rulebook
+from app.services.accounts import create_account
+from app.services.intake import Row
+from app.services.lists import enter_on_list
+from app.services.recompute import recompute
+from app.services.records import import_records
+from app.services.rulebooks import store_rulebook
+from app.services.subjects import import_subjects
+
+DEMO_PASSWORD = "citypoints-demo"
+# Rongcheng's subdistricts and towns, with a few villages or neighbourhoods each.
+PLACES = {
+    "Yatou Subdistrict": ["Dongshan", "Xishan", "Chengxi", "Haiyang"],
+    "Chengshan Town": ["Chengshanwei", "Longxu Island", "Xidaqiao"],
+    "Shidao Management Area": ["Shidao Bay", "Dongcun", "Xicun"],
+    "Renhe Town": ["Renhe", "Dongnan", "Beishan"],
+}
+SURNAMES = ["Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Zhao", "Huang", "Zhou", "Wu",
+            "Xu", "Sun", "Ma", "Zhu", "Hu", "Guo", "He", "Lin", "Gao", "Luo"]
+GIVEN = ["Wei", "Fang", "Na", "Min", "Jing", "Lei", "Qiang", "Jun", "Yang", "Yan", "Jie",
+         "Tao", "Ming", "Chao", "Xiu", "Hui", "Ping", "Gang", "Hong", "Lan"]
+TRADES = ["Seafood Processing", "Fishing Cooperative", "Construction", "Trading", "Logistics",
+          "Tyre Works", "Shipyard", "Food", "Property Services", "Textiles"]
+
+
+@dataclass
+class DemoSummary:
+    created: bool
+    subjects: int = 0
+    records: int = 0
+    logins: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def text(self) -> str:
+        """Return what `flask demo` prints: what was loaded and the logins."""
+        head = (f"demo city loaded: {self.subjects} subjects, {self.records} records"
+                if self.created else
+                f"demo city already loaded ({self.subjects} subjects, {self.records} records); "
+                "nothing added")
+        lines = [head, "", f"logins (password for all: {DEMO_PASSWORD}):"]
+        lines += [f"  {user:<14} {role:<12} {what}" for user, role, what in self.logins]
+        return "\n".join(lines)
+
+
+def _people(rng: random.Random, count: int) -> list[dict]:
+    rows = []
+    for i in range(count):
+        year = rng.randint(1960, 2006)
+        # Rongcheng's region code changed in 1989 (stdnum checks it against the birth year).
+        region = "371082" if year >= 1989 else "372133" if year < 1983 else "370633"
+        if 1987 <= year <= 1988:
+            region = "371023"
+        birth = date(year, 1, 1) + timedelta(days=rng.randint(0, 364))
+        prefix = f"{region}{birth:%Y%m%d}{i % 1000:03d}"
+        district = rng.choice(list(PLACES))
+        rows.append({"subject_id": person_id(prefix), "kind": "person",
+                     "name": f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}{rng.choice(GIVEN).lower()}",
+                     "district": district, "village": rng.choice(PLACES[district]),
+                     "legal_representative": "", "consent": "true" if rng.random() < 0.9 else "false"})
+    return rows
+
+
+def _organisations(rng: random.Random, count: int, people: list[dict]) -> list[dict]:
+    rows = []
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    for i in range(count):
+        body = "".join(rng.choice(alphabet) for _ in range(9))
+        prefix = f"91371082{body}"
+        district = rng.choice(list(PLACES))
+        rep = people[rng.randrange(len(people))]["subject_id"]
+        rows.append({"subject_id": organisation_id(prefix), "kind": "organisation",
+                     "name": f"Rongcheng {rng.choice(SURNAMES)}'s {rng.choice(TRADES)} Co., Ltd. {i + 1}",
+                     "district": district, "village": rng.choice(PLACES[district]),
+                     "legal_representative": rep, "consent": "true"})
+    return rows
+
+
+def load_demo(session: Session, *, rulebook: Rulebook, subjects: int, seed: int,
+              today: date) -> DemoSummary:
+    """Load the demo city unless it is there already; return what to print."""
+    summary = DemoSummary(created=False)
+    store_rulebook(session, rulebook, loaded_by="demo", source="demo")
+    if session.execute(select(Account.id).where(Account.username == "admin")).first() is None:
+        _create(session, rulebook=rulebook, count=subjects, seed=seed, today=today)
+        summary.created = True
+    summary.subjects = session.execute(select(func.count()).select_from(Subject)).scalar()
+    summary.records = session.execute(select(func.count()).select_from(Record)).scalar()
+    for account in session.execute(select(Account).order_by(Account.id)).scalars():
+        what = account.department_code or account.subject_id or ""
+        summary.logins.append((account.username, account.role, what))
+    return summary
+
+
+def _weights(rulebook: Rulebook, codes) -> list[float]:
+    # Minor conduct is common and serious conduct rare, as in any city's files.
+    return [1.0 / max(1, abs(rulebook.versions(c)[-1].points)) ** 0.8 for c in codes]
+
+
+def _create(session: Session, *, rulebook: Rulebook, count: int, seed: int, today: date) -> None:
+    rng = random.Random(seed)
+    people = _people(rng, max(1, int(count * 0.85)))
+    orgs = _organisations(rng, max(0, count - len(people)), people)
+    rows = [Row(i + 2, r) for i, r in enumerate(people + orgs)]
+    import_subjects(session, rows=rows, name="demo", actor="demo", today=today)
+    kinds = {r["subject_id"]: r["kind"] for r in people + orgs}
+    ids = list(kinds)
+    start = today - timedelta(days=3 * 365)
+    planned: list[tuple[date, str, str, str]] = []
+    for department in rulebook.departments:
+        codes = rulebook.codes_for_department(department.code)
+        if not codes:
+            continue
+        weights = _weights(rulebook, codes)
+        for _ in range(int(len(ids) * 0.8 * len(codes) / max(1, len(rulebook.rule_codes)) + 2)):
+            code = rng.choices(codes, weights)[0]
+            subject = rng.choice(ids)
+            day = start + timedelta(days=rng.randint(0, (today - start).days))
+            rule = rulebook.rule_on(code, day)
+            if rule is None or kinds[subject] not in rule.subjects or \
+                    department.code not in rule.departments:
+                continue
+            planned.append((day, department.code, subject, code))
+    planned.sort()
+    by_department: dict[str, list[Row]] = {}
+    for n, (day, department, subject, code) in enumerate(planned):
+        by_department.setdefault(department, []).append(Row(n + 2, {
+            "subject_id": subject, "rule_code": code, "occurred_on": day.isoformat(),
+            "evidence": f"demo file {department}/{day:%Y}/{n:05d}",
+            "external_ref": f"demo-{n:05d}"}))
+    for department, dept_rows in by_department.items():
+        import_records(session, rulebook=rulebook, department=department, rows=dept_rows,
+                       recorded_by=f"demo:{department}", today=today, name="demo")
+    _lists(session, rulebook=rulebook, rng=rng, ids=ids, kinds=kinds, today=today)
+    _accounts(session, rulebook=rulebook, people=people, today=today)
+    recompute(session, rulebook=rulebook, as_of=today, triggered_by="demo")
+
+
+def _lists(session, *, rulebook, rng, ids, kinds, today) -> None:
+    for list_def in rulebook.lists:
+        if not list_def.departments:
+            continue
+        department = list_def.departments[0]
+        if list_def.kind == "watchlist":
+            flagged = rng.sample(ids, min(3, len(ids)))
+            for subject in flagged:  # three entries within a year: the flag is raised
+                for k in range(3):
+                    enter_on_list(session, rulebook=rulebook, list_code=list_def.code,
+                                  subject_id=subject, department=list_def.departments[k % len(
+                                      list_def.departments)], entered_on=today - timedelta(
+                                      days=30 + 90 * k), today=today, actor="demo",
+                                  decision_ref=f"PS-{subject[-6:]}-{k + 1}")
+            continue
+        for subject in rng.sample(ids, min(4, len(ids))):
+            enter_on_list(session, rulebook=rulebook, list_code=list_def.code,
+                          subject_id=subject, department=department,
+                          entered_on=today - timedelta(days=rng.randint(10, 300)), today=today,
+                          actor="demo", decision_ref=f"({today.year}) Lu 1082 Zhi {rng.randint(100, 999)}")
+
+
+def _accounts(session, *, rulebook, people, today) -> None:
+    # The resident account belongs to the person with the most records: a rich page to read.
+    resident = session.execute(
+        select(Record.subject_id, func.count()).join(Subject, Subject.subject_id == Record.subject_id)
+        .where(Subject.kind == "person").group_by(Record.subject_id)
+        .order_by(func.count().desc(), Record.subject_id).limit(1)).first()
+    subject_id = resident[0] if resident else people[0]["subject_id"]
+    recorder_dept = "traffic-police" if rulebook.department("traffic-police") else \
+        rulebook.departments[0].code
+    heating = "heating-company" if rulebook.department("heating-company") else recorder_dept
+    reviewer_dept = "credit-centre" if rulebook.department("credit-centre") else recorder_dept
+    for username, role, department, subject in [
+        ("admin", "admin", None, None),
+        ("recorder", "recorder", recorder_dept, None),
+        ("heating", "recorder", heating, None),
+        ("reviewer", "reviewer", reviewer_dept, None),
+        ("author", "rule-author", None, None),
+        ("auditor", "auditor", None, None),
+        ("resident", "resident", None, subject_id),
+    ]:
+        create_account(session, username=username, password=DEMO_PASSWORD, role=role,
+                       department=department, subject_id=subject, actor="demo")

@@ -1,0 +1,141 @@
+"""Reading department files (CSV with a header, or JSON lines) into numbered rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+
+from app.errors import InvalidInput, Problem
+
+RECORD_COLUMNS = ("subject_id", "rule_code", "occurred_on", "evidence", "external_ref")
+RECORD_REQUIRED = ("subject_id", "rule_code", "occurred_on")
+SUBJECT_COLUMNS = (
+    "subject_id", "kind", "name", "district", "village", "legal_representative", "consent",
+)
+SUBJECT_REQUIRED = ("subject_id", "kind", "name")
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int  # the line in the file where the row starts (the header is line 1)
+    values: dict[str, str]
+
+
+def parse_iso_date(text) -> date:
+    """Parse a strict ISO date (YYYY-MM-DD); raise ValueError with a readable message."""
+    if isinstance(text, date):
+        return text
+    value = str(text or "").strip()
+    if not _ISO_DATE.match(value):
+        raise ValueError(f"{value!r} is not a date: write it as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date on the calendar") from None
+
+
+def read_rows(
+    data: bytes | str, *, name: str, columns: tuple[str, ...], required: tuple[str, ...]
+) -> list[Row]:
+    """Parse a CSV (header row) or JSON-lines file; raise InvalidInput naming each problem."""
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            line = data[: error.start].count(b"\n") + 1
+            raise InvalidInput(
+                f"{name} is not UTF-8 text",
+                problems=[Problem(f"bytes that are not UTF-8 at byte {error.start}",
+                                  where=f"{name}:{line}")],
+            ) from None
+    else:
+        text = data.lstrip("\ufeff")
+    if not text.strip():
+        raise InvalidInput(f"{name} is empty", problems=[Problem("the file is empty", where=name)])
+    if text.lstrip()[:1] == "{":
+        return list(_json_lines(text, name=name, columns=columns, required=required))
+    return list(_csv_rows(text, name=name, columns=columns, required=required))
+
+
+def _check_columns(found, *, name, columns, required, line) -> None:
+    problems = []
+    unknown = [c for c in found if c not in columns]
+    missing = [c for c in required if c not in found]
+    if unknown:
+        problems.append(Problem(
+            f"unknown column(s) {', '.join(map(repr, unknown))}; the columns are "
+            f"{','.join(columns)}", where=f"{name}:{line}"))
+    if missing:
+        problems.append(Problem(
+            f"missing column(s) {', '.join(map(repr, missing))}", where=f"{name}:{line}"))
+    if problems:
+        raise InvalidInput(f"{name}: the columns are not right", problems=problems)
+
+
+def _csv_rows(text: str, *, name, columns, required) -> Iterator[Row]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except csv.Error as error:
+        raise InvalidInput(f"{name} is not a CSV file",
+                           problems=[Problem(str(error), where=f"{name}:1")]) from None
+    _check_columns(header, name=name, columns=columns, required=required, line=1)
+    problems = []
+    rows = []
+    line = reader.line_num + 1
+    try:
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                line = reader.line_num + 1
+                continue
+            if len(cells) != len(header):
+                problems.append(Problem(
+                    f"has {len(cells)} cells, the header has {len(header)}", where=f"{name}:{line}"))
+            else:
+                rows.append(Row(line, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
+            line = reader.line_num + 1
+    except csv.Error as error:
+        problems.append(Problem(f"not valid CSV: {error}", where=f"{name}:{line}"))
+    if problems:
+        raise InvalidInput(f"{name} has rows that cannot be read", problems=problems)
+    return iter(rows)
+
+
+def _json_lines(text: str, *, name, columns, required) -> Iterator[Row]:
+    problems = []
+    rows = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as error:
+            problems.append(Problem(f"not valid JSON: {error.msg} (column {error.colno})",
+                                    where=f"{name}:{number}"))
+            continue
+        if not isinstance(obj, dict):
+            problems.append(Problem("each line must be a JSON object", where=f"{name}:{number}"))
+            continue
+        try:
+            _check_columns(list(obj), name=name, columns=columns, required=required, line=number)
+        except InvalidInput as error:
+            problems.extend(error.problems)
+            continue
+        rows.append(Row(number, {k: _cell(v) for k, v in obj.items()}))
+    if problems:
+        raise InvalidInput(f"{name} has lines that cannot be read", problems=problems)
+    return iter(rows)
+
+
+def _cell(value) -> str:
+    """Return a JSON value as the text a CSV cell would hold (true, 12, '')."""
+    if value is None:
+        return ""
+    return value.strip() if isinstance(value, str) else json.dumps(value)

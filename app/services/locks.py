@@ -1,0 +1,29 @@
+"""Write locks that work on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import zlib
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+
+def is_postgres(session: Session) -> bool:
+    """Return True when `session` talks to PostgreSQL."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def begin_write(session: Session, key: str) -> None:
+    """Serialise writers on `key` for the rest of the current transaction.
+
+    PostgreSQL: a transaction-level advisory lock on the key. SQLite: the database's
+    single write lock, taken now (with the busy timeout) rather than at the first write,
+    so a read-then-write transaction cannot fail half-way on a lock upgrade.
+    """
+    if is_postgres(session):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:k)"),
+            {"k": zlib.crc32(key.encode()) - 2**31},
+        )
+    else:
+        session.execute(text("UPDATE scheduler_lock SET holder = holder WHERE name = '~'"))

@@ -1,0 +1,74 @@
+"""One subject's standing, from the pure evaluator over that subject's stored facts."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.errors import InvalidInput, NotFound
+from app.identifiers import InvalidIdentifier, clean, validate_subject_id
+from app.models import ListEntry, Record, Subject
+from app.rulebook import Rulebook
+from app.standing import evaluate
+from app.standing.model import ListEntryFact, RecordFact, Standing, SubjectFact
+
+
+def get_subject(session: Session, subject_id: str) -> Subject:
+    """Return the subject, or raise InvalidInput (bad identifier) or NotFound."""
+    sid = clean(subject_id)
+    subject = session.get(Subject, sid)
+    if subject is not None:
+        return subject
+    try:
+        validate_subject_id(sid)
+    except InvalidIdentifier as error:
+        raise InvalidInput(str(error)) from None
+    raise NotFound(f"no subject {sid} in the population register")
+
+
+def subject_fact(subject: Subject) -> SubjectFact:
+    """Return the evaluator's view of a subject row."""
+    return SubjectFact(subject_id=subject.subject_id, kind=subject.kind, consent=subject.consent,
+                       name=subject.name, legal_representative=subject.legal_representative)
+
+
+def record_fact(record: Record) -> RecordFact:
+    """Return the evaluator's view of a record row."""
+    return RecordFact(
+        id=record.id, subject_id=record.subject_id, rule_code=record.rule_code,
+        rule_version=record.rule_version, occurred_on=record.occurred_on, points=record.points,
+        ends_on=record.ends_on, voided=record.voided_at is not None,
+        annulled=record.annulled_on is not None, repaired_on=record.repaired_on,
+        department=record.department_code, evidence=record.evidence, note=record.note,
+    )
+
+
+def list_entry_fact(entry: ListEntry) -> ListEntryFact:
+    """Return the evaluator's view of a list entry row."""
+    return ListEntryFact(
+        id=entry.id, subject_id=entry.subject_id, list_code=entry.list_code,
+        entered_on=entry.entered_on, ends_on=entry.ends_on, removed_on=entry.removed_on,
+        department=entry.department_code, legal_basis=entry.legal_basis,
+        decision_ref=entry.decision_ref,
+    )
+
+
+def load_facts(session: Session, subject: Subject) -> tuple[list[RecordFact], list[ListEntryFact]]:
+    """Return every record and list entry of `subject`."""
+    records = session.execute(
+        select(Record).where(Record.subject_id == subject.subject_id).order_by(Record.id)
+    ).scalars()
+    entries = session.execute(
+        select(ListEntry).where(ListEntry.subject_id == subject.subject_id).order_by(ListEntry.id)
+    ).scalars()
+    return [record_fact(r) for r in records], [list_entry_fact(e) for e in entries]
+
+
+def standing_for(session: Session, *, rulebook: Rulebook, subject_id: str, as_of: date) -> Standing:
+    """Evaluate one subject's standing on `as_of` with its explanation."""
+    subject = get_subject(session, subject_id)
+    records, entries = load_facts(session, subject)
+    return evaluate(subject=subject_fact(subject), records=records, list_entries=entries,
+                    rulebook=rulebook, as_of=as_of)
