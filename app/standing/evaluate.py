@@ -1,0 +1,266 @@
+"""The reference evaluator: a subject's standing on a date from its facts and the rulebook."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import date
+
+from app.rulebook.model import ListDef, Measure, Rulebook, Scheme
+from app.standing.explain import describe_flag, describe_list_entry, explain
+from app.standing.model import (
+    ActiveList,
+    ActiveMeasure,
+    CountingRecord,
+    ExcludedRecord,
+    ListEntryFact,
+    PendingMeasure,
+    RaisedFlag,
+    Reason,
+    RecordFact,
+    Standing,
+    SubjectFact,
+)
+from app.standing.spans import (
+    History,
+    Segment,
+    flag_span,
+    list_entry_end,
+    pending_dispute_since,
+    record_until,
+)
+
+
+def is_scored(*, subject: SubjectFact, scheme: Scheme) -> bool:
+    """Return whether the scheme gives `subject` points and a tier (consent, if required)."""
+    return subject.consent or not scheme.requires_consent
+
+
+def subject_records(*, subject: SubjectFact, records: Iterable[RecordFact]) -> list[RecordFact]:
+    """Return the records of `subject`, in a fixed order (conduct date, then id)."""
+    mine = (r for r in records if r.subject_id == subject.subject_id)
+    return sorted(mine, key=lambda r: (r.occurred_on, r.id))
+
+
+def subject_entries(
+    *, subject: SubjectFact, list_entries: Iterable[ListEntryFact]
+) -> list[ListEntryFact]:
+    """Return the list entries of `subject`, in a fixed order (entry date, list, id)."""
+    mine = (e for e in list_entries if e.subject_id == subject.subject_id)
+    return sorted(mine, key=lambda e: (e.entered_on, e.list_code, e.id))
+
+
+def evaluate(
+    *,
+    subject: SubjectFact,
+    records: Iterable[RecordFact],
+    list_entries: Iterable[ListEntryFact],
+    rulebook: Rulebook,
+    as_of: date,
+) -> Standing:
+    """Return the standing of `subject` on `as_of`, with its explanation."""
+    scheme = rulebook.scheme
+    scored = is_scored(subject=subject, scheme=scheme)
+    records = subject_records(subject=subject, records=records)
+    entries = subject_entries(subject=subject, list_entries=list_entries)
+    history = History(records=records, list_entries=entries, rulebook=rulebook)
+
+    counting: list[CountingRecord] = []
+    excluded: list[ExcludedRecord] = []
+    for record in records:
+        rule = rulebook.rule_version(record.rule_code, record.rule_version)
+        if any(start <= as_of < end for start, end in history.record_spans[record.id]):
+            counting.append(CountingRecord(record=record, rule=rule, until=record_until(record)))
+        else:
+            reason = exclusion_reason(record, day=as_of, suspend=scheme.objections.suspend_record)
+            excluded.append(ExcludedRecord(record=record, rule=rule, reason=reason))
+
+    points = scheme.starting_points + sum(c.record.points for c in counting)
+    tier = scheme.tier_for(points)
+    lists = _active_lists(entries, rulebook=rulebook, day=as_of)
+    flags = _raised_flags(entries, rulebook=rulebook, day=as_of)
+
+    measures: list[ActiveMeasure] = []
+    pending: list[PendingMeasure] = []
+    for measure in sorted(rulebook.measures, key=lambda m: m.code):
+        state = _measure_state(
+            measure,
+            history=history,
+            scheme=scheme,
+            scored=scored,
+            day=as_of,
+        )
+        if state is None:
+            continue
+        holds_since, takes_effect_on = state
+        reasons = _reasons(
+            measure, scored=scored, points=points, tier_code=tier.code, lists=lists, flags=flags
+        )
+        if takes_effect_on is None or takes_effect_on <= as_of:
+            measures.append(ActiveMeasure(measure=measure, since=takes_effect_on, reasons=reasons))
+        else:
+            assert holds_since is not None  # a run from before any fact has no notice to wait
+            pending.append(
+                PendingMeasure(
+                    measure=measure,
+                    holds_since=holds_since,
+                    takes_effect_on=takes_effect_on,
+                    reasons=reasons,
+                )
+            )
+
+    standing = Standing(
+        subject_id=subject.subject_id,
+        as_of=as_of,
+        scored=scored,
+        starting_points=scheme.starting_points,
+        points=points if scored else None,
+        tier=tier if scored else None,
+        records=tuple(counting),
+        excluded=tuple(excluded),
+        lists=lists,
+        flags=flags,
+        measures=tuple(measures),
+        pending_measures=tuple(pending),
+        fingerprint=rulebook.fingerprint,
+    )
+    return replace(standing, explanation=explain(standing, rulebook=rulebook))
+
+
+def exclusion_reason(record: RecordFact, *, day: date, suspend: bool) -> str:
+    """Say in words why `record` does not count on `day`."""
+    if record.voided:
+        return "voided (entered in error)"
+    if record.annulled:
+        return "annulled after an objection"
+    if day < record.occurred_on:
+        return f"not yet: occurs on {record.occurred_on.isoformat()}"
+    until = record_until(record)
+    if until <= day:
+        if record.repaired_on is not None and until == record.repaired_on:
+            return f"repaired on {until.isoformat()}"
+        return f"lapsed on {until.isoformat()}"
+    since = pending_dispute_since(record, day)
+    if suspend and since is not None:
+        return f"suspended: objection pending since {since.isoformat()}"
+    return "does not count on this date"  # not reached: the cases above are exhaustive
+
+
+def _placeholder_list(code: str) -> ListDef:
+    # An entry whose list left the rulebook still shows: nothing recorded is hidden.
+    return ListDef(code=code, kind="", title="(list not in the rulebook in force)")
+
+
+def _active_lists(
+    entries: list[ListEntryFact], *, rulebook: Rulebook, day: date
+) -> tuple[ActiveList, ...]:
+    active = []
+    for entry in entries:
+        list_def = rulebook.list_def(entry.list_code)
+        until = list_entry_end(entry, list_def)
+        if entry.entered_on <= day and (until is None or day < until):
+            active.append(
+                ActiveList(
+                    entry=entry, list=list_def or _placeholder_list(entry.list_code), until=until
+                )
+            )
+    active.sort(key=lambda a: (a.list.code, a.entry.entered_on, a.entry.id))
+    return tuple(active)
+
+
+def _raised_flags(
+    entries: list[ListEntryFact], *, rulebook: Rulebook, day: date
+) -> tuple[RaisedFlag, ...]:
+    raised = []
+    for list_def, flag in rulebook.flags():
+        behind = []
+        for entry in entries:
+            if entry.list_code != list_def.code:
+                continue
+            span = flag_span(entry, flag)
+            if span is not None and span[0] <= day < span[1]:
+                behind.append(entry)
+        if len(behind) >= flag.entries:
+            raised.append(
+                RaisedFlag(
+                    code=flag.code,
+                    list_code=list_def.code,
+                    entries=tuple(behind),
+                    threshold=flag.entries,
+                    within=str(flag.within),
+                )
+            )
+    raised.sort(key=lambda f: (f.code, f.list_code))
+    return tuple(raised)
+
+
+def holds(measure: Measure, segment: Segment, *, scheme: Scheme, scored: bool) -> bool:
+    """Return whether any `when` condition of `measure` holds in `segment`."""
+    when = measure.when
+    if scored and when.tiers and scheme.tier_for(segment.points).code in when.tiers:
+        return True
+    return bool(segment.lists.intersection(when.lists) or segment.flags.intersection(when.flags))
+
+
+def _measure_state(
+    measure: Measure, *, history: History, scheme: Scheme, scored: bool, day: date
+) -> tuple[date | None, date | None] | None:
+    """Return (first day of the unbroken run, day it takes effect), or None if it does not hold.
+
+    None for a day means the run began before the subject's first fact.
+    """
+    index = history.index_on(day)
+    segments = history.segments
+    if not holds(measure, segments[index], scheme=scheme, scored=scored):
+        return None
+    while index > 0 and holds(measure, segments[index - 1], scheme=scheme, scored=scored):
+        index -= 1
+    holds_since = segments[index].start
+    if holds_since is None or measure.notice is None:
+        return holds_since, holds_since
+    return holds_since, measure.notice.after(holds_since)
+
+
+def _reasons(
+    measure: Measure,
+    *,
+    scored: bool,
+    points: int,
+    tier_code: str,
+    lists: tuple[ActiveList, ...],
+    flags: tuple[RaisedFlag, ...],
+) -> tuple[Reason, ...]:
+    when = measure.when
+    reasons = []
+    if scored and tier_code in when.tiers:
+        reasons.append(
+            Reason(
+                kind="tier",
+                code=tier_code,
+                detail=f"tier {tier_code} (points {points})",
+                legal_basis=measure.legal_basis,
+            )
+        )
+    for active in lists:
+        if active.list.code in when.lists:
+            reasons.append(
+                Reason(
+                    kind="list",
+                    code=active.list.code,
+                    detail=describe_list_entry(active),
+                    legal_basis=active.entry.legal_basis
+                    or active.list.legal_basis
+                    or measure.legal_basis,
+                )
+            )
+    for flag in flags:
+        if flag.code in when.flags:
+            reasons.append(
+                Reason(
+                    kind="flag",
+                    code=flag.code,
+                    detail=describe_flag(flag),
+                    legal_basis=measure.legal_basis,
+                )
+            )
+    return tuple(reasons)
