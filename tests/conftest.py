@@ -29,7 +29,7 @@ TEST_RULES = TESTS / "data" / "rules"
 SAMPLE_RULES = TESTS.parent / "rules"
 PG_URL = os.environ.get("CITYPOINTS_TEST_POSTGRES",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PG_TEST_DB = "citypoints_test"
+PG_TEST_DB = f"citypoints_test_{os.getpid()}"  # one per run: parallel runs stay apart
 REQUIRE_PG = os.environ.get("CITYPOINTS_REQUIRE_POSTGRES", "") not in ("", "0", "false")
 
 _pg_state: dict = {}
@@ -64,6 +64,15 @@ def _prepare_postgres() -> str | None:
 
 def pytest_report_header(config):
     return [f"PostgreSQL for tests: {PG_URL} (required: {REQUIRE_PG})"]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if "url" not in _pg_state:
+        return
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {PG_TEST_DB} WITH (FORCE)"))
+    admin.dispose()
 
 
 def pytest_terminal_summary(terminalreporter):
