@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from app.db import get_engine, session_scope
 from app.errors import CitypointsError
@@ -136,6 +136,7 @@ def records_import(file: str, department: str, actor: str | None) -> None:
 
 # --- standings ------------------------------------------------------------------------------
 @click.command("recompute")
+@with_appcontext
 @click.option("--as-of", "as_of", default=None, help="The date (YYYY-MM-DD); default today.")
 def recompute_command(as_of: str | None) -> None:
     """Run the nightly recompute now and print what it did."""
@@ -152,6 +153,7 @@ def recompute_command(as_of: str | None) -> None:
 
 
 @click.command("standing")
+@with_appcontext
 @click.argument("subject_id")
 @click.option("--as-of", "as_of", default=None, help="The date (YYYY-MM-DD); default today.")
 @click.option("--json", "as_json", is_flag=True, help="Print the standing API's JSON object.")
@@ -218,6 +220,7 @@ def users_create(username, role, department, subject_id, display_name, password)
 
 # --- demo, scheduler --------------------------------------------------------------------------
 @click.command("demo")
+@with_appcontext
 @click.option("--subjects", "count", default=300, show_default=True)
 @click.option("--seed", default=2026, show_default=True)
 def demo_command(count: int, seed: int) -> None:
@@ -234,6 +237,7 @@ def demo_command(count: int, seed: int) -> None:
 
 
 @click.command("scheduler")
+@with_appcontext
 def scheduler_command() -> None:
     """Run the scheduler process (the nightly recompute and other periodic jobs)."""
     from app.scheduler import run_scheduler
