@@ -51,7 +51,7 @@ db_cli = AppGroup("db", help="Create or migrate the database schema.")
 
 
 @db_cli.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option("--revision", default="heads", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Create or migrate the schema (Alembic)."""
     from app.migrations import current, upgrade

@@ -19,7 +19,7 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Create or migrate the schema of `engine`'s database to `revision`."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
@@ -28,8 +28,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def current(engine: Engine) -> str | None:
-    """Return the schema revision of the database (None if never migrated)."""
+    """Return the schema revision(s) of the database, comma-separated (None if never migrated)."""
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return ", ".join(sorted(heads)) or None
