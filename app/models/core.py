@@ -73,6 +73,7 @@ class Record(SQLModel, table=True):
     ends_on: date  # occurred_on + expires_after: the first day it no longer counts
     repairable_on: date | None = None
     base_points: int
+    factor: int = 1  # the repeat factor applied when the points were fixed
     points: int  # fixed when recorded: repeat and cap applied
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     evidence: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

@@ -178,7 +178,7 @@ class _Batch:
             "rulebook_fingerprint": self.rulebook.fingerprint,
             "department_code": self.department, "occurred_on": occurred_on,
             "ends_on": rule.ends_on(occurred_on), "repairable_on": rule.repairable_on(occurred_on),
-            "base_points": fixed.base_points, "points": fixed.points, "note": fixed.note,
+            "base_points": fixed.base_points, "factor": fixed.factor, "points": fixed.points, "note": fixed.note,
             "evidence": evidence, "external_ref": ref, "recorded_at": utcnow(),
             "recorded_by": self.recorded_by,
         }, row.line)

@@ -42,6 +42,7 @@ def record_fact(record: Record) -> RecordFact:
         ends_on=record.ends_on, voided=record.voided_at is not None,
         annulled=record.annulled_on is not None, repaired_on=record.repaired_on,
         department=record.department_code, evidence=record.evidence, note=record.note,
+        base_points=record.base_points, factor=record.factor,
     )
 
 

@@ -43,6 +43,8 @@ class RecordFact:
     department: str = ""
     evidence: str = ""
     note: str = ""  # how the points were fixed (repeat, cap), in words
+    base_points: int | None = None  # the rule version's points when recorded
+    factor: int = 1  # the repeat factor applied when recorded
 
 
 @dataclass(frozen=True)

@@ -173,6 +173,7 @@ def upgrade() -> None:
     sa.Column('ends_on', sa.Date(), nullable=False),
     sa.Column('repairable_on', sa.Date(), nullable=True),
     sa.Column('base_points', sa.Integer(), nullable=False),
+    sa.Column('factor', sa.Integer(), nullable=False, server_default='1'),
     sa.Column('points', sa.Integer(), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
     sa.Column('evidence', sa.Text(), nullable=False),

@@ -1,0 +1,120 @@
+"""The web edge: one blueprint per audience, login, CSRF, error pages and JSON errors."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Flask, current_app, jsonify, render_template, request
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from app.db import get_session
+from app.errors import CitypointsError
+from app.models import Account
+from app.services.rulebooks import EXTENSION_KEY as RULEBOOKS
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+
+class User:
+    """The logged-in account as Flask-Login sees it."""
+
+    def __init__(self, account: Account):
+        self.account = account
+        self.id = account.id
+        self.role = account.role
+        self.username = account.username
+        self.department = account.department_code
+        self.subject_id = account.subject_id
+        self.display_name = account.display_name or account.username
+        self.is_authenticated = True
+        self.is_active = account.active
+        self.is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.account.id)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    if not user_id.isdigit():
+        return None
+    account = get_session().get(Account, int(user_id))
+    return User(account) if account is not None and account.active else None
+
+
+def rulebook():
+    """Return the rulebook in force for this app."""
+    return current_app.extensions[RULEBOOKS].current()
+
+
+def rulebook_state():
+    """Return what the registry knows: the rulebook in force and the last refused load."""
+    registry = current_app.extensions[RULEBOOKS]
+    try:
+        registry.current()
+    except CitypointsError:
+        pass
+    return registry.state
+
+
+def today() -> date:
+    """Return today's date (one place, so tests and pages agree)."""
+    return date.today()
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def init_web(app: Flask) -> None:
+    """Register login, CSRF, blueprints, template helpers and error handlers."""
+    from app.web import api, auth, authors, officials, public, residents
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to see that page."
+    csrf.init_app(app)
+    for module in (public, auth, residents, officials, authors, api):
+        app.register_blueprint(module.bp)
+    csrf.exempt(api.bp)  # the API authenticates by bearer token, not by cookie
+
+    @app.context_processor
+    def _globals():
+        return {"current_user": current_user, "today": today()}
+
+    @app.errorhandler(CitypointsError)
+    def _user_error(error: CitypointsError):
+        if _wants_json():
+            return jsonify(error.as_dict()), error.status
+        return render_template("error.html", error=error), error.status
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(error):
+        return render_template("error.html", error=CitypointsError(
+            "the form expired or was sent from elsewhere; go back, reload it and send it again")), 400
+
+    for status, message in ((403, "you may not open this page"), (404, "there is no such page"),
+                            (405, "that method is not allowed here"),
+                            (413, "the upload is too large")):
+        def handler(_error, status=status, message=message):
+            err = CitypointsError(message)
+            err.status = status
+            if _wants_json():
+                body = {"error": {"code": str(status), "message": message, "details": None}}
+                return jsonify(body), status
+            return render_template("error.html", error=err), status
+
+        app.register_error_handler(status, handler)
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'self'")
+        return response
