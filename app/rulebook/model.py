@@ -57,12 +57,18 @@ class Duration:
         return relativedelta(years=self.count)
 
     def after(self, day: date) -> date:
-        """Return `day` + this duration (Jan 31 + 1m = Feb 28 or 29)."""
-        return day + self._delta()
+        """Return `day` + this duration (Jan 31 + 1m = Feb 28 or 29), at the latest date.max."""
+        try:
+            return day + self._delta()
+        except (OverflowError, ValueError):
+            return date.max
 
     def before(self, day: date) -> date:
-        """Return `day` - this duration (Mar 31 - 1m = Feb 28 or 29)."""
-        return day - self._delta()
+        """Return `day` - this duration (Mar 31 - 1m = Feb 28 or 29), at the earliest date.min."""
+        try:
+            return day - self._delta()
+        except (OverflowError, ValueError):
+            return date.min
 
     def __str__(self) -> str:
         return f"{self.count}{self.unit}"

@@ -1,0 +1,177 @@
+"""Read one YAML rule file into plain values that remember the line each key and item was on.
+
+Rule authors are not programmers, so this loader is stricter and more talkative than
+PyYAML's: duplicate keys are problems (PyYAML silently keeps the last one), dates stay
+text (so a bad date is a readable problem, not a crash), and every failure becomes a
+(line, message) pair instead of an exception.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_INT = "tag:yaml.org,2002:int"
+_MERGE = "tag:yaml.org,2002:merge"
+# Only plain decimals are numbers: YAML 1.1 would read `010` as 8 and `1:30` as 90.
+_DECIMAL = re.compile(r"^[-+]?[0-9]+$")
+
+
+class LineDict(dict):
+    """A YAML mapping: `line` is where it starts, `lines[key]` where each key was written."""
+
+    line: int = 1
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lines: dict[Any, int] = {}
+
+    def line_of(self, key: Any) -> int:
+        """Return the line of `key`, or of the mapping itself when the key is absent."""
+        return self.lines.get(key, self.line)
+
+
+class LineList(list):
+    """A YAML sequence: `line` is where it starts, `lines[i]` where item i was written."""
+
+    line: int = 1
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lines: list[int] = []
+
+    def line_of(self, index: int) -> int:
+        """Return the line of item `index` (or of the sequence when unknown)."""
+        return self.lines[index] if 0 <= index < len(self.lines) else self.line
+
+
+def _line(node: Node) -> int:
+    return node.start_mark.line + 1
+
+
+class LineLoader(yaml.SafeLoader):
+    """A SafeLoader that records lines, reports duplicate keys and leaves dates as text."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.problems: list[tuple[int, str]] = []
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        # Always deep, so that every value is built inside the call that knows its node:
+        # a failure then carries the node's line, and recursive aliases are refused.
+        try:
+            return super().construct_object(node, deep=True)
+        except yaml.YAMLError:
+            raise
+        except RecursionError:
+            raise
+        except Exception as exc:  # e.g. `!!int abc` raises ValueError inside PyYAML
+            raise ConstructorError(
+                None, None, f"cannot read this value ({exc})", node.start_mark
+            ) from exc
+
+    def construct_line_list(self, node: SequenceNode) -> Any:
+        data = LineList()
+        data.line = _line(node)
+        data.lines = [_line(item) for item in node.value]
+        yield data
+        data.extend(self.construct_object(item) for item in node.value)
+
+    def construct_line_dict(self, node: MappingNode) -> Any:
+        data = LineDict()
+        data.line = _line(node)
+        yield data
+        # Keys written in this mapping itself; merged (`<<`) keys may legitimately repeat.
+        own = [key_node for key_node, _ in node.value if key_node.tag != _MERGE]
+        self.flatten_mapping(node)
+        first_line: dict[Any, int] = {}
+        for key_node in own:
+            key = self.construct_object(key_node)
+            if not _hashable(key):
+                continue
+            if key in first_line:
+                self.problems.append(
+                    (
+                        _line(key_node),
+                        f"duplicate key {_key(key)} (already written at line {first_line[key]})",
+                    )
+                )
+            else:
+                first_line[key] = _line(key_node)
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node)
+            if not _hashable(key):
+                self.problems.append(
+                    (_line(key_node), "a key must be a single word or value, not a list or mapping")
+                )
+                continue
+            data[key] = self.construct_object(value_node)
+            data.lines[key] = _line(key_node)
+
+    def construct_decimal(self, node: Node) -> Any:
+        value = self.construct_scalar(node)  # type: ignore[arg-type]
+        if _DECIMAL.match(value):
+            return int(value, 10)
+        return self.construct_yaml_int(node)  # an explicit `!!int 0x1F` keeps its meaning
+
+    def construct_plain_text(self, node: Node) -> Any:
+        # An explicit `!!timestamp` is read as text too, so dates are checked in one place.
+        return self.construct_scalar(node)  # type: ignore[arg-type]
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _key(key: Any) -> str:
+    return repr(key) if isinstance(key, str) else repr(str(key))
+
+
+LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_TIMESTAMP, _INT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+LineLoader.add_implicit_resolver(_INT, _DECIMAL, list("-+0123456789"))
+LineLoader.add_constructor(_INT, LineLoader.construct_decimal)
+LineLoader.add_constructor("tag:yaml.org,2002:seq", LineLoader.construct_line_list)
+LineLoader.add_constructor("tag:yaml.org,2002:map", LineLoader.construct_line_dict)
+LineLoader.add_constructor(_TIMESTAMP, LineLoader.construct_plain_text)
+
+
+def parse_yaml(text: str) -> tuple[Any, list[tuple[int, str]]]:
+    """Parse one YAML document; return its value (None on failure) and (line, message) problems."""
+    loader: LineLoader | None = None
+    try:
+        loader = LineLoader(text)
+        data = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        found = loader.problems if loader is not None else []
+        return None, [*found, (line, f"YAML syntax error: {_describe(exc)}")]
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or "\0")
+        return None, [(line, f"YAML syntax error: {exc.reason} (character U+{char:04X})")]
+    except RecursionError:
+        return None, [(1, "YAML syntax error: the file is nested too deeply")]
+    except Exception as exc:  # never let a rule file take the loader down
+        return None, [(1, f"YAML syntax error: {exc}")]
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return data, loader.problems
+
+
+def _describe(exc: yaml.MarkedYAMLError) -> str:
+    parts = [p for p in (exc.context, exc.problem) if p]
+    return ", ".join(parts) if parts else "cannot read this file"
