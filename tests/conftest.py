@@ -128,7 +128,9 @@ def app(app_config):
 
 @pytest.fixture
 def session(app):
-    with app.app_context(), session_scope(app) as s:
+    # No app context is held open here: the test client's requests must each get their
+    # own (a shared one would carry `g`, and the logged-in user, from request to request).
+    with session_scope(app) as s:
         yield s
 
 

@@ -1,0 +1,35 @@
+"""The pages' forms (Flask-WTF: each carries its CSRF token). Checking belongs to the services."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+
+class LoginForm(FlaskForm):
+    username = StringField("User name", validators=[DataRequired(message="enter your user name"),
+                                                    Length(max=80)],
+                           render_kw={"autocomplete": "username", "autocapitalize": "none"})
+    password = PasswordField("Password", validators=[DataRequired(message="enter your password"),
+                                                     Length(max=500)],
+                             render_kw={"autocomplete": "current-password"})
+
+
+class RecordForm(FlaskForm):
+    # No validators here: record_conduct checks every field and says what is wrong with it.
+    subject_id = StringField("Subject ID (Resident ID number or Unified Social Credit Code)",
+                             render_kw={"autocomplete": "off", "maxlength": 40,
+                                        "autocapitalize": "characters"})
+    rule_code = SelectField("Conduct (rule code)", choices=[], validate_choice=False)
+    occurred_on = StringField("Date of the conduct", render_kw={"type": "date"})
+    evidence = TextAreaField("Evidence (file number, decision, what was seen)",
+                             render_kw={"rows": 3, "maxlength": 2000})
+    external_ref = HiddenField()
+
+
+class ImportForm(FlaskForm):
+    file = FileField("Records file (CSV or JSON lines)",
+                     validators=[FileRequired(message="choose a file to import")],
+                     render_kw={"accept": ".csv,.jsonl,.json,.txt,text/csv"})

@@ -1,0 +1,29 @@
+"""A resident's own pages: their standing, never anyone else's."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, url_for
+from flask_login import current_user
+
+from app.db import get_session
+from app.services.accounts import RESIDENT
+from app.services.subject_files import open_subject_file
+from app.web import rulebook
+from app.web.auth import role_required
+from app.web.inputs import as_of_arg
+
+bp = Blueprint("residents", __name__)
+
+
+@bp.get("/me")
+@role_required(RESIDENT)
+def me():
+    """Show the logged-in resident's own standing (the subject comes from the account)."""
+    if not current_user.subject_id:
+        abort(403)
+    as_of = as_of_arg()
+    rules = rulebook()
+    file = open_subject_file(get_session(), rulebook=rules, subject_id=current_user.subject_id,
+                             as_of=as_of)
+    return render_template("residents/me.html", file=file, rules=rules,
+                           as_of_action=url_for("residents.me"))
