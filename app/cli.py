@@ -192,6 +192,20 @@ def audit_verify() -> None:
     click.echo(f"ok: {result.events} audit events, chain intact")
 
 
+@click.command("backup")
+@click.argument("dest", type=click.Path(dir_okay=False))
+@with_appcontext
+def backup_command(dest: str) -> None:
+    """Write a consistent copy of the SQLite database to DEST while the app runs."""
+    from app.services.backup import backup_sqlite
+
+    try:
+        result = backup_sqlite(get_engine(), dest)
+    except CitypointsError as error:
+        _fail(error)
+    click.echo(f"backup written to {result.path} ({result.bytes} bytes)")
+
+
 # --- accounts -------------------------------------------------------------------------------
 users_cli = AppGroup("users", help="Accounts.")
 
@@ -248,5 +262,6 @@ def scheduler_command() -> None:
 def init_app(app: Flask) -> None:
     """Register the commands on `app`."""
     for command in (db_cli, rules_cli, subjects_cli, records_cli, recompute_command,
-                    standing_command, audit_cli, users_cli, demo_command, scheduler_command):
+                    standing_command, audit_cli, users_cli, demo_command, scheduler_command,
+                    backup_command):
         app.cli.add_command(command)

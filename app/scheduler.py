@@ -1,22 +1,30 @@
 """The scheduler process: a JOBS table, each job a thin wrapper around a service.
 
-Started by `flask --app app scheduler`, never by create_app. The recompute's own
-database lock keeps one run at a time across processes and hosts.
+Started by `flask --app app scheduler`, never by create_app. Jobs are kept in the
+database (APScheduler's SQLAlchemy job store), so a night missed while the process was
+down is run once when it starts again (misfire handling with coalescing). The
+recompute's own database lock keeps one run at a time across processes and hosts.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+import sys
+import time
 from dataclasses import dataclass
 from datetime import date
 
 from flask import Flask
 
-from app.db import session_scope
+from app.db import get_engine, session_scope
 from app.errors import Conflict
 from app.services.rulebooks import EXTENSION_KEY as RULEBOOKS
 
 log = logging.getLogger(__name__)
+JOBSTORE_TABLE = "apscheduler_jobs"
+MISFIRE_GRACE = 20 * 3600  # a night missed by less than this is caught up at the next start
+_apps: dict[str, Flask] = {}  # jobs are stored by reference; they find their app here
 
 
 def nightly_recompute(app: Flask) -> None:
@@ -37,6 +45,16 @@ def nightly_recompute(app: Flask) -> None:
                 log.warning("nightly recompute skipped: %s", error.message)
 
 
+def run_job(job_id: str) -> None:
+    """Run the declared job `job_id` for the scheduler's app (the stored job's target)."""
+    app = _apps["default"]
+    for job in jobs(app):
+        if job.id == job_id:
+            job.func(app)
+            return
+    log.error("job %s is not declared any more; nothing run", job_id)
+
+
 @dataclass(frozen=True)
 class Job:
     id: str
@@ -51,29 +69,63 @@ def jobs(app: Flask) -> list[Job]:
     return [Job("nightly-recompute", nightly_recompute, hour, minute)]
 
 
-def build_scheduler(app: Flask, scheduler_class=None):
-    """Return an APScheduler scheduler with every job added (not started)."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
+def build_scheduler(app: Flask):
+    """Return a (not started) background scheduler on the database job store, and the
+    declared (job id, trigger) pairs to install once it is started paused."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.cron import CronTrigger
 
-    scheduler = (scheduler_class or BlockingScheduler)(timezone=app.config["TIMEZONE"])
-    for job in jobs(app):
-        scheduler.add_job(
-            job.func, CronTrigger(hour=job.hour, minute=job.minute,
-                                  timezone=app.config["TIMEZONE"]),
-            args=[app], id=job.id, replace_existing=True, coalesce=True, max_instances=1,
-            misfire_grace_time=6 * 3600,
-        )
+    _apps["default"] = app
+    scheduler = BackgroundScheduler(
+        timezone=app.config["TIMEZONE"],
+        jobstores={"default": SQLAlchemyJobStore(engine=get_engine(app),
+                                                 tablename=JOBSTORE_TABLE)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
+    )
+    return scheduler, [
+        (job.id, CronTrigger(hour=job.hour, minute=job.minute, timezone=app.config["TIMEZONE"]))
+        for job in jobs(app)
+    ]
+
+
+def install_jobs(scheduler, declared) -> None:
+    """Add missing jobs, reschedule changed ones, drop undeclared ones (scheduler paused).
+
+    A job already stored keeps its next run time, so a night missed while the process
+    was down is still due, and runs once (coalesced) when the scheduler resumes.
+    """
+    stored = {job.id: job for job in scheduler.get_jobs()}
+    for job_id, trigger in declared:
+        job = stored.pop(job_id, None)
+        if job is None:
+            scheduler.add_job(run_job, trigger, args=[job_id], id=job_id)
+        elif str(job.trigger) != str(trigger):
+            scheduler.reschedule_job(job_id, trigger=trigger)
+    for job_id in stored:
+        scheduler.remove_job(job_id)
+
+
+def start(app: Flask):
+    """Start the scheduler for `app`: paused, jobs installed, then resumed; return it."""
+    scheduler, declared = build_scheduler(app)
+    scheduler.start(paused=True)
+    install_jobs(scheduler, declared)
+    for job in scheduler.get_jobs():
+        log.info("job %s: next run %s", job.id, job.next_run_time)
+    scheduler.resume()
     return scheduler
 
 
 def run_scheduler(app: Flask) -> None:
-    """Run the scheduler in the foreground until interrupted."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    scheduler = build_scheduler(app)
-    for job in scheduler.get_jobs():
-        log.info("job %s: next run %s", job.id, job.next_run_time or job.trigger)
+    """Run the scheduler in the foreground until interrupted (SIGINT or SIGTERM)."""
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    scheduler = start(app)
     try:
-        scheduler.start()
+        while True:
+            time.sleep(3600)
     except (KeyboardInterrupt, SystemExit):
+        scheduler.shutdown(wait=True)
         log.info("scheduler stopped")

@@ -31,6 +31,7 @@ from app.standing.model import PriorRecord
 
 CHUNK = 500
 MAX_TEXT = 2000
+EARLIEST = date(1949, 10, 1)  # no conduct is recorded from before the People's Republic
 
 
 @dataclass
@@ -127,6 +128,9 @@ class _Batch:
             occurred_on = parse_iso_date(v.get("occurred_on", ""))
             if occurred_on > self.today:
                 bad("occurred_on", f"{occurred_on} is in the future (today is {self.today})")
+                occurred_on = None
+            elif occurred_on < EARLIEST:
+                bad("occurred_on", f"{occurred_on} is before {EARLIEST}: is the year mistyped?")
                 occurred_on = None
         except ValueError as error:
             bad("occurred_on", str(error))

@@ -185,3 +185,10 @@ def test_duplicate_reference_within_one_file(session, rulebook, make_subject):
 def test_unknown_department_is_refused(session, rulebook, make_subject):
     with pytest.raises(InvalidInput):
         _import(session, rulebook, _csv(), department="no-such-department")
+
+
+def test_a_mistyped_ancient_year_is_refused_not_a_crash(session, rulebook, make_subject):
+    subject = make_subject(session)
+    with pytest.raises(InvalidInput) as caught:
+        _record(session, rulebook, subject, occurred_on="0001-01-01")
+    assert "mistyped" in _problem(caught.value, "occurred_on")

@@ -72,6 +72,14 @@ def upgrade() -> None:
     sa.Column('acquired_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('name')
     )
+    # APScheduler's job store (jobs survive restarts, so a missed night is caught up).
+    op.create_table('apscheduler_jobs',
+    sa.Column('id', sa.Unicode(length=191), nullable=False),
+    sa.Column('next_run_time', sa.Float(precision=25), nullable=True),
+    sa.Column('job_state', sa.LargeBinary(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_index('ix_apscheduler_jobs_next_run_time', 'apscheduler_jobs', ['next_run_time'])
     # begin_write() takes SQLite's write lock with a no-op update of this row.
     op.bulk_insert(sa.table("scheduler_lock", sa.column("name", sa.String)), [{"name": "~"}])
     op.create_table('standing_flag',
@@ -248,6 +256,8 @@ def downgrade() -> None:
 
     op.drop_table('standing_flag')
     op.drop_table('scheduler_lock')
+    op.drop_index('ix_apscheduler_jobs_next_run_time', table_name='apscheduler_jobs')
+    op.drop_table('apscheduler_jobs')
     op.drop_table('run')
     op.drop_table('rulebook_version')
     op.drop_table('department')
