@@ -28,6 +28,7 @@ from app.services.rulebooks import store_rulebook
 
 log = logging.getLogger(__name__)
 RUN_LOCK_KEY = 0x43505243  # "CPRC": the recompute's advisory lock on PostgreSQL
+LOCK_WAIT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,19 @@ def _exec(session: Session, sql: str, params: dict | None = None, dates: tuple =
     return session.execute(stmt, params or {})
 
 
-def _counting_records(prefix: str = "r") -> str:
-    """SQL condition: the record `prefix` counts on :d (see PRODUCT.md semantics)."""
+def _counting_records(prefix: str = "r", *, suspend: bool = False) -> str:
+    """SQL condition: the record `prefix` counts on :d (see PRODUCT.md semantics).
+
+    With `suspend` (the scheme's objections.suspend_record) a record does not count on the
+    days an objection against it is pending: filed on or before :d, not decided by :d.
+    """
     r = prefix
-    return (f"{r}.voided_at IS NULL AND {r}.annulled_on IS NULL AND {r}.occurred_on <= :d "
-            f"AND {r}.ends_on > :d AND ({r}.repaired_on IS NULL OR {r}.repaired_on > :d)")
+    condition = (f"{r}.voided_at IS NULL AND {r}.annulled_on IS NULL AND {r}.occurred_on <= :d "
+                 f"AND {r}.ends_on > :d AND ({r}.repaired_on IS NULL OR {r}.repaired_on > :d)")
+    if suspend:
+        condition += (f" AND NOT EXISTS (SELECT 1 FROM objection o WHERE o.record_id = {r}.id "
+                      "AND o.filed_on <= :d AND (o.decided_on IS NULL OR o.decided_on > :d))")
+    return condition
 
 
 def _tier_case(rulebook: Rulebook, points: str, params: dict) -> str:
@@ -86,7 +95,10 @@ def _points_table(session: Session, rulebook: Rulebook, table: str, day: date,
     tier = _tier_case(rulebook, ":start + COALESCE(a.delta, 0)", params)
     scored = "s.consent" if rulebook.scheme.requires_consent else None
     only = f"JOIN {restrict} c ON c.subject_id = s.subject_id" if restrict else ""
-    only_r = f"JOIN {restrict} c ON c.subject_id = r.subject_id" if restrict else ""
+    # Restricted to a few subjects, walk them first and reach their records by index
+    # (CROSS JOIN fixes that order on SQLite) instead of scanning every record.
+    only_r = f"{restrict} c2 CROSS JOIN " if restrict else ""
+    join_r = "r.subject_id = c2.subject_id AND " if restrict else ""
     _exec(session, f"DROP TABLE IF EXISTS {table}")
     _exec(session, f"CREATE TEMPORARY TABLE {table} (subject_id VARCHAR(18) PRIMARY KEY, "
                    "points INTEGER, tier VARCHAR(16))")
@@ -99,8 +111,8 @@ def _points_table(session: Session, rulebook: Rulebook, table: str, day: date,
         FROM subject s {only}
         LEFT JOIN (
             SELECT r.subject_id AS subject_id, SUM(r.points) AS delta
-            FROM record r {only_r}
-            WHERE {_counting_records()}
+            FROM {only_r}record r
+            WHERE {join_r}{_counting_records(suspend=rulebook.scheme.objections.suspend_record)}
             GROUP BY r.subject_id
         ) a ON a.subject_id = s.subject_id
     """, params, dates=("d",))
@@ -148,38 +160,68 @@ def _holds_sql(rulebook: Rulebook, measure: Measure, points_table: str, day: dat
             parts.append(flagged)
             dates += [k for k in params if k.startswith(prefix + "f") and
                       (k.endswith("from") or k.endswith("d"))]
+    if "legal_representative" in measure.reaches:
+        # The organisation's lists and flags reach the person who is its legal representative.
+        inner = []
+        if measure.when.lists:
+            inner.append(_listed_sql(measure.when.lists, f"{prefix}day", params, prefix + "rl"))
+        flagged = _flagged_sql(rulebook, measure.when.flags, day, params, prefix + "r")
+        if flagged:
+            inner.append(flagged)
+            dates += [k for k in params if k.startswith(prefix + "rf") and
+                      (k.endswith("from") or k.endswith("d"))]
+        if inner:
+            parts.append("SELECT p.subject_id FROM subject o JOIN subject p "
+                         "ON p.subject_id = o.legal_representative "
+                         "WHERE o.kind = 'organisation' AND p.kind = 'person' "
+                         f"AND o.subject_id IN ({' UNION '.join(inner)})")
     return (" UNION ".join(parts) or "SELECT subject_id FROM subject WHERE 1 = 0"), tuple(dates)
 
 
 def _write_measures(session: Session, rulebook: Rulebook, as_of: date) -> None:
     _exec(session, "DELETE FROM standing_measure")
+    noticed = []
     for measure in rulebook.measures:
         params: dict = {"code": measure.code}
         holds, dates = _holds_sql(rulebook, measure, "cp_new", as_of, params, "m")
         if measure.notice is None:
             _exec(session, f"INSERT INTO standing_measure (subject_id, measure_code) "
                            f"SELECT DISTINCT subject_id, :code FROM ({holds}) h", params, dates)
-            continue
-        # With a notice period the condition must have held on every day of
-        # [as_of - notice, as_of]; test the (few) subjects it holds for today, day by day.
-        _exec(session, "DROP TABLE IF EXISTS cp_cand")
-        _exec(session, "CREATE TEMPORARY TABLE cp_cand (subject_id VARCHAR(18) PRIMARY KEY)")
-        _exec(session, f"INSERT INTO cp_cand (subject_id) SELECT DISTINCT subject_id "
-                       f"FROM ({holds}) h", params, dates)
-        day = as_of - timedelta(days=1)
-        first = measure.notice.before(as_of)
-        while day >= first:
-            if not _exec(session, "SELECT 1 FROM cp_cand LIMIT 1").first():
-                break
-            _points_table(session, rulebook, "cp_day", day, restrict="cp_cand")
-            p: dict = {}
+        else:
+            noticed.append((measure, holds, params, dates))
+    if not noticed:
+        return
+    # With a notice period the condition must have held on every day of
+    # [as_of - notice, as_of]. Take the (few) subjects it holds for today and walk back
+    # day by day, computing their points once per day for all such measures together.
+    _exec(session, "DROP TABLE IF EXISTS cp_mcand")
+    _exec(session, "CREATE TEMPORARY TABLE cp_mcand (subject_id VARCHAR(18), "
+                   "measure_code VARCHAR(64), PRIMARY KEY (subject_id, measure_code))")
+    for measure, holds, params, dates in noticed:
+        _exec(session, "INSERT INTO cp_mcand (subject_id, measure_code) "
+                       f"SELECT DISTINCT subject_id, :code FROM ({holds}) h", params, dates)
+    _exec(session, "DROP TABLE IF EXISTS cp_cand")
+    _exec(session, "CREATE TEMPORARY TABLE cp_cand (subject_id VARCHAR(18) PRIMARY KEY)")
+    day = as_of - timedelta(days=1)
+    first = min(m.notice.before(as_of) for m, *_ in noticed)
+    while day >= first:
+        _exec(session, "DELETE FROM cp_cand")
+        _exec(session, "INSERT INTO cp_cand (subject_id) SELECT DISTINCT subject_id FROM cp_mcand")
+        if not _exec(session, "SELECT 1 FROM cp_cand LIMIT 1").first():
+            break
+        _points_table(session, rulebook, "cp_day", day, restrict="cp_cand")
+        for measure, *_ in noticed:
+            if day < measure.notice.before(as_of):
+                continue
+            p: dict = {"code": measure.code}
             held, held_dates = _holds_sql(rulebook, measure, "cp_day", day, p, "x")
-            _exec(session, f"DELETE FROM cp_cand WHERE subject_id NOT IN ({held})", p, held_dates)
-            day -= timedelta(days=1)
-        _exec(session, "INSERT INTO standing_measure (subject_id, measure_code) "
-                       "SELECT subject_id, :code FROM cp_cand", {"code": measure.code})
-        _exec(session, "DROP TABLE IF EXISTS cp_cand")
-        _exec(session, "DROP TABLE IF EXISTS cp_day")
+            _exec(session, "DELETE FROM cp_mcand WHERE measure_code = :code "
+                           f"AND subject_id NOT IN ({held})", p, held_dates)
+        day -= timedelta(days=1)
+    _exec(session, "INSERT INTO standing_measure (subject_id, measure_code) "
+                   "SELECT subject_id, measure_code FROM cp_mcand")
+    for table in ("cp_mcand", "cp_cand", "cp_day"):
+        _exec(session, f"DROP TABLE IF EXISTS {table}")
 
 
 def _write_flags(session: Session, rulebook: Rulebook, as_of: date) -> None:
@@ -196,10 +238,14 @@ def _write_flags(session: Session, rulebook: Rulebook, as_of: date) -> None:
 def _acquire(session: Session) -> None:
     """Take the run lock for this transaction, or raise Conflict if a run holds it."""
     if is_postgres(session):
-        got = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
-                              {"k": RUN_LOCK_KEY}).scalar()
-        if not got:
-            raise Conflict("another recompute is running; this one did nothing")
+        # Wait a while (a killed run's server process may still be finishing its
+        # statement), then give up saying why.
+        session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'"))
+        try:
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RUN_LOCK_KEY})
+        except OperationalError as error:
+            raise Conflict(f"another recompute has held the run lock for over "
+                           f"{LOCK_WAIT_SECONDS} s; this one did nothing ({error.orig})") from None
         return
     try:  # SQLite: the database's write lock is the run lock (it dies with its process)
         session.execute(text("UPDATE scheduler_lock SET holder = holder WHERE name = '~'"))
