@@ -1,0 +1,218 @@
+"""The rule author's pages: the rulebook in force, reloads, history and diffs, simulation."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from app.models import ListEntry
+from app.services.records import record_conduct
+from app.services.rulebooks import EXTENSION_KEY
+from tests.conftest import SAMPLE_RULES, csrf_token
+from tests.web.conftest import PASSWORD, page_text
+
+
+@pytest.fixture
+def app_config(database_url, tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(SAMPLE_RULES, rules)
+    candidates = tmp_path / "candidates"
+    candidates.mkdir()
+    return {"TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": database_url,
+            "RULES_DIR": str(rules), "RULEBOOK_SYNC_SECONDS": None,
+            "RULES_CANDIDATES_DIR": str(candidates)}
+
+
+@pytest.fixture
+def author(client, login, make_account):
+    name = make_account("rule-author", display_name="Li Author")
+    login(name, PASSWORD)
+    return name
+
+
+def edit(path, old: str, new: str) -> None:
+    text = Path(path).read_text()
+    assert old in text
+    Path(path).write_text(text.replace(old, new, 1))
+
+
+def token(client, path="/authors") -> str:
+    return csrf_token(client.get(path).get_data(as_text=True))
+
+
+@pytest.mark.parametrize("role,department", [("recorder", "traffic-police"),
+                                             ("reviewer", "credit-centre"),
+                                             ("auditor", None), ("resident", None)])
+def test_only_rule_authors_and_admins_may_open_the_pages(client, login, make_account,
+                                                         new_subject, role, department):
+    subject = new_subject() if role == "resident" else None
+    login(make_account(role, department=department, subject_id=subject), PASSWORD)
+    for path in ("/authors", "/authors/simulate", "/authors/diff?from=a&to=b"):
+        assert client.get(path).status_code == 403
+    assert client.post("/authors/reload").status_code in (400, 403)
+
+
+def test_anonymous_is_sent_to_log_in(client):
+    response = client.get("/authors")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_admin_may_open_it(client, login, make_account, rulebook):
+    login(make_account("admin"), PASSWORD)
+    page = page_text(client.get("/authors"))
+    assert rulebook.fingerprint in page
+
+
+def test_home_shows_the_rulebook_in_force_and_its_tests(client, author, rulebook):
+    page = page_text(client.get("/authors"))
+    assert f"Fingerprint {rulebook.fingerprint}" in page
+    assert "by system" in page
+    assert "Its rule tests: 3 files, 15 cases, 42 checks: 42 passed, 0 failed." in page
+    assert "Reload the rules directory now" in page
+    assert "Rulebook" in page_text(client.get("/officials"))  # the nav link
+
+
+def test_reload_refused_then_accepted_and_the_diff(client, author, app_config, rulebook):
+    rules = app_config["RULES_DIR"]
+    assert client.post("/authors/reload", data={}).status_code == 400  # no CSRF token
+    edit(f"{rules}/conduct/traffic.yaml", "    points: -3\n", "    points: -2\n")
+    page = page_text(client.post("/authors/reload", data={"csrf_token": token(client)},
+                                 follow_redirects=True))
+    assert "The reload was refused with 6 problem(s)" in page
+    assert "Last refused reload" in page
+    assert f"{rules}/tests/points.yaml:57: rule test failed: case 'A ticket under version 1 " \
+           "counts -5 until version 2 grants relief, then -3' on 2024-01-10: points: expected " \
+           "997, got 998" in page
+    assert f"Fingerprint {rulebook.fingerprint}" in page  # the last good one stays
+    edit(f"{rules}/conduct/traffic.yaml", "    points: -2\n", "    points: -3\n")
+    edit(f"{rules}/conduct/traffic.yaml", "(drunk driving); Road Traffic Safety Law, art. 91",
+         "(drunk driving); Road Traffic Safety Law, art. 91 (as amended)")
+    page = page_text(client.post("/authors/reload", data={"csrf_token": token(client)},
+                                 follow_redirects=True))
+    assert "is in force" in page and "Last refused reload" not in page, page
+    with client.application.app_context():
+        new = client.application.extensions[EXTENSION_KEY].current()
+    assert new.fingerprint != rulebook.fingerprint
+    assert f"by {author}" in page
+    diff = page_text(client.get(f"/authors/diff?from={rulebook.fingerprint[:8]}"
+                                f"&to={new.fingerprint[:8]}"))
+    assert "rule TRAFFIC-DRUNK version 1: legal basis" in diff and "(as amended)" in diff
+    assert "--- a/conduct/traffic.yaml" in diff and "+++ b/conduct/traffic.yaml" in diff
+    bad = client.get("/authors/diff?from=zz&to=" + new.fingerprint)
+    assert bad.status_code == 422 and "is not a fingerprint" in page_text(bad)
+    missing = client.get("/authors/diff?from=abcdef12&to=" + new.fingerprint)
+    assert missing.status_code == 404
+
+
+def _zip(directory: Path, top: str = "rules") -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                archive.write(path, f"{top}/{path.relative_to(directory).as_posix()}")
+        archive.writestr("__MACOSX/._scheme.yaml", b"\x00\x01junk")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def city(db, rulebook, make_subject):
+    """Two subjects: one at 950 (B) with a late fee that relief would soften, one listed."""
+    with db() as s:
+        x = make_subject(s, subject_id="370633198305100820", name="Zhao X").subject_id
+        z = make_subject(s, subject_id="372133197708251738", name="Zhou Z").subject_id
+        for department, code in (("heating-company", "UTIL-LATE-FEES"),
+                                 ("court", "FIN-DEBT-LIABLE")):
+            record_conduct(s, rulebook=rulebook, department=department, subject_id=x,
+                           rule_code=code, occurred_on=date(2024, 6, 1), recorded_by="t",
+                           today=date.today())
+        s.add(ListEntry(list_code="court-defaulters", subject_id=z, department_code="court",
+                        entered_on=date(2025, 1, 1), legal_basis="SPC", decision_ref="1"))
+        s.commit()
+    return x, z
+
+
+@pytest.fixture
+def candidate(tmp_path, app_config) -> Path:
+    path = tmp_path / "candidate"
+    shutil.copytree(app_config["RULES_DIR"], path)
+    utilities = path / "conduct/utilities.yaml"
+    body = utilities.read_text()
+    start = body.index("  - code: UTIL-LATE-FEES")
+    row = body[start:].rstrip("\n")
+    utilities.write_text(body[:start] + row + "\n    effective: {until: 2024-12-31}\n\n"
+                         + row.replace("points: -20", "points: -10")
+                         + "\n    effective: {from: 2025-01-01}\n    relief: true\n")
+    return path
+
+
+def test_simulate_an_uploaded_zip(client, author, city, candidate):
+    x, _z = city
+    page = client.get("/authors/simulate")
+    assert page.status_code == 200
+    response = client.post("/authors/simulate", data={
+        "csrf_token": csrf_token(page.get_data(as_text=True)), "as_of": "2025-03-01",
+        "upload": (io.BytesIO(_zip(candidate)), "candidate.zip")},
+        content_type="multipart/form-data")
+    text = page_text(response)
+    assert response.status_code == 200, text
+    assert "upload candidate.zip: 2 subjects compared" in text
+    assert "Its rule tests: 3 files, 15 cases, 42 checks: 42 passed, 0 failed." in text
+    assert "rule UTIL-LATE-FEES version 2 added: -10, from 2025-01-01, relief" in text
+    assert "1 move up, 0 move down" in text
+    assert "B → A: 1 (up)" in text
+    assert f"{x} Zhao X: 950 B → 960 A" in text
+    assert "-20 → -10 (relief under version 2 from 2025-01-01: -20 → -10)" in text
+    assert "LOAN-TERMS" in text and "CREDIT-WARNING" in text
+    with client.application.app_context():
+        from app.db import session_scope
+        from app.services.rulebook_history import rulebook_status
+
+        with session_scope() as s:
+            assert rulebook_status(s).simulations[0]["by"] == author
+    assert "1 up, 0 down of 2 subjects" in page_text(client.get("/authors"))
+
+
+def test_simulate_a_directory_on_the_server(client, author, city, candidate, app_config):
+    shutil.copytree(candidate, Path(app_config["RULES_CANDIDATES_DIR"]) / "late-fees-2025")
+    page = client.get("/authors/simulate")
+    assert "late-fees-2025" in page.get_data(as_text=True)
+    response = client.post("/authors/simulate", data={
+        "csrf_token": csrf_token(page.get_data(as_text=True)), "as_of": "2025-03-01",
+        "directory": "late-fees-2025"}, content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert "1 move up" in page_text(response)
+    outside = client.post("/authors/simulate", data={
+        "csrf_token": csrf_token(page.get_data(as_text=True)), "directory": "../rules"},
+        content_type="multipart/form-data")
+    assert outside.status_code == 404
+
+
+def test_a_broken_candidate_is_refused_with_its_problems(client, author, candidate):
+    edit(candidate / "conduct/traffic.yaml", "points: -200", "points: lots")
+    page = client.get("/authors/simulate")
+    token_ = csrf_token(page.get_data(as_text=True))
+    response = client.post("/authors/simulate", data={
+        "csrf_token": token_, "upload": (io.BytesIO(_zip(candidate)), "candidate.zip")},
+        content_type="multipart/form-data")
+    text = page_text(response)
+    assert response.status_code == 422
+    assert "fails the check with 1 problem; nothing was simulated" in text
+    assert "candidate/conduct/traffic.yaml:50: rule TRAFFIC-DRUNK: points must be a whole " \
+           "number, got 'lots'" in text
+    junk = client.post("/authors/simulate", data={
+        "csrf_token": token_, "upload": (io.BytesIO(b"not a zip"), "candidate.zip")},
+        content_type="multipart/form-data")
+    assert junk.status_code == 422 and "is not a zip file" in page_text(junk)
+    nothing = client.post("/authors/simulate", data={"csrf_token": token_},
+                          content_type="multipart/form-data")
+    assert nothing.status_code == 422 and "upload a zip" in page_text(nothing)
+    bad_date = client.post("/authors/simulate", data={
+        "csrf_token": token_, "as_of": "2025-02-30",
+        "upload": (io.BytesIO(_zip(candidate)), "candidate.zip")},
+        content_type="multipart/form-data")
+    assert bad_date.status_code == 422 and "compare on:" in page_text(bad_date)
