@@ -1,0 +1,117 @@
+"""Trust: throttled logins, cookies, the secret key, audit digests, backups."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+
+import pytest
+from sqlalchemy import select, text
+
+from app import create_app
+from app.config import DEV_SECRET_KEY
+from app.models import AuditEvent
+from app.services import audit
+from app.services.accounts import create_account
+from tests.conftest import csrf_token
+
+PASSWORD = "correct horse battery"
+
+
+def _try(client, username, password):
+    page = client.get("/login")
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": csrf_token(page.get_data(as_text=True))})
+
+
+def test_logins_are_throttled_per_account_and_say_nothing_more(app, session, client):
+    create_account(session, username="ana", password=PASSWORD, role="admin")
+    for _ in range(5):
+        assert _try(client, "ana", "wrong password!").status_code == 200
+    locked = _try(client, "ana", PASSWORD)  # even the right password waits now
+    assert locked.status_code == 429
+    body = locked.get_data(as_text=True)
+    assert "too many attempts" in body
+    for _ in range(5):
+        _try(client, "nobody", "wrong password!")
+    ghost = _try(client, "nobody", "wrong password!")
+    assert ghost.status_code == 429  # the same answer for an account that does not exist
+    assert "too many attempts" in ghost.get_data(as_text=True)
+
+
+def test_logins_are_throttled_per_address(app, session, client):
+    for n in range(20):
+        _try(client, f"user{n}", "wrong password!")
+    assert _try(client, "someone-new", "wrong password!").status_code == 429
+
+
+def test_the_app_refuses_to_serve_with_the_default_secret(database_url):
+    with pytest.raises(RuntimeError, match="FLASK_SECRET_KEY"):
+        create_app({"DATABASE_URL": database_url, "SECRET_KEY": DEV_SECRET_KEY})
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "a real secret"})
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_security_headers(client):
+    response = client.get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def _events(session, n):
+    for i in range(n):
+        audit.append(session, actor="t", action="test", target=str(i))
+    session.commit()
+
+
+def test_an_insider_rewrite_is_caught_against_published_digests(session, client):
+    _events(session, 3)
+    digest = audit.publish_digest(session, day=date(2026, 11, 1))
+    _events(session, 2)
+    assert audit.verify(session).ok
+    page = client.get("/transparency/digests.txt").get_data(as_text=True)
+    assert digest.head_hash in page and client.get("/transparency").status_code == 200
+    published = [audit.Digest.parse(line) for line in page.splitlines() if line[:1].isdigit()]
+
+    # An insider changes event 2 and re-seals every hash after it: the chain alone looks fine.
+    events = session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().all()
+    prev = events[0].hash
+    for event in events[1:]:
+        target = "rewritten" if event.id == 2 else event.target
+        new = audit.event_hash(prev_hash=prev, at=event.at, actor=event.actor,
+                               action=event.action, subject_id=event.subject_id, target=target,
+                               details=event.details)
+        session.execute(text("UPDATE audit_event SET target = :t, prev_hash = :p, hash = :h "
+                             "WHERE id = :i"), {"t": target, "p": prev, "h": new, "i": event.id})
+        prev = new
+    session.commit()
+    session.expire_all()
+    assert audit.verify(session).ok
+    result = audit.verify(session, digests=published)
+    assert not result.ok and result.broken_id == 3 and "published" in result.reason
+
+
+def test_backup_of_a_running_sqlite_database_restores_with_its_chain(app, session, runner,
+                                                                     tmp_path, database_url):
+    if not database_url.startswith("sqlite"):
+        result = runner.invoke(args=["backup", str(tmp_path / "x.sqlite3")])
+        assert result.exit_code == 1 and "pg_dump" in result.output
+        return
+    _events(session, 5)
+    dest = tmp_path / "backups" / "copy.sqlite3"
+    result = runner.invoke(args=["backup", str(dest)])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(args=["backup", str(dest)]).exit_code == 1  # never overwrites
+    restored = create_app({"TESTING": True, "SECRET_KEY": "x",
+                           "DATABASE_URL": f"sqlite:///{dest}"})
+    from app.db import session_scope
+
+    with session_scope(restored) as copy:
+        check = audit.verify(copy)
+    assert check.ok and check.events == 5
+    with sqlite3.connect(dest) as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
