@@ -21,6 +21,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
     _refuse_default_secret(app)
+    secure = app.config.get("SECURE_COOKIES")
+    if secure is None:  # outside development and tests, cookies go over HTTPS only
+        secure = not (app.debug or app.testing)
+    app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(secure)
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
         os.makedirs(app.instance_path, exist_ok=True)
 

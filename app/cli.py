@@ -180,16 +180,38 @@ audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
+@click.option("--digests", "digests_file", type=click.File("r"), default=None,
+              help="Published digests to check against (lines: DATE ID HASH, as on /transparency).")
+def audit_verify(digests_file) -> None:
     """Check the audit trail's hash chain; exit 1 naming the first broken event."""
-    from app.services.audit import verify
+    from app.services.audit import Digest, verify
 
+    digests = None
+    if digests_file is not None:
+        try:
+            digests = [Digest.parse(line) for line in digests_file if line.strip()
+                       and not line.startswith("#")]
+        except ValueError as error:
+            raise click.BadParameter(f"not a digest line (DATE ID HASH): {error}") from None
     with session_scope() as session:
-        result = verify(session)
+        result = verify(session, digests=digests)
     if not result.ok:
         click.echo(f"BROKEN at audit event {result.broken_id}: {result.reason}", err=True)
         sys.exit(1)
-    click.echo(f"ok: {result.events} audit events, chain intact")
+    click.echo(f"ok: {result.events} audit events, chain intact"
+               + (f", {len(digests)} published digests match" if digests else ""))
+
+
+@audit_cli.command("publish")
+@click.option("--day", default=None, help="The day (YYYY-MM-DD); default today.")
+def audit_publish(day: str | None) -> None:
+    """Publish today's head of the audit chain (the scheduler does it nightly)."""
+    from app.services.audit import publish_digest
+
+    with session_scope() as session:
+        digest = publish_digest(session, day=_date_option(day))
+    click.echo(f"{digest.day} {digest.head_id} {digest.head_hash}" if digest else
+               "no audit events yet; nothing published")
 
 
 @click.command("backup")
@@ -265,3 +287,6 @@ def init_app(app: Flask) -> None:
                     standing_command, audit_cli, users_cli, demo_command, scheduler_command,
                     backup_command):
         app.cli.add_command(command)
+    from app.cli_tokens import tokens_cli; app.cli.add_command(tokens_cli)  # noqa: E702
+    from app.cli_rules import add_rules_commands; add_rules_commands(rules_cli)  # noqa: E702
+    from app.cli_notices import notices_cli; app.cli.add_command(notices_cli)  # noqa: E702

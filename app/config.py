@@ -20,7 +20,16 @@ def defaults(instance_path: str) -> dict:
         "TIMEZONE": "Asia/Shanghai",
         "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "SECURE_COOKIES": None,  # None: secure everywhere but debug and testing
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "SQL_ECHO": False,
+        # The rule author's workbench: how often a process checks whether another process
+        # (a worker, the scheduler) put a new rulebook in force; SIGHUP asks for a reload;
+        # where candidate rulebooks may be picked for a simulation (None: upload only).
+        "RULEBOOK_SYNC_SECONDS": 10.0,
+        "RELOAD_ON_SIGHUP": True,
+        "RULES_CANDIDATES_DIR": None,
+        "SIMULATION_SAMPLE": 20,
     }

@@ -87,3 +87,10 @@ class Problems:
 
     def __bool__(self) -> bool:
         return bool(self.items)
+
+
+class ExternalRefConflict(InvalidInput):
+    """A department's external_ref already names a different record or list entry."""
+
+    code = "conflict"
+    status = 409

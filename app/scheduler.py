@@ -43,6 +43,28 @@ def nightly_recompute(app: Flask) -> None:
                          summary.duration_ms)
             except Conflict as error:
                 log.warning("nightly recompute skipped: %s", error.message)
+                return
+            from app.services.notices import send_nightly_notices
+
+            made = send_nightly_notices(session, rulebook=registry.current(),
+                                        as_of=summary.as_of)
+            log.info("nightly notices: %s", made.counts)
+
+
+def deliver_notices(app: Flask) -> None:
+    """Send the pending notices by email when a mail server is configured (with retry)."""
+    from app.services.delivery import channel_from_config, deliver_pending
+
+    channel = channel_from_config(app.config)
+    if channel is None:
+        return  # no mail server: the notices wait on the letters page
+    with app.app_context(), session_scope(app) as session:
+        result = deliver_pending(session, channel=channel,
+                                 max_attempts=int(app.config.get("MAIL_MAX_ATTEMPTS", 10)),
+                                 actor="scheduler")
+        if result.attempted:
+            log.info("notices delivered: %d sent, %d to retry, %d failed", result.sent,
+                     result.retrying, result.failed)
 
 
 def run_job(job_id: str) -> None:
@@ -55,18 +77,31 @@ def run_job(job_id: str) -> None:
     log.error("job %s is not declared any more; nothing run", job_id)
 
 
+def publish_audit_digest(app: Flask) -> None:
+    """Publish the day's head of the audit chain on the public transparency page."""
+    from app.services.audit import publish_digest
+
+    with app.app_context(), session_scope(app) as session:
+        digest = publish_digest(session, day=date.today())
+        if digest is not None:
+            log.info("audit digest %s: event %d %s", digest.day, digest.head_id, digest.head_hash)
+
+
 @dataclass(frozen=True)
 class Job:
     id: str
     func: object
-    hour: int
-    minute: int
+    hour: int | str  # cron fields: a number, or "*" and "*/N" (see CronTrigger)
+    minute: int | str
 
 
 def jobs(app: Flask) -> list[Job]:
     """Return the declared jobs, with times from the app's configuration."""
     hour, minute = (int(x) for x in app.config["RECOMPUTE_AT"].split(":"))
-    return [Job("nightly-recompute", nightly_recompute, hour, minute)]
+    return [Job("nightly-recompute", nightly_recompute, hour, minute),
+            Job("audit-digest", publish_audit_digest, (hour + 1) % 24, minute),
+            Job("deliver-notices", deliver_notices, "*",
+                f"*/{int(app.config.get('NOTICES_DELIVER_EVERY', 10))}")]
 
 
 def build_scheduler(app: Flask):

@@ -18,7 +18,8 @@ def _runs(session) -> int:
 
 def test_jobs_are_declared_with_stable_ids_and_safe_defaults(app):
     scheduler, declared = sched.build_scheduler(app)
-    assert [job_id for job_id, _ in declared] == ["nightly-recompute"]
+    assert [job_id for job_id, _ in declared] == ["nightly-recompute", "audit-digest",
+                                                  "deliver-notices"]
     scheduler.start(paused=True)
     try:
         sched.install_jobs(scheduler, declared)

@@ -1,5 +1,9 @@
 """Database tables, one module per feature area; import them from here."""
 
+from app.models.api import ApiToken
+from app.models.authors import RulebookEvent
+
+from app.models.trust import AuditDigest, LoginAttempt
 from app.models.core import (
     Account,
     AuditEvent,
@@ -16,13 +20,28 @@ from app.models.core import (
     TierChange,
     utcnow,
 )
+from app.models.due_process import (
+    ConsentChange,
+    Notice,
+    NoticeOutbox,
+    Objection,
+    SubjectContact,
+)
 
 __all__ = [
     "Account",
+    "ApiToken",
+    "AuditDigest",
     "AuditEvent",
+    "ConsentChange",
     "Department",
     "ListEntry",
+    "LoginAttempt",
+    "Notice",
+    "NoticeOutbox",
+    "Objection",
     "Record",
+    "RulebookEvent",
     "RulebookVersion",
     "Run",
     "SchedulerLock",
@@ -30,6 +49,7 @@ __all__ = [
     "StandingFlag",
     "StandingMeasure",
     "Subject",
+    "SubjectContact",
     "TierChange",
     "utcnow",
 ]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from app.rulebook.fields import Reader, show, suggest
 from app.rulebook.fingerprint import compute_fingerprint
+from app.rulebook.lint import lint
 from app.rulebook.model import Rulebook
 from app.rulebook.problems import CheckResult, Problem, RulebookError, Sink
 from app.rulebook.sections import PLURAL, SCHEME_KEYS, SECTION_KEYS, Builder
@@ -121,6 +122,9 @@ def _check(files: dict[str, str], sink: Sink) -> CheckResult:
         )
         rulebook = None
     problems = sink.sorted_problems()
+    if rulebook is not None and not problems:
+        for file, line, message in lint(rulebook):
+            sink.warn(file, line, message)
     return CheckResult(None if problems else rulebook, problems, sink.sorted_warnings())
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
+from functools import lru_cache
+
+from sqlalchemy import func, select
 from sqlmodel import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.errors import Conflict, InvalidInput
-from app.models import Account, Department, Subject
+from app.errors import CitypointsError, Conflict, InvalidInput
+from app.models import Account, Department, LoginAttempt, Subject, utcnow
 from app.services import audit
 
 RESIDENT, RECORDER, REVIEWER = "resident", "recorder", "reviewer"
@@ -16,6 +19,9 @@ ROLES = (RESIDENT, RECORDER, REVIEWER, RULE_AUTHOR, AUDITOR, ADMIN)
 ALIASES = {"official": RECORDER, "rule_author": RULE_AUTHOR, "ruleauthor": RULE_AUTHOR}
 OFFICIAL_ROLES = (RECORDER, REVIEWER, RULE_AUTHOR, AUDITOR, ADMIN)
 MIN_PASSWORD = 10
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_NAME = 5
+MAX_FAILURES_PER_ADDRESS = 20
 
 
 def normalise_role(role: str) -> str:
@@ -67,15 +73,49 @@ def create_account(session: Session, *, username: str, password: str, role: str,
     return account
 
 
-def authenticate(session: Session, *, username: str, password: str) -> Account | None:
-    """Return the active account for these credentials, or None (never says which was wrong)."""
+class Throttled(CitypointsError):
+    """Too many failed logins for this name or from this address; says nothing more."""
+
+    code = "throttled"
+    status = 429
+
+
+def _failures(session: Session, column, value: str, since) -> int:
+    return session.execute(
+        select(func.count()).select_from(LoginAttempt)
+        .where(column == value, LoginAttempt.at >= since, LoginAttempt.success.is_(False))
+    ).scalar()
+
+
+def authenticate(session: Session, *, username: str, password: str,
+                 address: str = "") -> Account | None:
+    """Return the active account for these credentials, or None (never says which was wrong).
+
+    Raise Throttled after too many failures for the name or from the address within the
+    window, whether or not such an account exists, so the answer reveals nothing.
+    """
+    username = (username or "").strip()[:80]
+    since = utcnow() - THROTTLE_WINDOW
+    if (_failures(session, LoginAttempt.username, username, since) >= MAX_FAILURES_PER_NAME
+            or (address and _failures(session, LoginAttempt.address, address, since)
+                >= MAX_FAILURES_PER_ADDRESS)):
+        session.rollback()
+        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
+        raise Throttled(f"too many attempts; wait {minutes} minutes before trying again")
     account = session.execute(
-        select(Account).where(Account.username == (username or "").strip())
+        select(Account).where(Account.username == username)
     ).scalar_one_or_none()
+    ok = False
     if account is None or not account.active:
         # Hash anyway so the answer takes as long for a missing account.
-        check_password_hash(generate_password_hash("x" * MIN_PASSWORD), password or "")
-        return None
-    if not check_password_hash(account.password_hash, password or ""):
-        return None
-    return account
+        check_password_hash(_dummy_hash(), password or "")
+    else:
+        ok = check_password_hash(account.password_hash, password or "")
+    session.add(LoginAttempt(username=username, address=(address or "")[:64], success=ok))
+    session.commit()
+    return account if ok else None
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return generate_password_hash("x" * MIN_PASSWORD)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
-from app.models import AuditEvent, utcnow
+from app.models import AuditDigest, AuditEvent, utcnow
 from app.services.locks import begin_write
 
 GENESIS = "0" * 64
@@ -55,13 +55,62 @@ class VerifyResult:
     reason: str = ""
 
 
-def verify(session: Session) -> VerifyResult:
-    """Walk the chain in order; report the first event whose hash or link does not hold."""
+@dataclass(frozen=True)
+class Digest:
+    """A published head of the chain: on `day`, event `head_id` had hash `head_hash`."""
+
+    day: date
+    head_id: int
+    head_hash: str
+
+    def line(self) -> str:
+        return f"{self.day.isoformat()} {self.head_id} {self.head_hash}"
+
+    @classmethod
+    def parse(cls, line: str) -> Digest:
+        """Parse `YYYY-MM-DD ID HASH` (the published text form)."""
+        day, head_id, head_hash = line.split()
+        return cls(date.fromisoformat(day), int(head_id), head_hash)
+
+
+def publish_digest(session: Session, *, day: date) -> AuditDigest | None:
+    """Publish the chain's head for `day` (once per day); return it, or None if no events."""
+    existing = session.get(AuditDigest, day)
+    if existing is not None:
+        return existing
+    head = session.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    if head is None:
+        return None
+    count = session.execute(select(func.count()).select_from(AuditEvent)).scalar()
+    digest = AuditDigest(day=day, head_id=head.id, head_hash=head.hash, events=count)
+    session.add(digest)
+    session.commit()
+    return digest
+
+
+def published_digests(session: Session) -> list[Digest]:
+    """Return every published digest, oldest first."""
+    return [Digest(d.day, d.head_id, d.head_hash) for d in session.execute(
+        select(AuditDigest).order_by(AuditDigest.day)).scalars()]
+
+
+def verify(session: Session, *, digests: list[Digest] | None = None) -> VerifyResult:
+    """Walk the chain in order; report the first event whose hash or link does not hold,
+    or that differs from a digest published earlier (a rewritten history)."""
     prev = GENESIS
     count = 0
+    expected_heads = {d.head_id: d for d in digests or []}
     rows = session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()
+    seen_heads = set()
     for event in rows:
         count += 1
+        published = expected_heads.get(event.id)
+        if published is not None:
+            seen_heads.add(event.id)
+            if published.head_hash != event.hash:
+                return VerifyResult(False, count, event.id,
+                                    f"it differs from the digest published on {published.day}: "
+                                    "history was rewritten after publication")
         if event.prev_hash != prev:
             return VerifyResult(False, count, event.id,
                                 "its link to the event before does not match (an event was "
@@ -72,4 +121,9 @@ def verify(session: Session) -> VerifyResult:
         if expected != event.hash:
             return VerifyResult(False, count, event.id, "its content was changed after it was written")
         prev = event.hash
+    missing = sorted(set(expected_heads) - seen_heads)
+    if missing:
+        digest = expected_heads[missing[0]]
+        return VerifyResult(False, count, digest.head_id,
+                            f"the event published on {digest.day} is missing from the trail")
     return VerifyResult(True, count)

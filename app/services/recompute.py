@@ -25,6 +25,7 @@ from app.models import Run, utcnow
 from app.rulebook import Measure, Rulebook
 from app.services.locks import is_postgres
 from app.services.rulebooks import store_rulebook
+from app.standing.relief import relief_start
 
 log = logging.getLogger(__name__)
 RUN_LOCK_KEY = 0x43505243  # "CPRC": the recompute's advisory lock on PostgreSQL
@@ -88,6 +89,31 @@ def _in_list(prefix: str, values, params: dict) -> str:
     return "(" + ", ".join(names) + ")"
 
 
+def _relief_sql(rulebook: Rulebook, day: date, params: dict) -> str:
+    """Return the points a record `r` counts with on `day`, relief applied.
+
+    Per code, the latest relief version started by `day` applies to records of earlier
+    versions, when it favours them (see app.standing.relief, the reference). Relief
+    versions are few, so this is one CASE branch per code and no join.
+    """
+    branches = []
+    for code in rulebook.rule_codes:
+        started = [v for v in rulebook.versions(code)
+                   if v.relief and v.version > 1 and relief_start(v) <= day]
+        if started:
+            i = len(branches)
+            params.update({f"rc{i}": code, f"rv{i}": started[-1].version,
+                           f"rp{i}": started[-1].points})
+            relieved = f"r.factor * :rp{i}"
+            branches.append(
+                f"WHEN r.rule_code = :rc{i} AND r.rule_version < :rv{i} AND {relieved} > r.points "
+                "AND NOT (r.base_points > 0 AND r.points < r.factor * r.base_points) "
+                f"THEN {relieved}")
+    if not branches:
+        return "r.points"
+    return f"CASE {' '.join(branches)} ELSE r.points END"
+
+
 def _points_table(session: Session, rulebook: Rulebook, table: str, day: date,
                   restrict: str | None = None) -> None:
     """Create temp table `table` (subject_id, points, tier) for the subjects on `day`."""
@@ -103,6 +129,7 @@ def _points_table(session: Session, rulebook: Rulebook, table: str, day: date,
     _exec(session, f"CREATE TEMPORARY TABLE {table} (subject_id VARCHAR(18) PRIMARY KEY, "
                    "points INTEGER, tier VARCHAR(16))")
     points = ":start + COALESCE(a.delta, 0)"
+    counted = _relief_sql(rulebook, day, params)
     _exec(session, f"""
         INSERT INTO {table} (subject_id, points, tier)
         SELECT s.subject_id AS subject_id,
@@ -110,7 +137,7 @@ def _points_table(session: Session, rulebook: Rulebook, table: str, day: date,
                {f"CASE WHEN {scored} THEN {tier} ELSE NULL END" if scored else tier} AS tier
         FROM subject s {only}
         LEFT JOIN (
-            SELECT r.subject_id AS subject_id, SUM(r.points) AS delta
+            SELECT r.subject_id AS subject_id, SUM({counted}) AS delta
             FROM {only_r}record r
             WHERE {join_r}{_counting_records(suspend=rulebook.scheme.objections.suspend_record)}
             GROUP BY r.subject_id
@@ -178,14 +205,16 @@ def _holds_sql(rulebook: Rulebook, measure: Measure, points_table: str, day: dat
     return (" UNION ".join(parts) or "SELECT subject_id FROM subject WHERE 1 = 0"), tuple(dates)
 
 
-def _write_measures(session: Session, rulebook: Rulebook, as_of: date) -> None:
-    _exec(session, "DELETE FROM standing_measure")
+def _write_measures(session: Session, rulebook: Rulebook, as_of: date, *,
+                    points_table: str = "cp_new", target: str = "standing_measure") -> None:
+    """Fill `target` (subject_id, measure_code) from the points in `points_table` on `as_of`."""
+    _exec(session, f"DELETE FROM {target}")
     noticed = []
     for measure in rulebook.measures:
         params: dict = {"code": measure.code}
-        holds, dates = _holds_sql(rulebook, measure, "cp_new", as_of, params, "m")
+        holds, dates = _holds_sql(rulebook, measure, points_table, as_of, params, "m")
         if measure.notice is None:
-            _exec(session, f"INSERT INTO standing_measure (subject_id, measure_code) "
+            _exec(session, f"INSERT INTO {target} (subject_id, measure_code) "
                            f"SELECT DISTINCT subject_id, :code FROM ({holds}) h", params, dates)
         else:
             noticed.append((measure, holds, params, dates))
@@ -218,7 +247,7 @@ def _write_measures(session: Session, rulebook: Rulebook, as_of: date) -> None:
             _exec(session, "DELETE FROM cp_mcand WHERE measure_code = :code "
                            f"AND subject_id NOT IN ({held})", p, held_dates)
         day -= timedelta(days=1)
-    _exec(session, "INSERT INTO standing_measure (subject_id, measure_code) "
+    _exec(session, f"INSERT INTO {target} (subject_id, measure_code) "
                    "SELECT subject_id, measure_code FROM cp_mcand")
     for table in ("cp_mcand", "cp_cand", "cp_day"):
         _exec(session, f"DROP TABLE IF EXISTS {table}")

@@ -18,11 +18,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app.errors import Conflict, InvalidInput, Problem
+from app.errors import Conflict, ExternalRefConflict, InvalidInput, Problem
 from app.identifiers import InvalidIdentifier, validate_subject_id
 from app.models import Department, Record, Subject, utcnow
 from app.rulebook import Rulebook
-from app.services import audit
+from app.services import audit, notices
 from app.services.intake import RECORD_COLUMNS, RECORD_REQUIRED, Row, parse_iso_date, read_rows
 from app.services.locks import begin_write
 from app.services.rulebooks import store_rulebook
@@ -40,6 +40,7 @@ class ImportResult:
     unchanged: int = 0  # rows whose external_ref was already recorded with the same content
     rows: int = 0
     record_ids: list[int] = field(default_factory=list)
+    planned: list[dict] = field(default_factory=list)  # the new records (filled on a dry run)
 
 
 @dataclass
@@ -65,6 +66,21 @@ class _Batch:
         self.prior: dict[tuple[str, str], list[PriorRecord]] = {}
         self.seen_refs: dict[str, int] = {}
         self.auto_counts: dict[tuple, int] = defaultdict(int)
+        self.reused: list[Problem] = []  # an external_ref already used for another record
+        self.valid_ids: dict[str, tuple[str, str] | str] = {}
+
+    def _valid_id(self, raw: str) -> tuple[str, str]:
+        """Return validate_subject_id(raw), checked once per distinct identifier of a file."""
+        found = self.valid_ids.get(raw)
+        if found is None:
+            try:
+                found = validate_subject_id(raw, self.subjects.get(raw))
+            except InvalidIdentifier as error:
+                found = str(error)
+            self.valid_ids[raw] = found
+        if isinstance(found, str):
+            raise InvalidIdentifier(found)
+        return found
 
     def preload(self, rows: Sequence[Row]) -> None:
         """Fetch the subjects, known external refs and prior records the rows refer to."""
@@ -105,13 +121,15 @@ class _Batch:
         v = row.values
         before = len(problems)
 
-        def bad(column: str, message: str) -> None:
-            problems.append(Problem(message, where=where, field=column, row=row.line))
+        def bad(column: str, message: str) -> Problem:
+            problem = Problem(message, where=where, field=column, row=row.line)
+            problems.append(problem)
+            return problem
 
         subject_id = v.get("subject_id", "").strip().upper()
         kind = None
         try:
-            subject_id, _kind = validate_subject_id(subject_id, self.subjects.get(subject_id))
+            subject_id, _kind = self._valid_id(subject_id)
             kind = self.subjects.get(subject_id)
             if kind is None:
                 bad("subject_id", f"no subject {subject_id} in the population register")
@@ -168,9 +186,10 @@ class _Batch:
         if ref in self.existing:
             rid, sid, ecode, eocc = self.existing[ref]
             if (sid, ecode, eocc) != (subject_id, code, occurred_on):
-                bad("external_ref", f"{ref!r} was already recorded as record {rid} for "
+                self.reused.append(bad(
+                    "external_ref", f"{ref!r} was already recorded as record {rid} for "
                                     f"{sid}, {ecode} on {eocc}; a correction is a void and a "
-                                    "new record, not a second use of the reference")
+                                    "new record, not a second use of the reference"))
                 return None
             return _Prepared({}, row.line, existing_id=rid)
         prior = self.prior.setdefault((subject_id, code), [])
@@ -213,8 +232,12 @@ def _check_department(session: Session, rulebook: Rulebook, department: str) -> 
 
 def import_records(session: Session, *, rulebook: Rulebook, department: str,
                    rows: Iterable[Row], recorded_by: str, today: date, name: str = "",
-                   progress=None) -> ImportResult:
-    """Record every row in file order, or none: raise InvalidInput listing each bad row."""
+                   progress=None, dry_run: bool = False) -> ImportResult:
+    """Record every row in file order, or none: raise InvalidInput listing each bad row.
+
+    With `dry_run` the rows are checked and their points fixed exactly as an import would,
+    and the new records are returned in `planned`; nothing is written.
+    """
     store_rulebook(session, rulebook, loaded_by=recorded_by, source="in force")
     _check_department(session, rulebook, department)
     rows = list(rows)
@@ -236,10 +259,16 @@ def import_records(session: Session, *, rulebook: Rulebook, department: str,
                            problems=problems)
     new = [p.values for p in prepared if p.existing_id is None]
     result = ImportResult(added=len(new), unchanged=len(prepared) - len(new), rows=len(rows))
+    if dry_run:
+        session.rollback()
+        result.planned = new
+        return result
     try:
         begin_write(session, f"records:{department}")
         for i in range(0, len(new), 5000):
             session.execute(insert(Record), new[i : i + 5000])
+        notices.notify_imported(session, rulebook=rulebook, department=department,
+                                external_refs=[v["external_ref"] for v in new], today=today)
         if new:
             audit.append(session, actor=recorded_by, action="records.import",
                          target=department,
@@ -257,11 +286,13 @@ def import_records(session: Session, *, rulebook: Rulebook, department: str,
 
 
 def import_records_file(session: Session, *, rulebook: Rulebook, department: str, data: bytes,
-                        name: str, recorded_by: str, today: date, progress=None) -> ImportResult:
+                        name: str, recorded_by: str, today: date, progress=None,
+                        dry_run: bool = False) -> ImportResult:
     """Parse a CSV or JSON-lines file and import it (see import_records)."""
     rows = read_rows(data, name=name, columns=RECORD_COLUMNS, required=RECORD_REQUIRED)
     return import_records(session, rulebook=rulebook, department=department, rows=rows,
-                          recorded_by=recorded_by, today=today, name=name, progress=progress)
+                          recorded_by=recorded_by, today=today, name=name, progress=progress,
+                          dry_run=dry_run)
 
 
 @dataclass(frozen=True)
@@ -288,8 +319,11 @@ def record_conduct(session: Session, *, rulebook: Rulebook, department: str, sub
     item = batch.prepare(row, problems)
     if item is None:
         session.rollback()
-        raise InvalidInput("the record was not stored: " + "; ".join(
-            f"{p.field}: {p.message}" for p in problems), problems=problems)
+        message = "the record was not stored: " + "; ".join(
+            f"{p.field}: {p.message}" for p in problems)
+        if problems == batch.reused:  # a replay with other content: a conflict, not a typo
+            raise ExternalRefConflict(message, problems=problems)
+        raise InvalidInput(message, problems=problems)
     if item.existing_id is not None:
         session.rollback()
         return Recorded(session.get(Record, item.existing_id), created=False)
@@ -301,6 +335,7 @@ def record_conduct(session: Session, *, rulebook: Rulebook, department: str, sub
                      subject_id=record.subject_id, target=f"record:{record.id}",
                      details={"rule_code": record.rule_code, "points": record.points,
                               "occurred_on": record.occurred_on, "department": department})
+        notices.notify_record(session, rulebook=rulebook, record=record, today=today)
         session.commit()
     except IntegrityError:
         session.rollback()

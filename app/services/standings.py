@@ -9,10 +9,10 @@ from sqlmodel import Session
 
 from app.errors import InvalidInput, NotFound
 from app.identifiers import InvalidIdentifier, clean, validate_subject_id
-from app.models import ListEntry, Record, Subject
+from app.models import ListEntry, Objection, Record, Subject
 from app.rulebook import Rulebook
 from app.standing import evaluate
-from app.standing.model import ListEntryFact, RecordFact, Standing, SubjectFact
+from app.standing.model import Dispute, ListEntryFact, RecordFact, Standing, SubjectFact
 
 
 def get_subject(session: Session, subject_id: str) -> Subject:
@@ -34,16 +34,29 @@ def subject_fact(subject: Subject) -> SubjectFact:
                        name=subject.name, legal_representative=subject.legal_representative)
 
 
-def record_fact(record: Record) -> RecordFact:
-    """Return the evaluator's view of a record row."""
+def record_fact(record: Record, disputes: tuple[Dispute, ...] = ()) -> RecordFact:
+    """Return the evaluator's view of a record row (with its objections, as `disputes`)."""
     return RecordFact(
         id=record.id, subject_id=record.subject_id, rule_code=record.rule_code,
         rule_version=record.rule_version, occurred_on=record.occurred_on, points=record.points,
         ends_on=record.ends_on, voided=record.voided_at is not None,
         annulled=record.annulled_on is not None, repaired_on=record.repaired_on,
         department=record.department_code, evidence=record.evidence, note=record.note,
-        base_points=record.base_points, factor=record.factor,
+        base_points=record.base_points, factor=record.factor, disputes=tuple(disputes),
     )
+
+
+def load_disputes(session: Session, subject_ids: list[str]) -> dict[int, tuple[Dispute, ...]]:
+    """Return, per record id, the objections against the records of `subject_ids`."""
+    out: dict[int, list[Dispute]] = {}
+    for i in range(0, len(subject_ids), 500):
+        for record_id, filed_on, decided_on in session.execute(
+            select(Objection.record_id, Objection.filed_on, Objection.decided_on)
+            .where(Objection.subject_id.in_(subject_ids[i:i + 500]))
+            .order_by(Objection.record_id, Objection.level)
+        ):
+            out.setdefault(record_id, []).append(Dispute(filed_on, decided_on))
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def list_entry_fact(entry: ListEntry) -> ListEntryFact:
@@ -64,7 +77,28 @@ def load_facts(session: Session, subject: Subject) -> tuple[list[RecordFact], li
     entries = session.execute(
         select(ListEntry).where(ListEntry.subject_id == subject.subject_id).order_by(ListEntry.id)
     ).scalars()
-    return [record_fact(r) for r in records], [list_entry_fact(e) for e in entries]
+    disputes = load_disputes(session, [subject.subject_id])
+    return ([record_fact(r, disputes.get(r.id, ())) for r in records],
+            [list_entry_fact(e) for e in entries])
+
+
+def load_represented(session: Session, subject: Subject) -> list[tuple[SubjectFact,
+                                                                       list[ListEntryFact]]]:
+    """Return the organisations whose legal representative `subject` is, with their entries."""
+    if subject.kind != "person":
+        return []
+    orgs = list(session.execute(
+        select(Subject).where(Subject.legal_representative == subject.subject_id,
+                              Subject.kind == "organisation").order_by(Subject.subject_id)
+    ).scalars())
+    if not orgs:
+        return []
+    entries: dict[str, list[ListEntryFact]] = {o.subject_id: [] for o in orgs}
+    for entry in session.execute(
+        select(ListEntry).where(ListEntry.subject_id.in_(list(entries))).order_by(ListEntry.id)
+    ).scalars():
+        entries[entry.subject_id].append(list_entry_fact(entry))
+    return [(subject_fact(o), entries[o.subject_id]) for o in orgs]
 
 
 def standing_for(session: Session, *, rulebook: Rulebook, subject_id: str, as_of: date) -> Standing:
@@ -72,4 +106,5 @@ def standing_for(session: Session, *, rulebook: Rulebook, subject_id: str, as_of
     subject = get_subject(session, subject_id)
     records, entries = load_facts(session, subject)
     return evaluate(subject=subject_fact(subject), records=records, list_entries=entries,
-                    rulebook=rulebook, as_of=as_of)
+                    rulebook=rulebook, as_of=as_of,
+                    represented=load_represented(session, subject))

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from app.models import Record, Subject
 from app.rulebook import Rulebook
 from app.services import audit
-from app.services.standings import get_subject, load_facts, subject_fact
+from app.services.standings import get_subject, load_facts, load_represented, subject_fact
 from app.standing import UpcomingChange, evaluate, next_changes
 from app.standing.model import Standing
 
@@ -31,7 +31,7 @@ def open_subject_file(session: Session, *, rulebook: Rulebook, subject_id: str, 
     records, entries = load_facts(session, subject)
     fact = subject_fact(subject)
     standing = evaluate(subject=fact, records=records, list_entries=entries, rulebook=rulebook,
-                        as_of=as_of)
+                        as_of=as_of, represented=load_represented(session, subject))
     changes = next_changes(subject=fact, records=records, rulebook=rulebook, as_of=as_of,
                            limit=upcoming)
     if viewer is not None:

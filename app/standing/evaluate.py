@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date
 
@@ -21,6 +21,7 @@ from app.standing.model import (
     Standing,
     SubjectFact,
 )
+from app.standing.relief import counted_points
 from app.standing.spans import (
     History,
     Segment,
@@ -57,25 +58,34 @@ def evaluate(
     list_entries: Iterable[ListEntryFact],
     rulebook: Rulebook,
     as_of: date,
+    represented: Sequence[tuple[SubjectFact, Sequence[ListEntryFact]]] = (),
 ) -> Standing:
-    """Return the standing of `subject` on `as_of`, with its explanation."""
+    """Return the standing of `subject` on `as_of`, with its explanation.
+
+    `represented`: the organisations whose legal representative `subject` is, each with its
+    list entries; measures that say `reaches: [legal_representative]` follow them here.
+    """
     scheme = rulebook.scheme
     scored = is_scored(subject=subject, scheme=scheme)
     records = subject_records(subject=subject, records=records)
     entries = subject_entries(subject=subject, list_entries=list_entries)
     history = History(records=records, list_entries=entries, rulebook=rulebook)
+    joint = _represented_histories(subject, represented, rulebook=rulebook)
 
     counting: list[CountingRecord] = []
     excluded: list[ExcludedRecord] = []
     for record in records:
         rule = rulebook.rule_version(record.rule_code, record.rule_version)
         if any(start <= as_of < end for start, end in history.record_spans[record.id]):
-            counting.append(CountingRecord(record=record, rule=rule, until=record_until(record)))
+            points, relief = counted_points(record, rulebook, as_of)
+            counting.append(CountingRecord(
+                record=record, rule=rule, until=record_until(record), relief=relief,
+                relief_points=points if relief is not None else None))
         else:
             reason = exclusion_reason(record, day=as_of, suspend=scheme.objections.suspend_record)
             excluded.append(ExcludedRecord(record=record, rule=rule, reason=reason))
 
-    points = scheme.starting_points + sum(c.record.points for c in counting)
+    points = scheme.starting_points + sum(c.points for c in counting)
     tier = scheme.tier_for(points)
     lists = _active_lists(entries, rulebook=rulebook, day=as_of)
     flags = _raised_flags(entries, rulebook=rulebook, day=as_of)
@@ -89,6 +99,8 @@ def evaluate(
             scheme=scheme,
             scored=scored,
             day=as_of,
+        ) if not (joint and reaches_representative(measure)) else _joint_measure_state(
+            measure, history=history, joint=joint, scheme=scheme, scored=scored, day=as_of
         )
         if state is None:
             continue
@@ -96,6 +108,8 @@ def evaluate(
         reasons = _reasons(
             measure, scored=scored, points=points, tier_code=tier.code, lists=lists, flags=flags
         )
+        if joint and reaches_representative(measure):
+            reasons += _joint_reasons(measure, joint=joint, rulebook=rulebook, day=as_of)
         if takes_effect_on is None or takes_effect_on <= as_of:
             measures.append(ActiveMeasure(measure=measure, since=takes_effect_on, reasons=reasons))
         else:
@@ -251,6 +265,7 @@ def _reasons(
                     legal_basis=active.entry.legal_basis
                     or active.list.legal_basis
                     or measure.legal_basis,
+                    entries=(active.entry,),
                 )
             )
     for flag in flags:
@@ -261,6 +276,108 @@ def _reasons(
                     code=flag.code,
                     detail=describe_flag(flag),
                     legal_basis=measure.legal_basis,
+                    entries=flag.entries,
                 )
             )
+    return tuple(reasons)
+
+
+# Joint measures: `reaches: [legal_representative]` carries a measure that an organisation's
+# lists or flags switch on over to the person who is its legal representative.
+REPRESENTATIVE = "legal_representative"
+Joint = list[tuple[SubjectFact, list[ListEntryFact], History]]
+
+
+def reaches_representative(measure: Measure) -> bool:
+    """Return whether `measure` reaches legal representatives (through lists or flags)."""
+    return REPRESENTATIVE in measure.reaches and bool(measure.when.lists or measure.when.flags)
+
+
+def _represented_histories(
+    subject: SubjectFact,
+    represented: Sequence[tuple[SubjectFact, Sequence[ListEntryFact]]],
+    *,
+    rulebook: Rulebook,
+) -> Joint:
+    """Return the organisations `subject` (a person) represents, their entries and history."""
+    if subject.kind != "person":
+        return []
+    joint = []
+    for org, org_entries in sorted(represented, key=lambda item: item[0].subject_id):
+        if org.kind != "organisation" or org.legal_representative != subject.subject_id:
+            continue
+        mine = subject_entries(subject=org, list_entries=org_entries)
+        joint.append((org, mine, History(records=(), list_entries=mine, rulebook=rulebook)))
+    return joint
+
+
+def _reached(measure: Measure, segment: Segment) -> bool:
+    when = measure.when
+    return bool(segment.lists.intersection(when.lists) or segment.flags.intersection(when.flags))
+
+
+def _joint_measure_state(
+    measure: Measure, *, history: History, joint: Joint, scheme: Scheme, scored: bool, day: date
+) -> tuple[date | None, date | None] | None:
+    """Like _measure_state, where the condition is the subject's own or a represented one's."""
+
+    def holds_from(start: date | None) -> bool:
+        own = history.segments[0] if start is None else history.on(start)
+        if holds(measure, own, scheme=scheme, scored=scored):
+            return True
+        return any(
+            _reached(measure, org_history.segments[0] if start is None else org_history.on(start))
+            for _org, _entries, org_history in joint
+        )
+
+    # Between two edges of any of the histories nothing changes: walk back edge by edge.
+    edges = {s.start for s in history.segments[1:]}
+    for _org, _entries, org_history in joint:
+        edges.update(s.start for s in org_history.segments[1:])
+    starts: list[date | None] = [None, *sorted(d for d in edges if d <= day)]
+    index = len(starts) - 1
+    if not holds_from(starts[index]):
+        return None
+    while index > 0 and holds_from(starts[index - 1]):
+        index -= 1
+    holds_since = starts[index]
+    if holds_since is None or measure.notice is None:
+        return holds_since, holds_since
+    return holds_since, measure.notice.after(holds_since)
+
+
+def _joint_reasons(
+    measure: Measure, *, joint: Joint, rulebook: Rulebook, day: date
+) -> tuple[Reason, ...]:
+    """Return the reasons a measure reaches the subject through the organisations it represents."""
+    reasons = []
+    for org, org_entries, _history in joint:
+        via = f"as legal representative of {org.name or org.subject_id} ({org.subject_id})"
+        for active in _active_lists(org_entries, rulebook=rulebook, day=day):
+            if active.list.code in measure.when.lists:
+                detail = describe_list_entry(active).replace("on list ", "listed on ", 1)
+                reasons.append(
+                    Reason(
+                        kind="list",
+                        code=active.list.code,
+                        detail=f"{via}, {detail}",
+                        legal_basis=active.entry.legal_basis
+                        or active.list.legal_basis
+                        or measure.legal_basis,
+                        entries=(active.entry,),
+                        via=org,
+                    )
+                )
+        for flag in _raised_flags(org_entries, rulebook=rulebook, day=day):
+            if flag.code in measure.when.flags:
+                reasons.append(
+                    Reason(
+                        kind="flag",
+                        code=flag.code,
+                        detail=f"{via}, {describe_flag(flag)}",
+                        legal_basis=measure.legal_basis,
+                        entries=flag.entries,
+                        via=org,
+                    )
+                )
     return tuple(reasons)

@@ -45,6 +45,21 @@ def describe_list_entry(active: ActiveList) -> str:
     return text
 
 
+def describe_relief(item: CountingRecord) -> str:
+    """Describe the relief a counting record gets: "relief under version 2 from ...: -5 → -3"."""
+    assert item.relief is not None
+    start = item.relief.effective.start
+    since = f" from {start.isoformat()}" if start else ""
+    return (
+        f"relief under version {item.relief.version}{since}: "
+        f"{_number(item.record.points)} → {_number(item.points)}"
+    )
+
+
+def _number(points: int) -> str:
+    return f"{points:+d}" if points else "0"
+
+
 def describe_flag(flag: RaisedFlag) -> str:
     """Describe a raised flag in words: how many entries, on which watchlist, when."""
     dates = ", ".join(e.entered_on.isoformat() for e in flag.entries)
@@ -58,11 +73,13 @@ def _record_line(item: CountingRecord, *, day: date) -> str:
     record, rule = item.record, item.rule
     title = f" ({rule.title})" if rule is not None else " (rule no longer in the rulebook)"
     line = (
-        f"{signed(record.points)}  {record.rule_code}{title} on {record.occurred_on.isoformat()}, "
+        f"{signed(item.points)}  {record.rule_code}{title} on {record.occurred_on.isoformat()}, "
         f"counts until {item.until.isoformat()}"
     )
     if record.note:
         line += f" ({record.note})"
+    if item.relief is not None:
+        line += f" ({describe_relief(item)})"
     if rule is not None and rule.legal_basis:
         line += f" — legal basis: {rule.legal_basis}"
     pending_since = pending_dispute_since(record, day)

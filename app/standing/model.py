@@ -83,6 +83,13 @@ class CountingRecord:
     record: RecordFact
     rule: Rule | None  # the version it was recorded under (None if no longer in the rulebook)
     until: date  # the first day it no longer counts
+    relief: Rule | None = None  # a later, milder version whose points it counts with
+    relief_points: int | None = None  # what it counts with under `relief`
+
+    @property
+    def points(self) -> int:
+        """Return the points this record counts with on the standing's date."""
+        return self.record.points if self.relief_points is None else self.relief_points
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,8 @@ class Reason:
     code: str
     detail: str
     legal_basis: str = ""
+    entries: tuple[ListEntryFact, ...] = ()  # the list entry, or the entries behind a flag
+    via: SubjectFact | None = None  # the organisation it reaches this subject through
 
 
 @dataclass(frozen=True)

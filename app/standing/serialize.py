@@ -31,7 +31,7 @@ def standing_to_json(standing: Standing) -> dict[str, Any]:
                 "rule_code": item.record.rule_code,
                 "rule_version": item.record.rule_version,
                 "title": item.rule.title if item.rule is not None else "",
-                "points": item.record.points,
+                "points": item.points,  # as counted on as_of (relief applied; see explanation)
                 "occurred_on": item.record.occurred_on.isoformat(),
                 "ends_on": item.until.isoformat(),
                 "legal_basis": item.rule.legal_basis if item.rule is not None else "",

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 from app.rulebook.model import Duration, Flag, ListDef, Rulebook
 from app.standing.model import ListEntryFact, RecordFact
+from app.standing.relief import pieces, point_steps
 
 FOREVER = date.max  # an exclusive end that no real date reaches
 ONE_DAY = timedelta(days=1)
@@ -122,10 +123,12 @@ class History:
         for record in records:
             spans = record_spans(record, suspend=suspend)
             self.record_spans[record.id] = spans
+            steps = point_steps(record, rulebook)  # relief changes a record's points on a date
             for start, end in spans:
-                points_delta[start] += record.points
-                points_delta[end] -= record.points
-                events.update((start, end))
+                for piece_start, piece_end, points in pieces(start, end, steps):
+                    points_delta[piece_start] += points
+                    points_delta[piece_end] -= points
+                    events.update((piece_start, piece_end))
         flags = {list_def.code: flag for list_def, flag in rulebook.flags()}
         self.flag_thresholds = {
             list_code: (flag.code, flag.entries) for list_code, flag in flags.items()

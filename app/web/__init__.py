@@ -70,15 +70,19 @@ def _wants_json() -> bool:
 
 def init_web(app: Flask) -> None:
     """Register login, CSRF, blueprints, template helpers and error handlers."""
-    from app.web import api, auth, authors, officials, public, residents
+    from app.web import api, auth, authors, officials, public, residents, transparency
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see that page."
     csrf.init_app(app)
-    for module in (public, auth, residents, officials, authors, api):
+    for module in (public, auth, residents, officials, authors, api, transparency):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # the API authenticates by bearer token, not by cookie
+    from app.web import intake, lists  # lists and bulk intake (issue 3)
+
+    for module in (lists, intake):
+        app.register_blueprint(module.bp)
 
     @app.context_processor
     def _globals():
@@ -102,8 +106,12 @@ def init_web(app: Flask) -> None:
             err = CitypointsError(message)
             err.status = status
             if _wants_json():
-                body = {"error": {"code": str(status), "message": message, "details": None}}
-                return jsonify(body), status
+                code = {403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+                        413: "too_large"}[status]
+                body = {"error": {"code": code, "message": message, "details": None}}
+                headers = [(k, v) for k, v in getattr(_error, "get_headers", list)()
+                           if k.lower() != "content-type"]  # keep Allow on a 405
+                return jsonify(body), status, headers
             return render_template("error.html", error=err), status
 
         app.register_error_handler(status, handler)

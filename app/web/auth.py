@@ -9,7 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user, login_user, logout_user
 
 from app.db import get_session
-from app.services.accounts import RESIDENT, authenticate
+from app.services.accounts import RESIDENT, Throttled, authenticate
 from app.web import User, login_manager
 from app.web.forms import LoginForm
 
@@ -62,8 +62,13 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        account = authenticate(get_session(), username=form.username.data,
-                               password=form.password.data)
+        try:
+            account = authenticate(get_session(), username=form.username.data,
+                                   password=form.password.data,
+                                   address=request.remote_addr or "")
+        except Throttled as throttled:
+            return render_template("auth/login.html", form=form, error=throttled.message,
+                                   next=target), throttled.status
         if account is None:
             error = WRONG_LOGIN
         else:

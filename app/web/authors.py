@@ -1,5 +1,144 @@
-"""Pages for rule authors: the rulebook, its versions and simulation (to be written)."""
+"""Pages for rule authors (and admins): the rulebook in force, its history and diffs, the
+last refused reload, a reload button, and simulating a candidate before it takes effect."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import SelectField, StringField
+
+from app.db import get_session
+from app.errors import CitypointsError, InvalidInput
+from app.services.accounts import ADMIN, RULE_AUTHOR
+from app.services.candidates import (
+    candidate_dir,
+    candidate_dirs,
+    candidate_from_dir,
+    candidate_from_texts,
+    read_zip,
+)
+from app.services.rulebook_history import rulebook_diff, rulebook_history, rulebook_status
+from app.services.rulebooks import EXTENSION_KEY as RULEBOOKS
+from app.services.simulate import simulate
+from app.web import rulebook, today
+from app.web.auth import role_required
 
 bp = Blueprint("authors", __name__, url_prefix="/authors")
+AUTHORS = (RULE_AUTHOR, ADMIN)
+
+
+class ReloadForm(FlaskForm):
+    pass
+
+
+class SimulateForm(FlaskForm):
+    upload = FileField("A zip of the candidate rules directory",
+                       render_kw={"accept": ".zip,application/zip"})
+    directory = SelectField("or a candidate directory on the server", choices=[],
+                            validate_choice=False)
+    as_of = StringField("Compare on", render_kw={"type": "date"})
+
+
+def _registry():
+    return current_app.extensions[RULEBOOKS]
+
+
+@bp.get("")
+@role_required(*AUTHORS)
+def home():
+    """Show the rulebook in force, the last refused reload, the history and a diff form."""
+    session = get_session()
+    registry = _registry()
+    try:
+        registry.current()
+    except CitypointsError:
+        pass  # the page says that nothing is in force
+    return render_template("authors/home.html", state=registry.state,
+                           status=rulebook_status(session), history=rulebook_history(session),
+                           form=ReloadForm(), rules_dir=registry.rules_dir)
+
+
+@bp.post("/reload")
+@role_required(*AUTHORS)
+def reload():
+    """Reload the rules directory now; refused with its problems if check or tests fail."""
+    form = ReloadForm()
+    if not form.validate_on_submit():
+        raise CitypointsError("the form expired; reload the page and press the button again")
+    state = _registry().reload(loaded_by=current_user.username)
+    if state.problems:
+        flash(f"The reload was refused with {len(state.problems)} problem(s); the rulebook "
+              "in force stays. The problems are listed below.", "error")
+    else:
+        flash(f"Rulebook {state.rulebook.fingerprint[:12]} is in force "
+              f"({state.tests or 'no rule tests'}).", "success")
+    return redirect(url_for("authors.home"))
+
+
+@bp.get("/diff")
+@role_required(*AUTHORS)
+def diff():
+    """Show what changed between two stored rulebooks (?from=FINGERPRINT&to=FINGERPRINT)."""
+    old, new = request.args.get("from", "")[:64], request.args.get("to", "")[:64]
+    if not old or not new:
+        raise InvalidInput("choose two rulebooks to compare (?from=...&to=..., fingerprints "
+                           "or their first 6 or more characters)")
+    a, b, result = rulebook_diff(get_session(), old=old, new=new)
+    return render_template("authors/diff.html", a=a, b=b, result=result)
+
+
+def _simulate_form() -> SimulateForm:
+    form = SimulateForm()
+    names = candidate_dirs(current_app.config.get("RULES_CANDIDATES_DIR"))
+    form.directory.choices = [("", "— none —")] + [(n, n) for n in names]
+    return form
+
+
+@bp.route("/simulate", methods=["GET", "POST"])
+@role_required(*AUTHORS)
+def simulate_page():
+    """Compare a candidate rulebook (zip or server directory) with the one in force."""
+    form = _simulate_form()
+    root = current_app.config.get("RULES_CANDIDATES_DIR")
+    if request.method == "GET" or not form.validate_on_submit():
+        if request.method == "POST":
+            flash("The form expired; send it again.", "error")
+        return render_template("authors/simulate.html", form=form, root=root, report=None,
+                               default_as_of=today())
+    try:
+        as_of = as_of_arg_from(form.as_of.data)
+        upload = form.upload.data
+        if upload and getattr(upload, "filename", ""):
+            candidate = candidate_from_texts(read_zip(upload.read()),
+                                             source=f"upload {upload.filename}",
+                                             label=upload.filename.removesuffix(".zip"))
+        elif form.directory.data:
+            path = candidate_dir(root, form.directory.data)
+            candidate = candidate_from_dir(path)
+        else:
+            raise InvalidInput("upload a zip of the candidate rules directory, or choose a "
+                               "candidate directory on the server")
+        report = simulate(get_session(), in_force=rulebook(), candidate=candidate.rulebook,
+                          as_of=as_of, actor=current_user.username, source=candidate.source,
+                          sample=current_app.config["SIMULATION_SAMPLE"])
+    except InvalidInput as error:
+        return render_template("authors/simulate.html", form=form, root=root, report=None,
+                               error=error, default_as_of=today()), error.status
+    return render_template("authors/simulate.html", form=form, root=root, report=report,
+                           candidate=candidate, default_as_of=as_of)
+
+
+def as_of_arg_from(raw: str | None):
+    """Return the date typed in the form, or today (a bad date is a readable error)."""
+    from app.services.intake import parse_iso_date
+
+    raw = (raw or "").strip()
+    if not raw:
+        return today()
+    try:
+        return parse_iso_date(raw[:40])
+    except ValueError as error:
+        raise InvalidInput(f"compare on: {error}") from None
+

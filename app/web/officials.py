@@ -12,6 +12,8 @@ from werkzeug.utils import secure_filename
 from app.db import get_session
 from app.errors import InvalidInput
 from app.services.accounts import ADMIN, AUDITOR, OFFICIAL_ROLES, RECORDER, REVIEWER
+from app.services.dossier import due_process_file
+from app.services.history import subject_history
 from app.services.recompute import last_runs
 from app.services.records import import_records_file, record_conduct
 from app.services.subject_files import open_subject_file, recent_records
@@ -57,9 +59,13 @@ def subject_file(subject_id: str):
     rules = rulebook()
     file = open_subject_file(get_session(), rulebook=rules, subject_id=subject_id[:40],
                              as_of=as_of, viewer=current_user.username)
+    sid = file.subject.subject_id
+    history = subject_history(get_session(), rulebook=rules, subject_id=sid, as_of=as_of,
+                              you=False)
+    dossier = due_process_file(get_session(), rulebook=rules, subject_id=sid, today=today())
     return render_template(
-        "officials/subject.html", file=file, rules=rules,
-        as_of_action=url_for("officials.subject_file", subject_id=file.subject.subject_id))
+        "officials/subject.html", file=file, rules=rules, history=history, dossier=dossier,
+        as_of_action=url_for("officials.subject_file", subject_id=sid))
 
 
 def _code_choices(rules, department: str | None, day) -> list[tuple[str, str]]:
@@ -145,3 +151,6 @@ def import_records():
     status = 422 if error or form.errors else 200
     return render_template("officials/import.html", form=form, result=result, error=error,
                            name=name), status
+
+
+from app.web import officials_due_process  # noqa: E402,F401  (its pages are on this blueprint)

@@ -7,8 +7,10 @@ from flask_login import current_user
 
 from app.db import get_session
 from app.services.accounts import RESIDENT
+from app.services.dossier import due_process_file
+from app.services.history import subject_history
 from app.services.subject_files import open_subject_file
-from app.web import rulebook
+from app.web import rulebook, today
 from app.web.auth import role_required
 from app.web.inputs import as_of_arg
 
@@ -25,5 +27,12 @@ def me():
     rules = rulebook()
     file = open_subject_file(get_session(), rulebook=rules, subject_id=current_user.subject_id,
                              as_of=as_of)
-    return render_template("residents/me.html", file=file, rules=rules,
-                           as_of_action=url_for("residents.me"))
+    history = subject_history(get_session(), rulebook=rules, subject_id=current_user.subject_id,
+                              as_of=as_of, you=True)
+    dossier = due_process_file(get_session(), rulebook=rules,
+                               subject_id=current_user.subject_id, today=today())
+    return render_template("residents/me.html", file=file, rules=rules, history=history,
+                           dossier=dossier, as_of_action=url_for("residents.me"))
+
+
+from app.web import residents_due_process  # noqa: E402,F401  (its pages are on this blueprint)

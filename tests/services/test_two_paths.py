@@ -3,6 +3,7 @@ tier, flags and measures for every subject, on generated rulebooks, records and 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +12,7 @@ from sqlalchemy import delete, insert, select
 
 from app.models import (
     ListEntry,
+    Objection,
     Record,
     Run,
     RulebookVersion,
@@ -25,9 +27,11 @@ from app.rulebook.model import (
     ConductTable,
     Department,
     Duration,
+    Effective,
     Flag,
     ListDef,
     Measure,
+    Objections,
     Repeat,
     Rule,
     Rulebook,
@@ -36,9 +40,15 @@ from app.rulebook.model import (
     When,
 )
 from app.services.recompute import recompute
-from app.services.standings import list_entry_fact, record_fact, subject_fact
+from app.services.standings import (
+    list_entry_fact,
+    load_disputes,
+    load_represented,
+    record_fact,
+    subject_fact,
+)
 from app.standing import evaluate
-from tests.conftest import new_person_id
+from tests.conftest import new_organisation_id, new_person_id
 
 START = date(2024, 1, 1)
 VOIDED_AT = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -56,9 +66,18 @@ def rulebooks(draw) -> Rulebook:
     for i in range(draw(st.integers(1, 4))):
         cap = draw(st.none() | st.builds(Cap, st.integers(1, 60), st.sampled_from(["year", "month"])))
         repeat = draw(st.none() | st.builds(Repeat, durations, st.integers(2, 3)))
-        rules.append(Rule(code=f"R{i}", title=f"rule {i}", points=draw(st.integers(-120, 60)),
-                          table="t", departments=("dept",), expires_after=draw(durations),
-                          cap=cap, repeat=repeat))
+        first = Rule(code=f"R{i}", title=f"rule {i}", points=draw(st.integers(-120, 60)),
+                     table="t", departments=("dept",), expires_after=draw(durations),
+                     cap=cap, repeat=repeat)
+        # Later versions of the code from dates in the range, some granting relief (milder
+        # or not: relief must never make a record count harsher, on either path).
+        starts = [None, *(START + timedelta(days=n) for n in sorted(
+            draw(st.sets(st.integers(1, DAYS), max_size=2))))]
+        for n, begin in enumerate(starts):
+            until = starts[n + 1] - timedelta(days=1) if n + 1 < len(starts) else None
+            rules.append(replace(first, version=n + 1, effective=Effective(begin, until),
+                                 points=draw(st.integers(-120, 60)) if n else first.points,
+                                 relief=bool(n) and draw(st.booleans())))
     lists = (ListDef("black", "blacklist", departments=("dept",), lasts=draw(st.none() | durations)),
              ListDef("watch", "watchlist", departments=("dept",),
                      flag=Flag("watched", draw(st.integers(1, 3)),
@@ -69,10 +88,12 @@ def rulebooks(draw) -> Rulebook:
                     lists=("black",) if draw(st.booleans()) else (),
                     flags=("watched",) if draw(st.booleans()) else ())
         notice = draw(st.none() | st.builds(Duration, st.integers(1, 9), st.just("d")))
+        reaches = ("legal_representative",) if draw(st.booleans()) else ()
         measures.append(Measure(f"M{i}", "restriction", f"measure {i}", "dept", when,
-                                legal_basis="law", notice=notice))
+                                legal_basis="law", notice=notice, reaches=reaches))
     del tiers_codes
-    scheme = Scheme("s", "S", draw(st.integers(900, 1100)), draw(st.booleans()), tiers)
+    scheme = Scheme("s", "S", draw(st.integers(900, 1100)), draw(st.booleans()), tiers,
+                    objections=Objections(suspend_record=draw(st.booleans())))
     return Rulebook(scheme, (Department("dept", "Dept"),),
                     (ConductTable("t", "T", ("dept",), tuple(rules)),), tuple(measures), lists,
                     fingerprint=f"fp{draw(st.integers(0, 10**9))}")
@@ -85,22 +106,44 @@ def _day(draw) -> date:
 @st.composite
 def worlds(draw):
     rulebook = draw(rulebooks())
-    subjects = [(new_person_id(), draw(st.booleans())) for _ in range(draw(st.integers(1, 4)))]
+    people = [new_person_id() for _ in range(draw(st.integers(1, 4)))]
+    subjects = [(sid, draw(st.booleans())) for sid in people]
+    # Organisations, whose legal representative is one of the people (or a mere name, or
+    # none): measures that reach legal representatives must agree on both paths too.
+    organisations = {}
+    for _ in range(draw(st.integers(0, 2))):
+        org = new_organisation_id()
+        organisations[org] = draw(st.sampled_from([*people, "A. Name", None]))
+        subjects.append((org, draw(st.booleans())))
     records = []
     for _ in range(draw(st.integers(0, 14))):
         sid = draw(st.sampled_from(subjects))[0]
-        rule = draw(st.sampled_from(rulebook.tables[0].rules))
         occurred = _day(draw)
+        rule = rulebook.rule_on(draw(st.sampled_from(rulebook.rule_codes)), occurred)
         repaired = draw(st.none() | st.integers(0, 400))
         records.append({
-            "subject_id": sid, "rule_code": rule.code, "rule_version": 1,
+            "subject_id": sid, "rule_code": rule.code, "rule_version": rule.version,
             "rulebook_fingerprint": rulebook.fingerprint, "department_code": "dept",
             "occurred_on": occurred, "ends_on": rule.ends_on(occurred),
             "base_points": rule.points, "points": draw(st.integers(-150, 80)),
+            "factor": draw(st.integers(1, 3)),
             "evidence": "", "note": "",
             "voided_at": None if draw(st.integers(0, 5)) else VOIDED_AT,
             "annulled_on": None if draw(st.integers(0, 5)) else START,
             "repaired_on": None if repaired is None else occurred + timedelta(days=repaired)})
+    # Objections (disputes): pending, decided, and reconsidered, as (record index, level,
+    # filed_on, decided_on); a pending one suspends its record where the scheme says so.
+    disputes = []
+    for index, record in enumerate(records):
+        steps = draw(st.integers(0, 3))
+        filed = record["occurred_on"] + timedelta(days=draw(st.integers(0, 400)))
+        decided = None if steps == 1 else filed + timedelta(days=draw(st.integers(0, 60)))
+        if steps:
+            disputes.append((index, 1, filed, decided))
+        if steps == 3:
+            again = decided + timedelta(days=draw(st.integers(0, 10)))
+            disputes.append((index, 2, again, draw(st.none() | st.builds(
+                lambda n, a=again: a + timedelta(days=n), st.integers(0, 30)))))
     entries = []
     for _ in range(draw(st.integers(0, 8))):
         sid = draw(st.sampled_from(subjects))[0]
@@ -118,21 +161,23 @@ def worlds(draw):
                     if d]
     edges = record_edges + [d for e in entries for d in (e["entered_on"], e["ends_on"],
                                                           e["removed_on"]) if d]
+    record_edges += [d for _i, _l, filed, decided in disputes for d in (filed, decided) if d]
     flag = rulebook.lists[1].flag
     flag_edges = [flag.within.after(e["entered_on"]) for e in entries if e["list_code"] == "watch"]
     edges += flag_edges
     edges += [m.notice.after(d) for m in rulebook.measures if m.notice for d in edges[:6]]
+    record_edges += [r.effective.start for r in rulebook.tables[0].rules if r.relief]
     dates = [_day(draw)]
     for pool in (record_edges, flag_edges, edges, edges):
         if pool:
             dates.append(draw(st.sampled_from(pool)) + timedelta(days=draw(st.integers(-1, 1))))
-    return rulebook, subjects, records, entries, dates
+    return rulebook, subjects, organisations, records, entries, dates, disputes
 
 
 def _clean(session) -> None:
     session.rollback()  # a failed example must not leave the next one a broken transaction
-    for table in (StandingMeasure, StandingFlag, Standing, TierChange, Run, Record, ListEntry,
-                  Subject, RulebookVersion):
+    for table in (StandingMeasure, StandingFlag, Standing, TierChange, Run, Objection, Record,
+                  ListEntry, Subject, RulebookVersion):
         session.execute(delete(table))
     session.commit()
 
@@ -141,15 +186,24 @@ def _clean(session) -> None:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(world=worlds())
 def test_recompute_agrees_with_the_evaluator(session, world):
-    rulebook, subjects, records, entries, dates = world
+    rulebook, subjects, organisations, records, entries, dates, disputes = world
     _clean(session)
     session.execute(insert(Subject), [
-        {"subject_id": sid, "kind": "person", "name": sid, "consent": consent}
+        {"subject_id": sid, "kind": "organisation" if sid in organisations else "person",
+         "name": sid, "consent": consent, "legal_representative": organisations.get(sid)}
         for sid, consent in subjects])
     session.commit()
     recompute(session, rulebook=rulebook, as_of=dates[0])  # stores the rulebook and department
     if records:
         session.execute(insert(Record), records)
+        ids = session.execute(select(Record.id).order_by(Record.id)).scalars().all()
+        if disputes:
+            session.execute(insert(Objection), [
+                {"record_id": ids[i], "subject_id": records[i]["subject_id"], "level": level,
+                 "filed_on": filed, "filed_at": VOIDED_AT, "filed_by": "s", "reason": "r",
+                 "deadline": filed + timedelta(days=15), "decided_on": decided,
+                 "outcome": None if decided is None else "upheld"}
+                for i, level, filed, decided in disputes])
     if entries:
         session.execute(insert(ListEntry), entries)
     session.commit()
@@ -163,12 +217,14 @@ def _compare_on(session, rulebook: Rulebook, as_of: date) -> None:
     measures = {(m.subject_id, m.measure_code) for m in session.execute(select(StandingMeasure)).scalars()}
     flags = {(f.subject_id, f.flag_code) for f in session.execute(select(StandingFlag)).scalars()}
     for subject in session.execute(select(Subject)).scalars():
-        facts = [record_fact(r) for r in session.execute(
+        disputes = load_disputes(session, [subject.subject_id])
+        facts = [record_fact(r, disputes.get(r.id, ())) for r in session.execute(
             select(Record).where(Record.subject_id == subject.subject_id)).scalars()]
         lists = [list_entry_fact(e) for e in session.execute(
             select(ListEntry).where(ListEntry.subject_id == subject.subject_id)).scalars()]
         expected = evaluate(subject=subject_fact(subject), records=facts, list_entries=lists,
-                            rulebook=rulebook, as_of=as_of)
+                            rulebook=rulebook, as_of=as_of,
+                            represented=load_represented(session, subject))
         row = stored[subject.subject_id]
         assert row.as_of == as_of
         assert row.points == expected.points
