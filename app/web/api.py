@@ -24,6 +24,7 @@ from app.services import audit
 from app.services.intake import Row, parse_iso_date
 from app.services.lists import enter, remove_from_list
 from app.services.records import record_conduct
+from app.services.rulebook_history import rulebook_history
 from app.services.standings import get_subject, standing_for
 from app.services.subjects import import_subjects
 from app.services.tokens import Unauthorized, authenticate
@@ -251,9 +252,10 @@ def get_rulebook():
     content = json.loads(canonical_json(scheme=rules.scheme, departments=rules.departments,
                                         tables=rules.tables, measures=rules.measures,
                                         lists=rules.lists))
+    history = [entry.as_dict() for entry in rulebook_history(get_session())]
     return _respond(s.RulebookOut, {"fingerprint": rules.fingerprint, "format": FORMAT,
                                     "source": state.source, "loaded_at": state.loaded_at,
-                                    "content": content})
+                                    "content": content, "history": history})
 
 
 @bp.get("/openapi.json")

@@ -188,6 +188,14 @@ class MeasureCheckOut(Response):
 
 
 # ---------------------------------------------------------------------------- rulebook
+class RulebookVersionOut(Response):
+    fingerprint: str
+    at: str = Field(description="When it was put in force (ISO 8601).")
+    by: str
+    source: str
+    kind: str
+
+
 class RulebookOut(Response):
     fingerprint: str = Field(description="sha256 of the canonical JSON text of `content`.")
     format: str
@@ -195,6 +203,8 @@ class RulebookOut(Response):
     loaded_at: datetime | None
     content: dict[str, Any] = Field(description="The rulebook in force: scheme, departments, "
                                                 "conduct tables, measures and lists.")
+    history: list[RulebookVersionOut] = Field(
+        description="Every rulebook put in force, newest first (diffs: /authors/diff).")
 
 
 # ------------------------------------------------------------------------------- lists

@@ -122,3 +122,4 @@ def test_rulebook_is_public_with_its_fingerprint(api, rulebook):
     assert hashlib.sha256(text.encode()).hexdigest() == rulebook.fingerprint
     codes = [m["code"] for m in body["content"]["measures"]]
     assert "TENDER-BAN" in codes
+    assert rulebook.fingerprint in [v["fingerprint"] for v in body["history"]]
