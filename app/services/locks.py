@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 
@@ -18,7 +19,8 @@ def begin_write(session: Session, key: str) -> None:
 
     PostgreSQL: a transaction-level advisory lock on the key. SQLite: the database's
     single write lock, taken now (with the busy timeout) rather than at the first write,
-    so a read-then-write transaction cannot fail half-way on a lock upgrade.
+    so a read-then-write transaction cannot fail half-way on a lock upgrade. Call it
+    before adding objects to the session: a transaction that had only read is restarted.
     """
     if is_postgres(session):
         session.execute(
@@ -26,4 +28,14 @@ def begin_write(session: Session, key: str) -> None:
             {"k": zlib.crc32(key.encode()) - 2**31},
         )
     else:
-        session.execute(text("UPDATE scheduler_lock SET holder = holder WHERE name = '~'"))
+        take = text("UPDATE scheduler_lock SET holder = holder WHERE name = '~'")
+        try:
+            session.execute(take)
+        except OperationalError as error:
+            if "locked" not in str(error.orig):
+                raise
+            # The transaction had only read (a writer would already hold the lock), and a
+            # reader's snapshot cannot be upgraded once another writer committed: start
+            # afresh with the lock as the first statement, which waits the busy timeout.
+            session.rollback()
+            session.execute(take)
