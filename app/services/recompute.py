@@ -23,7 +23,7 @@ from sqlmodel import Session
 from app.errors import Conflict
 from app.models import Run, utcnow
 from app.rulebook import Measure, Rulebook
-from app.services.locks import is_postgres
+from app.services.locks import begin_write, is_postgres
 from app.services.rulebooks import store_rulebook
 from app.standing.relief import relief_start
 
@@ -287,6 +287,12 @@ def recompute(session: Session, *, rulebook: Rulebook, as_of: date,
               triggered_by: str = "system") -> RunSummary:
     """Recompute every subject's standing on `as_of`; all or nothing, one run at a time."""
     store_rulebook(session, rulebook, loaded_by=triggered_by, source="in force")
+    try:  # take the write lock before the first write (SQLite cannot upgrade a read later)
+        begin_write(session, "runs")
+    except OperationalError as error:
+        session.rollback()
+        raise Conflict(f"another recompute (or a long write) holds the database: {error.orig}; "
+                       "this run did nothing") from None
     run = Run(as_of=as_of, rulebook_fingerprint=rulebook.fingerprint,
               triggered_by=f"{triggered_by}@{socket.gethostname()}:{os.getpid()}")
     session.add(run)
