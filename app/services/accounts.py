@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.errors import CitypointsError, Conflict, InvalidInput
+from app.errors import CitypointsError, Conflict, InvalidInput, NotFound
 from app.models import Account, Department, LoginAttempt, Subject, utcnow
 from app.services import audit
 
@@ -119,3 +119,35 @@ def authenticate(session: Session, *, username: str, password: str,
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     return generate_password_hash("x" * MIN_PASSWORD)
+
+
+def list_accounts(session: Session) -> list[Account]:
+    """Return every account, oldest first (the admin's list; never the password hashes)."""
+    return list(session.execute(select(Account).order_by(Account.id)).scalars())
+
+
+def set_active(session: Session, *, account_id: int, active: bool, actor: str) -> Account:
+    """Switch an account on or off (audited); an account cannot switch itself off.
+
+    A deactivated account can no longer log in, and its open sessions end with their next
+    request (the login manager loads only active accounts).
+    """
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id}")
+    if not active and account.username == actor:
+        raise InvalidInput("you cannot deactivate your own account; ask another admin")
+    if account.active == active:
+        raise Conflict(f"the account {account.username!r} is already "
+                       f"{'active' if active else 'inactive'}")
+    try:
+        account.active = active
+        audit.append(session, actor=actor,
+                     action="account.activate" if active else "account.deactivate",
+                     target=f"account:{account.username}", subject_id=account.subject_id,
+                     details={"role": account.role, "department": account.department_code})
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return account

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -127,3 +127,32 @@ def verify(session: Session, *, digests: list[Digest] | None = None) -> VerifyRe
         return VerifyResult(False, count, digest.head_id,
                             f"the event published on {digest.day} is missing from the trail")
     return VerifyResult(True, count)
+
+
+MAX_SEARCH = 500  # the most events one search returns
+
+
+def search(session: Session, *, actor: str | None = None, action: str | None = None,
+           subject_id: str | None = None, since: date | None = None,
+           until: date | None = None, limit: int = 50, offset: int = 0) -> list[AuditEvent]:
+    """Return the events that match every filter given, newest first.
+
+    `actor`, `action` and `subject_id` match exactly; `since` and `until` are days (UTC),
+    both included. `limit` is capped at MAX_SEARCH; a negative `offset` counts as 0.
+    """
+    query = select(AuditEvent)
+    if actor:
+        query = query.where(AuditEvent.actor == actor)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if subject_id:
+        query = query.where(AuditEvent.subject_id == subject_id)
+    if since is not None:
+        query = query.where(AuditEvent.at >= datetime.combine(since, time(), UTC))
+    if until is not None and until < date.max:  # date.max: no upper bound
+        end = datetime.combine(until + timedelta(days=1), time(), UTC)
+        query = query.where(AuditEvent.at < end)
+    limit = max(1, min(int(limit), MAX_SEARCH))
+    offset = max(0, int(offset))
+    query = query.order_by(AuditEvent.id.desc()).limit(limit).offset(offset)
+    return list(session.execute(query).scalars())

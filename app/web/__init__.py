@@ -83,6 +83,10 @@ def init_web(app: Flask) -> None:
 
     for module in (lists, intake):
         app.register_blueprint(module.bp)
+    from app.web import admin, audit_pages  # accounts, tokens and the audit trail (admin, auditor)
+
+    for module in (admin, audit_pages):
+        app.register_blueprint(module.bp)
 
     @app.context_processor
     def _globals():

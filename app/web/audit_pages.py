@@ -1,0 +1,65 @@
+"""The audit trail for auditors and admins: whether the chain holds, the published digests,
+and a search of the events (newest first, 50 a page)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+
+from app.db import get_session
+from app.errors import CitypointsError
+from app.services import audit
+from app.services.accounts import ADMIN, AUDITOR
+from app.services.intake import parse_iso_date
+from app.web.auth import role_required
+
+bp = Blueprint("audit_pages", __name__, url_prefix="/audit")
+
+PER_PAGE = 50
+MAX_PAGE = 10_000
+TEXT_FILTERS = {"actor": 80, "action": 64, "subject_id": 18}
+SHOWN_DIGESTS = 10
+
+
+def _date_arg(name: str):
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return parse_iso_date(raw[:40])
+    except ValueError as error:
+        raise CitypointsError(f"{name}: {error} (for example ?{name}=2024-01-31)") from None
+
+
+def _page_arg() -> int:
+    raw = request.args.get("page", "").strip()
+    return min(int(raw), MAX_PAGE) if raw.isdigit() and int(raw) >= 1 else 1
+
+
+@bp.get("")
+@role_required(AUDITOR, ADMIN)
+def search():
+    """Verify the chain, show the published digests, and search the events."""
+    filters = {name: request.args.get(name, "").strip()[:size]
+               for name, size in TEXT_FILTERS.items()}
+    filters["subject_id"] = filters["subject_id"].upper()
+    since, until = _date_arg("since"), _date_arg("until")
+    if since and until and since > until:
+        raise CitypointsError(f"since ({since}) is after until ({until}): nothing can match")
+    page = _page_arg()
+    session = get_session()
+    digests = audit.published_digests(session)
+    result = audit.verify(session, digests=digests)
+    found = audit.search(session, actor=filters["actor"] or None,
+                         action=filters["action"] or None,
+                         subject_id=filters["subject_id"] or None, since=since, until=until,
+                         limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
+    query = {name: value for name, value in filters.items() if value}
+    if since:
+        query["since"] = since.isoformat()
+    if until:
+        query["until"] = until.isoformat()
+    return render_template(
+        "audit/index.html", result=result, digests=list(reversed(digests))[:SHOWN_DIGESTS],
+        more_digests=len(digests) > SHOWN_DIGESTS, events=found[:PER_PAGE],
+        has_next=len(found) > PER_PAGE, page=page, filters=filters, since=since,
+        until=until, query=query)
