@@ -1,0 +1,308 @@
+"""The resident standing page and the measure-check API under wrk, against a static file.
+
+    python -m tests.benchmarks.bench_http --subjects 100000 --records 1000000
+    python -m tests.benchmarks.bench_http --url sqlite:////tmp/city.sqlite3 --duration 15
+
+The app runs under gunicorn (2 sync workers) on 127.0.0.1 over a copy of the city (the
+check API audits every look, so it writes). wrk (Debian package `wrk`) drives, for a
+bounded time each:
+- baseline: GET /static/css/app.css, a file the app serves without a database;
+- page: GET /me for logged-in residents (a rotating set of sessions, so many subjects);
+- check: GET /api/v1/measures/TENDER-BAN/check?subject_id=... (a rotating set of
+  subjects; bearer token from `flask --app app tokens create --department finance-bureau`).
+Each at a few concurrencies; figures are requests/s and p50/p95/p99 latency from wrk's own
+histogram. Goals (issue 7): p95 < 50 ms for the page, < 20 ms for the check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from tests.benchmarks import common
+
+MEASURE = "TENDER-BAN"
+TOKEN_DEPARTMENT = "finance-bureau"
+RESIDENTS = 24
+CHECK_SUBJECTS = 2000
+PASSWORD = "bench-Passw0rd-long-enough"
+DONE_LUA = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests": %d, "duration_us": %d, "p50": %d, "p90": %d, "p95": %d, "p99": %d, '
+    .. '"max": %d, "status_errors": %d, "socket_errors": %d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+    latency:percentile(95), latency:percentile(99), latency.max, e.status,
+    e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def _lua_list(name: str, values: list[str]) -> str:
+    return f"local {name} = {{" + ", ".join(json.dumps(v) for v in values) + "}\n"
+
+
+def rotating_script(*, paths: list[str], cookies: list[str] | None = None,
+                    headers: dict | None = None) -> str:
+    """A wrk script whose requests rotate over `paths` and `cookies` (one session each)."""
+    fixed = ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (headers or {}).items())
+    lua = "local n = 0\n" + _lua_list("paths", paths)
+    if cookies:
+        lua += _lua_list("cookies", cookies)
+    lua += ("request = function()\n  n = n + 1\n  local h = {" + fixed + "}\n" +
+            ("  h['Cookie'] = cookies[(n % #cookies) + 1]\n" if cookies else "") +
+            "  return wrk.format('GET', paths[(n % #paths) + 1], h)\nend\n")
+    return lua + DONE_LUA
+
+
+# ------------------------------------------------------------------------------ preparation
+def choose_subjects(url: str, seed: int = 11) -> tuple[list[str], list[str]]:
+    """Return (persons to log in as, subjects to check): some with many records."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        persons = conn.execute(text("SELECT subject_id FROM subject WHERE kind = 'person' "
+                                    "ORDER BY subject_id")).scalars().all()
+        everyone = conn.execute(text("SELECT subject_id FROM subject ORDER BY subject_id")
+                                ).scalars().all()
+    engine.dispose()
+    rng = random.Random(seed)
+    residents = rng.sample(persons, RESIDENTS)
+    # Every tenth subject of the city draws about four times the records (see city.py).
+    residents[: RESIDENTS // 4] = [everyone[i * 10] for i in
+                                   rng.sample(range(len(persons) // 10), RESIDENTS // 4)]
+    return residents, rng.sample(everyone, min(CHECK_SUBJECTS, len(everyone)))
+
+
+def create_accounts(url: str, residents: list[str]) -> list[str]:
+    from app.db import session_scope
+    from app.services.accounts import create_account
+
+    app = common.make_app(url)
+    names = []
+    with app.app_context(), session_scope(app) as session:
+        for i, sid in enumerate(residents):
+            name = f"bench-resident-{i}"
+            create_account(session, username=name, password=PASSWORD, role="resident",
+                           subject_id=sid, display_name=name, actor="bench")
+            names.append(name)
+        session.commit()
+    return names
+
+
+def create_token(url: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "tokens", "create",
+                           "--department", TOKEN_DEPARTMENT, "--name", "benchmark"],
+                          cwd=common.ROOT, env=common.app_env(url), capture_output=True,
+                          text=True, check=True)
+    return proc.stdout.strip().splitlines()[-1].strip()  # printed last, once
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(url: str, port: int, workers: int, patches: str = "") -> subprocess.Popen:
+    from tests.benchmarks.patches import ENV
+
+    entry = "tests.benchmarks.patches:create_app()" if patches else "app:create_app()"
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "--workers",
+                             str(workers), "--bind", f"127.0.0.1:{port}", "--access-logfile",
+                             "/dev/null", "--error-logfile", "-", entry],
+                            cwd=common.ROOT, env={**common.app_env(url), ENV: patches},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}")
+        try:
+            if get(port, "/static/css/app.css")[0] == 200:
+                return proc
+        except OSError:
+            pass
+        time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError("gunicorn did not answer within 60 s")
+
+
+def get(port: int, path: str, headers: dict | None = None, body: str | None = None,
+        method: str = "GET") -> tuple[int, dict, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    data = response.read().decode("utf-8", "replace")
+    conn.close()
+    return response.status, response.headers, data
+
+
+def _session_cookie(headers) -> str | None:
+    for value in headers.get_all("Set-Cookie") or []:
+        match = re.match(r"\s*(session=[^;]+)", value)
+        if match:
+            return match[1]
+    return None
+
+
+def login(port: int, username: str) -> str:
+    """Log in through the form (CSRF included); return the session cookie."""
+    status, headers, page = get(port, "/login")
+    cookie = _session_cookie(headers)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    if not (status == 200 and cookie and token):
+        raise RuntimeError(f"no login form: {status}")
+    body = urllib.parse.urlencode({"csrf_token": token[1], "username": username,
+                                   "password": PASSWORD})
+    status, headers, _ = get(port, "/login", method="POST", body=body,
+                             headers={"Cookie": cookie,
+                                      "Content-Type": "application/x-www-form-urlencoded"})
+    cookie = _session_cookie(headers) or cookie
+    if status != 302:
+        raise RuntimeError(f"login of {username} answered {status}")
+    return cookie
+
+
+def wrk(port: int, script: str, path: str, *, connections: int, duration: int,
+        threads: int = 2) -> dict:
+    script_path = common.WORKDIR / f"wrk_{abs(hash(script))}.lua"
+    script_path.write_text(script)
+    proc = subprocess.run(["wrk", f"-t{min(threads, connections)}", f"-c{connections}",
+                           f"-d{duration}s", "--timeout", "10s", "--latency", "-s",
+                           str(script_path), f"http://127.0.0.1:{port}{path}"],
+                          capture_output=True, text=True, timeout=duration + 60)
+    script_path.unlink()
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("WRKJSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk said: {proc.stdout} {proc.stderr}")
+    data = json.loads(line[len("WRKJSON "):])
+    seconds = data["duration_us"] / 1e6
+    return {"rps": data["requests"] / seconds, "requests": data["requests"],
+            **{k: data[k] / 1000 for k in ("p50", "p90", "p95", "p99", "max")},
+            "errors": data["status_errors"] + data["socket_errors"], "load_after": common.load()}
+
+
+# ------------------------------------------------------------------------------ the driver
+def bench(url: str, *, duration: int, connections: list[int], workers: int,
+          patch_sets: list[str]) -> dict:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install -y wrk)")
+    today = common.city_today(url)
+    common.WORKDIR.mkdir(parents=True, exist_ok=True)
+    residents, checked = choose_subjects(url)
+    names = create_accounts(url, residents)
+    token = create_token(url)
+    me = f"/me?as_of={today.isoformat()}"
+    checks = [f"/api/v1/measures/{MEASURE}/check?subject_id={sid}&as_of={today.isoformat()}"
+              for sid in checked]
+    auth = {"Authorization": f"Bearer {token}"}
+    results, page_bytes = {}, 0
+    for patches in patch_sets:
+        port = free_port()
+        server = start_gunicorn(url, port, workers, patches)
+        try:
+            cookies = [login(port, name) for name in names]
+            # One request of each by hand: the pages must answer 200 before they are timed.
+            status_page, _, body = get(port, me, {"Cookie": cookies[0]})
+            status_check, _, check_body = get(port, checks[0], auth)
+            if status_page != 200 or status_check != 200:
+                raise RuntimeError(f"page {status_page}, check {status_check}: "
+                                   f"{check_body[:500]}")
+            page_bytes = len(body)
+            targets = {
+                "baseline: GET /static/css/app.css": ("/static/css/app.css", DONE_LUA),
+                "page: GET /me (resident)": (me, rotating_script(paths=[me], cookies=cookies)),
+                f"check: GET /api/v1/measures/{MEASURE}/check": (
+                    checks[0], rotating_script(paths=checks, headers=auth)),
+            }
+            for name, (path, script) in targets.items():
+                if patches and name.startswith("baseline"):
+                    continue  # the static file does not change with app patches
+                wrk(port, script, path, connections=connections[0], duration=2)  # warm-up
+                for c in connections:
+                    label = f"{name}{f' + {patches}' if patches else ''}"
+                    results[f"{label} | c={c}"] = wrk(port, script, path, connections=c,
+                                                      duration=duration)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    return {"url": url, "today": today.isoformat(), "page_bytes": page_bytes,
+            "results": results}
+
+
+def report(result: dict, build: dict | None, workers: int) -> str:
+    db = "PostgreSQL" if common.is_pg(result["url"]) else "SQLite"
+    out = [common.header(f"HTTP under wrk: gunicorn, {workers} sync workers, {db}",
+                         common.machine())]
+    if build:
+        out.append(f"city: {build['subjects']:,} subjects, {build['records']:,} records\n")
+    rows = []
+    base = {}
+    for key, r in result["results"].items():
+        name, conc = key.split(" | ")
+        if name.startswith("baseline"):
+            base[conc] = r
+        b = base.get(conc)
+        rows.append([name, conc, r["rps"], r["p50"], r["p95"], r["p99"], r["max"], r["errors"],
+                     (b["rps"] / r["rps"]) if b else None,
+                     (r["p95"] / b["p95"]) if b and b["p95"] else None, r["load_after"]])
+    out.append(common.table(["target", "conns", "req/s", "p50 ms", "p95 ms", "p99 ms",
+                             "max ms", "errors", "baseline req/s / req/s", "p95 / baseline p95",
+                             "load after"], rows))
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default=None, help="an existing city (a copy is used)")
+    parser.add_argument("--subjects", type=int, default=100_000)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--on", default="sqlite", help="sqlite or postgresql (when building)")
+    parser.add_argument("--duration", type=int, default=15, help="seconds per wrk run (<= 20)")
+    parser.add_argument("--connections", default="2,8")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--in-place", action="store_true",
+                        help="use the city itself, not a copy (accounts and audit rows stay)")
+    parser.add_argument("--patch", action="append", default=[],
+                        help="also measure the app with these patches (tests/benchmarks/"
+                             "patches.py), comma-separated; repeatable")
+    parser.add_argument("--json", dest="json_out", default=None)
+    args = parser.parse_args(argv)
+    duration = min(args.duration, 20)
+    url, build = args.url, None
+    if url is None:
+        tag = f"{args.subjects // 1000}k_{args.records // 1000}k"
+        url = (common.pg_url(f"citypoints_bench_http_{tag}") if args.on == "postgresql"
+               else f"sqlite:///{common.WORKDIR / f'http_city_{tag}.sqlite3'}")
+        print(f"building {url} ...", file=sys.stderr)
+        build = common.build(url, subjects=args.subjects, records=args.records)
+    work = url if (args.in_place or build) else common.copy_city(url, "http_city")
+    try:
+        result = bench(work, duration=duration,
+                       connections=[int(c) for c in args.connections.split(",")],
+                       workers=args.workers, patch_sets=["", *args.patch])
+    finally:
+        if work != url or build:
+            common.drop_city(work)
+    print(report(result, build, args.workers))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps({"build": build, **result}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""The nightly recompute against its floor, measured on the same city in the same run.
+
+    python -m tests.benchmarks.bench_recompute --subjects 100000 --records 1000000
+    python -m tests.benchmarks.bench_recompute --subjects 1000000 --records 10000000 --on sqlite
+    python -m tests.benchmarks.bench_recompute --url sqlite:////tmp/city.sqlite3   # a built city
+
+The floor is what no recompute can beat on this database: the one aggregate SQL query over
+the same live records (SUM of points per subject over the records that count on the day)
+plus one bulk write of N rows (one per subject) into a scratch table shaped like
+`standing`. The recompute is app.services.recompute.recompute, run as the scheduler runs
+it, on the nights after a first run has filled the standings (a steady state: yesterday's
+standings are replaced). Floor and recompute alternate, each in a child process of its
+own, which reports its peak memory (ru_maxrss; on PostgreSQL also the server process's
+VmHWM). Goal (issue 7): recompute <= 2x floor, peak memory < 500 MB.
+
+Built cities are dropped afterwards unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections import defaultdict
+from datetime import date, timedelta
+
+from sqlalchemy import Date, bindparam, text
+
+from tests.benchmarks import common
+
+LIVE = ("voided_at IS NULL AND annulled_on IS NULL AND occurred_on <= :d AND ends_on > :d "
+        "AND (repaired_on IS NULL OR repaired_on > :d)")
+AGGREGATE = "SELECT subject_id, SUM(points) AS delta FROM {source} WHERE " + LIVE + \
+    " GROUP BY subject_id"
+# The floor's aggregate is timed in each form the database could run it and the fastest
+# counts: a floor must not be slower than what the app manages. SQLite's planner picks the
+# (subject_id, ...) index for GROUP BY and then reads the table in index order, which is
+# several times slower than a scan; PostgreSQL may use parallel workers for a bare SELECT
+# (an INSERT ... SELECT, as the recompute's, may not).
+FLOOR_FORMS = {
+    "sqlite": {"as planned": "record", "table scan": "record NOT INDEXED",
+               "window index": "record INDEXED BY ix_record_window"},
+    "postgresql": {"as planned": "record", "no parallel workers": "record"},
+}
+SCRATCH = "bench_floor"
+MODULE = "tests.benchmarks.bench_recompute"
+CONFIG_PATCHES = ("sqlite-cache",)
+
+
+# ------------------------------------------------------------------------------ the children
+def child_floor(url: str, day: date) -> dict:
+    from app.db import make_engine
+
+    engine = make_engine(url)
+    clock = common.Clock()
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {SCRATCH}")
+        conn.exec_driver_sql(f"CREATE TABLE {SCRATCH} (subject_id VARCHAR(18) PRIMARY KEY, "
+                             "as_of DATE NOT NULL, points INTEGER, tier VARCHAR(16), "
+                             "run_id INTEGER)")
+        conn.commit()
+        forms = {}
+        for form, source in FLOOR_FORMS[engine.dialect.name].items():
+            if form == "no parallel workers":
+                conn.exec_driver_sql("SET max_parallel_workers_per_gather = 0")
+            started = time.perf_counter()
+            subjects, total = conn.execute(
+                text(f"SELECT COUNT(*), SUM(delta) FROM ({AGGREGATE.format(source=source)}) a")
+                .bindparams(bindparam("d", type_=Date)), {"d": day}).one()
+            forms[form] = time.perf_counter() - started
+            conn.commit()
+            if form == "no parallel workers":
+                conn.exec_driver_sql("RESET max_parallel_workers_per_gather")
+        clock.seconds["aggregate"] = min(forms.values())
+        with clock("bulk write"):
+            written = conn.execute(text(
+                f"INSERT INTO {SCRATCH} (subject_id, as_of, points, tier, run_id) "
+                "SELECT subject_id, :d, 1000, 'A', 0 FROM subject"
+            ).bindparams(bindparam("d", type_=Date)), {"d": day}).rowcount
+            conn.commit()
+        server = common.pg_backend_peak_mb(conn) if common.is_pg(url) else None
+        fastest = min(forms, key=forms.get)
+        plan = _plan(conn, url, AGGREGATE.format(source=FLOOR_FORMS[engine.dialect.name][fastest]),
+                     {"d": day})
+        conn.exec_driver_sql(f"DROP TABLE {SCRATCH}")
+        conn.commit()
+    engine.dispose()
+    return {"seconds": clock.seconds, "forms": forms, "fastest": fastest,
+            "subjects_with_records": subjects, "delta": total,
+            "written": written, "server_peak_mb": server, "plan": plan}
+
+
+def child_recompute(url: str, day: date) -> dict:
+    import app.services.recompute as rc
+    from app.db import session_scope
+    from app.rulebook import load_rulebook
+
+    app = common.make_app(url)
+    rulebook = load_rulebook(common.RULES)
+    phases: dict[str, float] = defaultdict(float)
+    statements: dict[str, int] = defaultdict(int)
+    captured: dict = {}
+    original = getattr(rc, "_exec", None)
+
+    def timed(session, sql, params=None, dates=()):
+        key = _statement_key(sql)
+        if key == "INSERT cp_new" and "sql" not in captured:
+            captured.update(sql=sql, params=dict(params or {}), dates=dates)
+        started = time.perf_counter()
+        try:
+            return original(session, sql, params, dates)
+        finally:
+            phases[key] += time.perf_counter() - started
+            statements[key] += 1
+
+    if original is not None:  # phase figures only while recompute keeps its _exec helper
+        rc._exec = timed
+    with app.app_context(), session_scope(app) as session:
+        started = time.perf_counter()
+        summary = rc.recompute(session, rulebook=rulebook, as_of=day, triggered_by="benchmark")
+        seconds = time.perf_counter() - started
+        conn = session.connection()
+        server = common.pg_backend_peak_mb(conn) if common.is_pg(url) else None
+        plan = None
+        if captured:
+            select = re.sub(r"^\s*INSERT INTO \w+ \([^)]*\)\s*", "", captured["sql"])
+            plan = _plan(conn, url, select, captured["params"], captured["dates"])
+        session.rollback()
+    return {"seconds": seconds, "subjects": summary.subjects, "tier_changes": summary.tier_changes,
+            "phases": dict(phases), "statements": dict(statements), "server_peak_mb": server,
+            "plan": plan}
+
+
+def _statement_key(sql: str) -> str:
+    match = re.match(r"\s*(INSERT INTO|DELETE FROM|CREATE TEMPORARY TABLE|DROP TABLE IF EXISTS|"
+                     r"SELECT|UPDATE)\s+(\w+)", sql)
+    if not match:
+        return "other"
+    verb = match[1].split()[0]
+    return f"{verb} {match[2]}" if verb != "SELECT" else "SELECT"
+
+
+def _plan(conn, url: str, select: str, params: dict, dates=("d",)) -> list[str]:
+    """The query plan of `select` (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN)."""
+    stmt = text(("EXPLAIN " if common.is_pg(url) else "EXPLAIN QUERY PLAN ") + select)
+    used = [n for n in dates if re.search(rf":{n}\b", select)]
+    if used:
+        stmt = stmt.bindparams(*[bindparam(n, type_=Date) for n in used])
+    params = {k: v for k, v in params.items() if re.search(rf":{k}\b", select)}
+    rows = conn.execute(stmt, params).all()
+    return [row[-1] if not common.is_pg(url) else row[0] for row in rows]
+
+
+# ------------------------------------------------------------------------------ the driver
+def bench(url: str, nights: int, patch_sets: list[str]) -> dict:
+    today = common.city_today(url)
+    first = today - timedelta(days=nights)
+    common.checkpoint(url)
+    fill = common.run_child(MODULE, "recompute", url, first.isoformat())
+    runs = []
+    for night in range(1, nights + 1):
+        day = first + timedelta(days=night)
+        # A patch that configures the database (sqlite-cache) gets a floor of its own.
+        floors = {c: common.run_child(MODULE, "floor", url, day.isoformat(), patches=c)
+                  for c in sorted({_config(p) for p in patch_sets})}
+        order = patch_sets if night % 2 else patch_sets[::-1]  # alternate who runs first
+        recomputes = {p: common.run_child(MODULE, "recompute", url, day.isoformat(), patches=p)
+                      for p in order}
+        runs.append({"day": day.isoformat(), "floor": floors,
+                     "recompute": {p: recomputes[p] for p in patch_sets}})
+    return {"url": url, "today": today.isoformat(), "fill": fill, "runs": runs}
+
+
+def _config(patches: str) -> str:
+    """The database-configuration part of a patch set (what the floor should run with)."""
+    return ",".join(p for p in patches.split(",") if p in CONFIG_PATCHES)
+
+
+def report(title: str, result: dict, build: dict | None) -> str:
+    out = [common.header(title, common.machine())]
+    if build:
+        out.append(f"city: {build['subjects']:,} subjects, {build['records']:,} records, "
+                   f"{build['list_entries']:,} list entries, {build['objections']:,} objections; "
+                   f"built in {build['seconds']} s {build.get('phases', '')}\n")
+    fill = result["fill"]
+    rows = [["first run (empty standings)", None, None, fill["seconds"], None,
+             fill["peak_mb"], fill["server_peak_mb"], fill["cpu_s"], fill["load_after"]]]
+    for run in result["runs"]:
+        totals = {}
+        for config, floor in run["floor"].items():
+            agg, write = floor["seconds"]["aggregate"], floor["seconds"]["bulk write"]
+            totals[config] = agg + write
+            rows.append([f"{run['day']}: floor{f' + {config}' if config else ''}", agg, write,
+                         agg + write, 1.0, floor["peak_mb"], floor["server_peak_mb"],
+                         floor["cpu_s"], floor["load_after"]])
+        for patches, rec in run["recompute"].items():
+            total = totals[_config(patches)]
+            rows.append([f"{run['day']}: recompute{f' + {patches}' if patches else ''}",
+                         None, None, rec["seconds"], rec["seconds"] / total, rec["peak_mb"],
+                         rec["server_peak_mb"], rec["cpu_s"], rec["load_after"]])
+    out.append(common.table(["night", "aggregate s", "bulk write s", "total s", "x floor",
+                             "peak MB (client)", "peak MB (server)", "CPU s (client)",
+                             "load after"], rows))
+    last = result["runs"][-1]["recompute"]
+    names = list(last)
+    keys = sorted({k for r in last.values() for k in r.get("phases", {})},
+                  key=lambda k: -max(r.get("phases", {}).get(k, 0) for r in last.values()))
+    if keys:
+        out.append("\nrecompute statements on the last night, seconds (count):\n")
+        out.append(common.table(["statement", *(n or "as is" for n in names)], [
+            [k, *(f"{last[n]['phases'][k]:.2f} ({last[n]['statements'][k]})"
+                  if k in last[n].get("phases", {}) else "-" for n in names)]
+            for k in keys if max(last[n].get("phases", {}).get(k, 0) for n in names) >= 0.005]))
+    out.append("\nplan of the recompute's aggregate:\n    " +
+               "\n    ".join(last[names[0]]["plan"] or []))
+    floor = result["runs"][-1]["floor"][""]
+    out.append("floor's aggregate by form (s): " + ", ".join(
+        f"{k} {v:.2f}" for k, v in floor["forms"].items()))
+    out.append(f"plan of the floor's aggregate ({floor['fastest']}):\n    " +
+               "\n    ".join(floor["plan"] or []))
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        from tests.benchmarks import patches
+
+        kind, url, day = argv[1], argv[2], date.fromisoformat(argv[3])
+        applied = patches.apply()
+        result = child_floor(url, day) if kind == "floor" else child_recompute(url, day)
+        common.child_output({**result, "patches": applied})
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", action="append", default=[],
+                        help="benchmark an existing city (repeatable)")
+    parser.add_argument("--subjects", type=int, default=100_000)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--on", default="sqlite,postgresql",
+                        help="where to build the city: sqlite, postgresql or both")
+    parser.add_argument("--nights", type=int, default=2, help="measured nights (floor + run)")
+    parser.add_argument("--keep", action="store_true", help="keep the built cities")
+    parser.add_argument("--patch", action="append", default=[],
+                        help="also run the recompute with these patches (tests/benchmarks/"
+                             "patches.py), comma-separated; repeatable")
+    parser.add_argument("--json", dest="json_out", default=None, help="also write results here")
+    args = parser.parse_args(argv)
+    results = []
+    targets = [(url, None) for url in args.url]
+    if not targets:
+        tag = f"{args.subjects // 1000}k_{args.records // 1000}k"
+        for on in args.on.split(","):
+            url = (common.pg_url(f"citypoints_bench_{tag}") if on == "postgresql" else
+                   f"sqlite:///{common.WORKDIR / f'city_{tag}.sqlite3'}")
+            targets.append((url, on))
+    for url, on in targets:
+        build = None
+        if on:
+            print(f"building {url} ...", file=sys.stderr)
+            build = common.build(url, subjects=args.subjects, records=args.records)
+            print(json.dumps(build), file=sys.stderr)
+        try:
+            result = bench(url, args.nights, ["", *args.patch])
+        finally:
+            if on and not args.keep:
+                common.drop_city(url)
+        name = "PostgreSQL" if common.is_pg(url) else "SQLite"
+        print(report(f"recompute vs floor, {name}", result, build))
+        results.append({"build": build, **result})
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(results, f, indent=1, default=str)
+
+
+if __name__ == "__main__":
+    main()
