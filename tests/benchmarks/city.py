@@ -190,14 +190,15 @@ def _records(rng: random.Random, kinds: bytes, rule_days: _RuleDays, counts: lis
         raw.frombytes(rng.randbytes(8 * count))
         draws, picks = raw[0::2], raw[1::2]
         who = [x % n_subjects if y >> 24 >= FREQUENT else (x % tenth) * 10
-               for x, y in zip(draws, picks)]
+               for x, y in zip(draws, picks, strict=True)]
         tables = rule_days.tables[day_index]
         base = day_index * per_day
         if all(tables):
-            batch += [s << bits | (base + tables[kinds[s]][y & 4095]) for s, y in zip(who, picks)]
+            batch += [s << bits | (base + tables[kinds[s]][y & 4095])
+                      for s, y in zip(who, picks, strict=True)]
         else:  # a kind with no rule in force that day draws no record
             batch += [s << bits | (base + tables[kinds[s]][y & 4095])
-                      for s, y in zip(who, picks) if tables[kinds[s]]]
+                      for s, y in zip(who, picks, strict=True) if tables[kinds[s]]]
         if len(batch) >= BATCH:
             yield batch
             batch = []

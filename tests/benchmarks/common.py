@@ -237,10 +237,10 @@ def table(headers: list[str], rows: list[list]) -> str:
 
     def line(values):
         return "| " + " | ".join(v.rjust(w) if n else v.ljust(w)
-                                 for v, w, n in zip(values, widths, numeric)) + " |"
+                                 for v, w, n in zip(values, widths, numeric, strict=True)) + " |"
 
     rule = "| " + " | ".join(("-" * (w - 1) + ":") if n else "-" * w
-                             for w, n in zip(widths, numeric)) + " |"
+                             for w, n in zip(widths, numeric, strict=True)) + " |"
     return "\n".join([line(headers), rule, *(line(r) for r in cells)])
 
 

@@ -382,30 +382,37 @@ def import_notice_rows():
     notices.notify_imported = notify_imported
 
 
-# ------------------------------------------------------------------------------------- web
-@patch
-def api_audit_snapshot():
-    """API looks: end the read transaction before writing the audit event.
-
-    Change in app/web/api.py, `_audit_look` (or in app/services/locks.begin_write for
-    SQLite): `session.commit()` before `audit.append(...)`. On SQLite in WAL mode a
-    transaction that has read cannot take the write lock once another connection has
-    committed since its snapshot: "database is locked" at once, busy timeout or not, and
-    the API answers 500 (two gunicorn workers checking measures concurrently do this to
-    about 40% of requests). A fresh transaction waits for the lock instead.
-    """
-    import app.web.api as api
-
-    original = api._audit_look
-
-    def _audit_look(subject_id, action, details):
-        api.get_session().commit()  # end the read snapshot: the write then waits its turn
-        original(subject_id, action, details)
-
-    api._audit_look = _audit_look
-
-
 # ---------------------------------------------------------------------------- core, config
+@patch
+def pg_temp_buffers():
+    """PostgreSQL: let the recompute's temporary tables live in memory.
+
+    Change in app/services/recompute.py, `recompute()`, right after `_acquire(session)`:
+    `if is_postgres(session): session.execute(text("SET LOCAL temp_buffers = '256MB'"))`
+    (the default, 8 MB, puts cp_new, a million rows, through the disk; the setting only
+    takes if the connection has not used a temporary table yet, so it belongs at the
+    start of the run's transaction, and the scheduler's connection should not be one the
+    web pool shares).
+    """
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    import app.services.recompute as rc
+
+    original = rc._acquire
+
+    def _acquire(session):
+        original(session)
+        if rc.is_postgres(session):
+            try:
+                with session.begin_nested():
+                    session.execute(text("SET LOCAL temp_buffers = '256MB'"))
+            except DBAPIError:  # temporary tables already used on this connection
+                pass
+
+    rc._acquire = _acquire
+
+
 @patch
 def duration_cache():
     """Remember date arithmetic: `Duration.after(day)` and `.before(day)` per (duration, day).
@@ -435,8 +442,9 @@ def sqlite_cache():
     connection instead of SQLite's 2 MB). (mmap_size was tried too: no gain on the
     recompute, and mapped pages count in the process's resident memory.)
     """
-    import app.db as db
     from sqlalchemy import event
+
+    import app.db as db
 
     original = db.make_engine
 
