@@ -7,8 +7,6 @@ once), who and why, once. The queries that pages read are in app.services.list_q
 
 from __future__ import annotations
 
-import hashlib
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,6 +28,7 @@ from app.models import ListEntry, Subject, utcnow
 from app.rulebook import Rulebook
 from app.rulebook.model import ListDef
 from app.services import audit
+from app.services.refs import FileRefs
 from app.services.intake import Row, parse_iso_date, read_rows
 from app.services.locks import begin_write
 from app.services.rulebooks import store_rulebook
@@ -42,6 +41,7 @@ LIST_ENTRY_REQUIRED = ("subject_id", "list_code", "entered_on")
 EARLIEST = date(1949, 10, 1)  # as for records: an older date is a mistyped year
 MAX_TEXT = 2000
 CHUNK = 500
+REF_KEY = ("subject_id", "list_code", "entered_on", "decision_ref")
 
 
 @dataclass
@@ -74,8 +74,7 @@ class _EntryBatch:
         self.today, self.actor, self.name = today, actor, name
         self.subjects: dict[str, str] = {}
         self.existing: dict[str, tuple] = {}  # external_ref -> (id, list, subject, entered_on)
-        self.seen: dict[str, int] = {}
-        self.counts: dict[tuple, int] = defaultdict(int)
+        self.refs = FileRefs(REF_KEY)
         self.forbidden: list[Problem] = []  # the department does not keep the list
         self.reused: list[Problem] = []  # an external_ref already used for another entry
         self.valid_ids: dict[str, tuple[str, str] | str] = {}
@@ -88,8 +87,7 @@ class _EntryBatch:
                     select(Subject.subject_id, Subject.kind)
                     .where(Subject.subject_id.in_(ids[i:i + CHUNK]))):
                 self.subjects[sid] = kind
-        counts: dict[tuple, int] = defaultdict(int)
-        refs = sorted({_ref_of(r.values, counts) for r in rows})
+        refs = FileRefs.all_refs(rows, REF_KEY)
         for i in range(0, len(refs), CHUNK):
             for eid, ref, code, sid, entered in self.session.execute(
                     select(ListEntry.id, ListEntry.external_ref, ListEntry.list_code,
@@ -154,12 +152,11 @@ class _EntryBatch:
             bad("external_ref", "is longer than 200 characters")
         if len(problems) > before:
             return None
-        ref = _ref_of(v, self.counts)
-        if ref in self.seen:
-            bad("external_ref", f"{ref!r} is used twice in this file (first on line "
-                                f"{self.seen[ref]})")
+        ref = self.refs.ref_of(v)
+        first = self.refs.used_before(ref, row.line)
+        if first is not None:
+            bad("external_ref", f"{ref!r} is used twice in this file (first on line {first})")
             return None
-        self.seen[ref] = row.line
         if ref in self.existing:
             eid, ecode, esid, eentered = self.existing[ref]
             if (ecode, esid, eentered) != (code, subject_id, entered_on):
@@ -202,18 +199,6 @@ class _EntryBatch:
             bad(column, f"{day} is before {EARLIEST}; is the year mistyped?")
             return None
         return day
-
-
-def _ref_of(values: dict[str, str], counts: dict[tuple, int]) -> str:
-    """Return the row's external_ref, or one derived from its content (see records._ref_of)."""
-    ref = values.get("external_ref", "").strip()
-    if ref:
-        return ref
-    key = (values.get("subject_id", "").strip().upper(), values.get("list_code", "").strip(),
-           values.get("entered_on", "").strip(), values.get("decision_ref", "").strip())
-    counts[key] += 1
-    raw = "\x1f".join([*key, str(counts[key])])
-    return "auto:" + hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
 def import_list_entries(session: Session, *, rulebook: Rulebook, department: str,

@@ -8,8 +8,6 @@ nothing and idempotent on the department's `external_ref`.
 
 from __future__ import annotations
 
-import hashlib
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,11 +23,13 @@ from app.rulebook import Rulebook
 from app.services import audit, notices
 from app.services.intake import RECORD_COLUMNS, RECORD_REQUIRED, Row, parse_iso_date, read_rows
 from app.services.locks import begin_write
+from app.services.refs import FileRefs
 from app.services.rulebooks import store_rulebook
 from app.standing import fix_points
 from app.standing.model import PriorRecord
 
 CHUNK = 500
+REF_KEY = ("subject_id", "rule_code", "occurred_on", "evidence")
 MAX_TEXT = 2000
 EARLIEST = date(1949, 10, 1)  # no conduct is recorded from before the People's Republic
 
@@ -64,8 +64,7 @@ class _Batch:
         self.subjects: dict[str, str] = {}  # subject_id -> kind
         self.existing: dict[str, tuple] = {}  # external_ref -> (id, subject, code, occurred_on)
         self.prior: dict[tuple[str, str], list[PriorRecord]] = {}
-        self.seen_refs: dict[str, int] = {}
-        self.auto_counts: dict[tuple, int] = defaultdict(int)
+        self.refs = FileRefs(REF_KEY, verbatim=("evidence",))
         self.reused: list[Problem] = []  # an external_ref already used for another record
         self.valid_ids: dict[str, tuple[str, str] | str] = {}
 
@@ -91,8 +90,7 @@ class _Batch:
                 select(Subject.subject_id, Subject.kind).where(Subject.subject_id.in_(chunk))
             ):
                 self.subjects[sid] = kind
-        counts: dict[tuple, int] = defaultdict(int)
-        refs = sorted({_ref_of(r.values, counts) for r in rows})
+        refs = FileRefs.all_refs(rows, REF_KEY, verbatim=("evidence",))
         for i in range(0, len(refs), CHUNK):
             for rid, ref, sid, code, occ in self.session.execute(
                 select(Record.id, Record.external_ref, Record.subject_id, Record.rule_code,
@@ -177,12 +175,11 @@ class _Batch:
                          f"and {subject_id} is a {kind}")
         if len(problems) > before:
             return None
-        ref = _ref_of(v, self.auto_counts)
-        if ref in self.seen_refs:
-            bad("external_ref", f"{ref!r} is used twice in this file (first on line "
-                                f"{self.seen_refs[ref]})")
+        ref = self.refs.ref_of(v)
+        first = self.refs.used_before(ref, row.line)
+        if first is not None:
+            bad("external_ref", f"{ref!r} is used twice in this file (first on line {first})")
             return None
-        self.seen_refs[ref] = row.line
         if ref in self.existing:
             rid, sid, ecode, eocc = self.existing[ref]
             if (sid, ecode, eocc) != (subject_id, code, occurred_on):
@@ -205,22 +202,6 @@ class _Batch:
             "evidence": evidence, "external_ref": ref, "recorded_at": utcnow(),
             "recorded_by": self.recorded_by,
         }, row.line)
-
-
-def _ref_of(values: dict[str, str], counts: dict[tuple, int]) -> str:
-    """Return the row's external_ref, or one derived from its content when it has none.
-
-    The derived reference counts identical rows within one file, so two identical
-    tickets on one day stay two records while importing the same file again adds nothing.
-    """
-    ref = values.get("external_ref", "").strip()
-    if ref:
-        return ref
-    key = (values.get("subject_id", "").strip().upper(), values.get("rule_code", "").strip(),
-           values.get("occurred_on", "").strip(), values.get("evidence", ""))
-    counts[key] += 1
-    raw = "\x1f".join([*key, str(counts[key])])
-    return "auto:" + hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
 def _check_department(session: Session, rulebook: Rulebook, department: str) -> None:
