@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
 import click
@@ -63,4 +62,3 @@ def _refuse_default_secret(app: Flask) -> None:
         )
 
 
-logging.getLogger(__name__).addHandler(logging.NullHandler())

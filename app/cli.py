@@ -208,7 +208,7 @@ def audit_publish(day: str | None) -> None:
     """Publish today's head of the audit chain (the scheduler does it nightly)."""
     from app.services.audit import publish_digest
 
-    with session_scope() as session:
+    with session_scope(write=True) as session:
         digest = publish_digest(session, day=_date_option(day))
     click.echo(f"{digest.day} {digest.head_id} {digest.head_hash}" if digest else
                "no audit events yet; nothing published")
@@ -244,7 +244,7 @@ def users_create(username, role, department, subject_id, display_name, password)
     """Create an account."""
     from app.services.accounts import create_account
 
-    with session_scope() as session:
+    with session_scope(write=True) as session:
         try:
             account = create_account(session, username=username, password=password, role=role,
                                      department=department, subject_id=subject_id,
@@ -263,7 +263,7 @@ def demo_command(count: int, seed: int) -> None:
     """Load a demo city (safe to run twice) and print the logins."""
     from app.services.demo import load_demo
 
-    with session_scope() as session:
+    with session_scope(write=True) as session:
         try:
             summary = load_demo(session, rulebook=_rulebook(), subjects=count, seed=seed,
                                 today=_today())

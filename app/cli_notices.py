@@ -26,7 +26,7 @@ def notices_deliver(limit: int) -> None:
         click.echo("no mail server configured (MAIL_SERVER): pending notices wait on the "
                    "letters page to be printed")
         return
-    with session_scope() as session:
+    with session_scope(write=True) as session:
         result = deliver_pending(session, channel=channel, limit=limit, actor="cli",
                                  max_attempts=int(current_app.config.get("MAIL_MAX_ATTEMPTS",
                                                                          10)))

@@ -31,7 +31,7 @@ def tokens_create(department: str, name: str, expires_in: str, actor: str) -> No
     """Create an API token and print it once (only its hash is stored)."""
     from app.services.tokens import create_token
 
-    with session_scope() as session:
+    with session_scope(write=True) as session:
         try:
             created = create_token(session, rulebook=current_app.extensions[RULEBOOKS].current(),
                                    department=department, name=name, expires_in=expires_in,
@@ -52,7 +52,7 @@ def tokens_revoke(token_id: int, actor: str) -> None:
     """Revoke a token at once."""
     from app.services.tokens import revoke_token
 
-    with session_scope() as session:
+    with session_scope(write=True) as session:
         try:
             token = revoke_token(session, token_id=token_id, actor=actor)
         except CitypointsError as error:

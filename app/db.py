@@ -5,11 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
 EXTENSION_KEY = "citypoints.engine"
+WRITE_OPTION = "citypoints_write"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _writes(conn) -> bool:
+    """Return True when the transaction about to begin on `conn` is meant to write.
+
+    Requests with an unsafe method write; a session from ``session_scope(write=True)``
+    says so in its engine's execution options.
+    """
+    if conn.get_execution_options().get(WRITE_OPTION):
+        return True
+    return has_request_context() and request.method not in SAFE_METHODS
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -31,7 +44,12 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - exercised via engine
-            conn.exec_driver_sql("BEGIN")
+            # A transaction that reads and then writes must hold the write lock from its
+            # start: SQLite cannot upgrade a reader's snapshot once another process has
+            # committed, and fails at once ("database is locked") instead of waiting.
+            # BEGIN IMMEDIATE waits the busy timeout for the lock; readers still use BEGIN
+            # so that a long nightly run never holds up a page.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if _writes(conn) else "BEGIN")
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
@@ -51,9 +69,16 @@ def get_session() -> Session:
 
 
 @contextmanager
-def session_scope(app: Flask | None = None) -> Iterator[Session]:
-    """Open a session outside a request (CLI, scheduler) and close it afterwards."""
-    with Session(get_engine(app), expire_on_commit=False) as session:
+def session_scope(app: Flask | None = None, *, write: bool = False) -> Iterator[Session]:
+    """Open a session outside a request (CLI, scheduler) and close it afterwards.
+
+    ``write=True`` says the session's transactions will write: on SQLite they then take
+    the write lock when they begin (see `make_engine`); on PostgreSQL nothing changes.
+    """
+    engine = get_engine(app)
+    if write:
+        engine = engine.execution_options(**{WRITE_OPTION: True})
+    with Session(engine, expire_on_commit=False) as session:
         yield session
 
 

@@ -58,7 +58,7 @@ def deliver_notices(app: Flask) -> None:
     channel = channel_from_config(app.config)
     if channel is None:
         return  # no mail server: the notices wait on the letters page
-    with app.app_context(), session_scope(app) as session:
+    with app.app_context(), session_scope(app, write=True) as session:
         result = deliver_pending(session, channel=channel,
                                  max_attempts=int(app.config.get("MAIL_MAX_ATTEMPTS", 10)),
                                  actor="scheduler")
@@ -81,7 +81,7 @@ def publish_audit_digest(app: Flask) -> None:
     """Publish the day's head of the audit chain on the public transparency page."""
     from app.services.audit import publish_digest
 
-    with app.app_context(), session_scope(app) as session:
+    with app.app_context(), session_scope(app, write=True) as session:
         digest = publish_digest(session, day=date.today())
         if digest is not None:
             log.info("audit digest %s: event %d %s", digest.day, digest.head_id, digest.head_hash)

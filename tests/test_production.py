@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -64,7 +65,11 @@ def test_gunicorn_workers_and_the_scheduler_serve_together(app, session, databas
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
         form = urllib.parse.urlencode({"username": "ana", "password": "correct horse battery",
                                        "csrf_token": token}).encode()
-        after = opener.open(base + "/login", data=form)
+        try:
+            after = opener.open(base + "/login", data=form)
+        except urllib.error.HTTPError as error:
+            web.terminate()
+            raise AssertionError(web.communicate()[0].decode()[-4000:]) from error
         assert after.geturl().endswith("/me")
         for _ in range(6):  # several requests: both workers answer with the same session
             body = opener.open(base + "/me").read().decode()

@@ -112,7 +112,7 @@ class RulebookRegistry:
         """Attach a registry to `app` (nothing is read until the rulebook is first needed)."""
         from app.db import session_scope
 
-        registry = cls(app.config["RULES_DIR"], lambda: session_scope(app),
+        registry = cls(app.config["RULES_DIR"], lambda write=False: session_scope(app, write=write),
                        sync_seconds=app.config.get("RULEBOOK_SYNC_SECONDS", 10.0))
         app.extensions[EXTENSION_KEY] = registry
         if app.config.get("RELOAD_ON_SIGHUP", True):
@@ -195,7 +195,7 @@ class RulebookRegistry:
         from app.services.rulebook_history import IN_FORCE, REFUSED, latest_event, record_event
 
         try:
-            with self._session_factory() as session:
+            with self._session_factory(write=True) as session:
                 store_rulebook(session, rulebook, loaded_by=loaded_by, source=self.rules_dir)
                 latest = latest_event(session, IN_FORCE)
                 refused = latest_event(session, REFUSED)
@@ -210,21 +210,22 @@ class RulebookRegistry:
                     session.commit()
                 self._event_id = latest.id
                 self._synced_at = time.monotonic()
-        except Exception:  # the schema may not exist yet (before `db upgrade`)
-            log.warning("rulebook %s not stored: database not ready", rulebook.fingerprint[:12])
+        except Exception as error:  # the schema may not exist yet (before `db upgrade`)
+            log.warning("rulebook %s not stored in the database: %s", rulebook.fingerprint[:12],
+                        str(error).splitlines()[0])
 
     def _log_refusal(self, problems: list[Problem], *, loaded_by: str,
                      fingerprint: str | None) -> None:
         from app.services.rulebook_history import REFUSED, record_event
 
         try:
-            with self._session_factory() as session:
+            with self._session_factory(write=True) as session:
                 record_event(session, action=REFUSED, actor=loaded_by, source=self.rules_dir,
                              fingerprint=fingerprint,
                              details={"problems": [str(p) for p in problems[:500]]})
                 session.commit()
-        except Exception:
-            log.warning("refusal not logged: database not ready")
+        except Exception as error:
+            log.warning("refusal not logged in the database: %s", str(error).splitlines()[0])
 
     def follow(self, *, force: bool = False) -> bool:
         """Put in force the rulebook another process put in force since; return True if so."""

@@ -171,7 +171,8 @@ def test_other_processes_follow_a_reload(app, registry, rules_dir):
 
     with app.app_context():
         first = registry.current()
-        other = RulebookRegistry(rules_dir, lambda: session_scope(app), sync_seconds=0)
+        other = RulebookRegistry(rules_dir, lambda write=False: session_scope(app, write=write),
+                                  sync_seconds=0)
         assert other.current().fingerprint == first.fingerprint
         add_version_3(rules_dir)
         second = other.reload(loaded_by="scheduler").rulebook  # e.g. the nightly run
