@@ -1,0 +1,71 @@
+"""Two languages: Simplified Chinese and English, with Flask-Babel message catalogues.
+
+The language is the one the user picked (a cookie set by ``/language/<code>``), else the
+best match for the browser's Accept-Language, else English. Catalogues live in
+``app/translations``; README "Translations" says how to extract, update and compile them.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, abort, redirect, request
+from flask_babel import Babel, get_locale
+
+LANGUAGES = {"en": "English", "zh": "简体中文"}  # code -> the language's own name
+HTML_LANG = {"en": "en", "zh": "zh-Hans"}
+DEFAULT = "en"
+COOKIE = "lang"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+
+babel = Babel()
+bp = Blueprint("i18n", __name__)
+
+
+def select_locale() -> str:
+    """Return the language of this request: the user's pick, else the browser's, else English."""
+    picked = request.cookies.get(COOKIE)
+    if picked in LANGUAGES:
+        return picked
+    return request.accept_languages.best_match(list(LANGUAGES), default=DEFAULT)
+
+
+def current_language() -> str:
+    """Return the code (en, zh) of the language pages are rendered in."""
+    locale = get_locale()
+    return locale.language if locale is not None and locale.language in LANGUAGES else DEFAULT
+
+
+def _safe_next(target: str | None) -> str:
+    """Return `target` if it is a path on this site, else the home page."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+@bp.get("/language/<code>")
+def choose(code: str):
+    """Remember the language picked and go back to the page it was picked on."""
+    if code not in LANGUAGES:
+        abort(404)
+    response = redirect(_safe_next(request.args.get("next")))
+    response.set_cookie(COOKIE, code, max_age=COOKIE_MAX_AGE, samesite="Lax",
+                        secure=request.is_secure, httponly=True)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Set up Flask-Babel and the language switch."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
+    babel.init_app(app, locale_selector=select_locale)
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def _language():
+        code = current_language()
+        return {"languages": LANGUAGES, "current_language": code,
+                "html_lang": HTML_LANG[code]}
