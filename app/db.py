@@ -5,24 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
 EXTENSION_KEY = "citypoints.engine"
 WRITE_OPTION = "citypoints_write"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _writes(conn) -> bool:
     """Return True when the transaction about to begin on `conn` is meant to write.
 
-    Requests with an unsafe method write; a session from ``session_scope(write=True)``
-    says so in its engine's execution options.
+    A session from ``session_scope(write=True)`` says so in its engine's execution options.
+    Request sessions do not: a POST that reads for seconds (a preview, a simulation) must
+    not hold up every other writer; their services call `locks.begin_write` before their
+    first write instead.
     """
-    if conn.get_execution_options().get(WRITE_OPTION):
-        return True
-    return has_request_context() and request.method not in SAFE_METHODS
+    return bool(conn.get_execution_options().get(WRITE_OPTION))
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:

@@ -12,6 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app.errors import CitypointsError, Conflict, InvalidInput, NotFound
 from app.models import Account, Department, LoginAttempt, Subject, utcnow
 from app.services import audit
+from app.services.locks import begin_write
 
 RESIDENT, RECORDER, REVIEWER = "resident", "recorder", "reviewer"
 RULE_AUTHOR, AUDITOR, ADMIN = "rule-author", "auditor", "admin"
@@ -60,6 +61,7 @@ def create_account(session: Session, *, username: str, password: str, role: str,
             raise InvalidInput(f"no subject {subject_id} in the population register")
     elif subject_id:
         raise InvalidInput("only a resident account is linked to a subject")
+    begin_write(session, "accounts")
     if session.execute(select(Account.id).where(Account.username == username)).first():
         raise Conflict(f"the user name {username!r} is taken")
     account = Account(username=username, password_hash=generate_password_hash(password),
@@ -111,6 +113,7 @@ def authenticate(session: Session, *, username: str, password: str,
         check_password_hash(_dummy_hash(), password or "")
     else:
         ok = check_password_hash(account.password_hash, password or "")
+    begin_write(session, "accounts")  # the reads above may be older than another's commit
     session.add(LoginAttempt(username=username, address=(address or "")[:64], success=ok))
     session.commit()
     return account if ok else None
@@ -132,6 +135,7 @@ def set_active(session: Session, *, account_id: int, active: bool, actor: str) -
     A deactivated account can no longer log in, and its open sessions end with their next
     request (the login manager loads only active accounts).
     """
+    begin_write(session, "accounts")
     account = session.get(Account, account_id)
     if account is None:
         raise NotFound(f"no account {account_id}")

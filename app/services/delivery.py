@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from app.models import Notice, NoticeOutbox, Subject, SubjectContact, utcnow
 from app.services import audit
+from app.services.locks import begin_write
 
 LEASE = timedelta(minutes=10)  # a claimed row is retried after this if its sender died
 MAX_BACKOFF = timedelta(hours=6)
@@ -296,6 +297,7 @@ def mark_letters_posted(session: Session, *, outbox_ids: Sequence[int], email_en
     ids = sorted({int(i) for i in outbox_ids if 0 < int(i) < 2**31})[:2000]
     if not ids:
         return 0
+    begin_write(session, "notices")
     letters = {letter.outbox.id for letter in pending_letters(
         session, email_enabled=email_enabled, limit=len(ids), outbox_ids=ids)}
     try:

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from app.models import Subject
 from app.rulebook import Rulebook
 from app.rulebook.diff import diff_rulebooks
+from app.services.locks import begin_write
 from app.services.recompute import _exec, _points_table, _write_measures
 from app.services.rulebook_history import SIMULATE, record_event
 from app.services.standings import load_facts, load_represented, subject_fact
@@ -151,6 +152,7 @@ def simulate(session: Session, *, in_force: Rulebook, candidate: Rulebook, as_of
     session.rollback()  # the sample only read
     report.duration_ms = int((time.perf_counter() - started) * 1000)
     if log_it:
+        begin_write(session, "rulebook-history")
         record_event(session, action=SIMULATE, actor=actor, fingerprint=candidate.fingerprint,
                      source=source, details=report.summary())
         session.commit()

@@ -16,6 +16,7 @@ from app.models import ApiToken, Department, utcnow
 from app.rulebook import Rulebook
 from app.rulebook.model import Duration
 from app.services import audit
+from app.services.locks import begin_write
 from app.services.rulebooks import store_rulebook
 
 TOKEN_PREFIX = "cpt_"
@@ -93,6 +94,7 @@ def create_token(session: Session, *, rulebook: Rulebook, department: str, name:
                      token_hash=hash_token(secret), prefix=secret[:SHOWN], created_at=now,
                      created_by=actor, expires_at=expires_at)
     try:
+        begin_write(session, "tokens")
         session.add(token)
         session.flush()
         audit.append(session, actor=actor, action="token.create", target=f"api_token:{token.id}",
@@ -107,6 +109,7 @@ def create_token(session: Session, *, rulebook: Rulebook, department: str, name:
 
 def revoke_token(session: Session, *, token_id: int, actor: str) -> ApiToken:
     """Revoke a token at once; revoking it again is refused (it stays revoked)."""
+    begin_write(session, "tokens")
     token = session.get(ApiToken, token_id)
     if token is None:
         raise NotFound(f"no API token {token_id}")
