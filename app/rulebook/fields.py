@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from app.rulebook.model import Duration
+from app.rulebook.model import TITLE_LANGUAGES, Duration
 from app.rulebook.problems import Sink
 from app.rulebook.yamlio import LineDict, LineList
 
@@ -156,6 +156,47 @@ class Reader:
             self.fail(key, f"must be text, got {show(value)}{hint}")
             return ""
         return value.strip()
+
+    def title(
+        self, key: str = "title", *, required: bool = False
+    ) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """Return a title and its translations: text, or a mapping like {en: ..., zh: ...}.
+
+        The plain title is the English one (or the only one written); the translations are
+        (language, text) pairs, empty when the title is plain text.
+        """
+        value = self.raw(key, required=required)
+        if not isinstance(value, dict):
+            return self.text(key, required=required), ()
+        if not value:
+            self.fail(key, f"must name at least one language ({', '.join(TITLE_LANGUAGES)})")
+            return "", ()
+        found: dict[str, str] = {}
+        lines = value.line_of if isinstance(value, LineDict) else (lambda _k: self.line(key))
+        for language, text in value.items():
+            where = f"{self.label(key)}.{language}" if isinstance(language, str) else None
+            if language not in TITLE_LANGUAGES:
+                hint = suggest(language, TITLE_LANGUAGES)
+                extra = f" (did you mean {hint!r}?)" if hint else ""
+                self.sink.error(
+                    self.file,
+                    lines(language),
+                    f"{self.label(key)} has an unknown language {key_name(language)}: "
+                    f"the languages are {', '.join(TITLE_LANGUAGES)}{extra}",
+                )
+            elif text is None or isinstance(text, str) and not text.strip():
+                self.sink.error(self.file, lines(language), f"{where} is empty")
+            elif not isinstance(text, str):
+                hint = " (put it in quotes)" if isinstance(text, bool | int | float) else ""
+                self.sink.error(
+                    self.file, lines(language), f"{where} must be text, got {show(text)}{hint}"
+                )
+            else:
+                found[language] = text.strip()
+        if not found:
+            return "", ()
+        plain = found.get(TITLE_LANGUAGES[0]) or next(iter(found.values()))
+        return plain, tuple(sorted(found.items()))
 
     def code(self, key: str = "code", *, slug: bool = False, required: bool = True) -> str | None:
         """Return the code in `key`, or None when absent or malformed."""

@@ -37,9 +37,16 @@ def _effective(value: Effective) -> dict[str, Any]:
     }
 
 
+def _titled(content: dict[str, Any], item: Any) -> dict[str, Any]:
+    """Add `titles` to `content` only when some are written, so plain titles keep their hash."""
+    if getattr(item, "titles", ()):
+        content["titles"] = dict(item.titles)
+    return content
+
+
 def _scheme(scheme: Scheme) -> dict[str, Any]:
     o = scheme.objections
-    return {
+    return _titled({
         "code": scheme.code,
         "title": scheme.title,
         "description": scheme.description,
@@ -47,7 +54,9 @@ def _scheme(scheme: Scheme) -> dict[str, Any]:
         "requires_consent": scheme.requires_consent,
         # Tier order is meaningful (highest first), so it is kept.
         "tiers": [
-            {"code": t.code, "min": t.min, "title": t.title, "description": t.description}
+            _titled(
+                {"code": t.code, "min": t.min, "title": t.title, "description": t.description}, t
+            )
             for t in scheme.tiers
         ],
         "objections": {
@@ -57,11 +66,11 @@ def _scheme(scheme: Scheme) -> dict[str, Any]:
             "reconsider_window": _duration(o.reconsider_window),
             "reconsider_within": _duration(o.reconsider_within),
         },
-    }
+    }, scheme)
 
 
 def _rule(rule: Rule) -> dict[str, Any]:
-    return {
+    return _titled({
         "code": rule.code,
         "title": rule.title,
         "points": rule.points,
@@ -79,7 +88,7 @@ def _rule(rule: Rule) -> dict[str, Any]:
         "relief": rule.relief,
         "subjects": sorted(rule.subjects),
         "description": rule.description,
-    }
+    }, rule)
 
 
 def _table(table: ConductTable) -> dict[str, Any]:
@@ -87,17 +96,17 @@ def _table(table: ConductTable) -> dict[str, Any]:
         (_rule(r) for r in table.rules),
         key=lambda r: (r["code"], r["effective"]["from"] or ""),
     )
-    return {
+    return _titled({
         "code": table.code,
         "title": table.title,
         "description": table.description,
         "departments": sorted(table.departments),
         "rules": rules,
-    }
+    }, table)
 
 
 def _measure(measure: Measure) -> dict[str, Any]:
-    return {
+    return _titled({
         "code": measure.code,
         "kind": measure.kind,
         "title": measure.title,
@@ -111,12 +120,12 @@ def _measure(measure: Measure) -> dict[str, Any]:
         "notice": _duration(measure.notice),
         "reaches": sorted(measure.reaches),
         "description": measure.description,
-    }
+    }, measure)
 
 
 def _list(item: ListDef) -> dict[str, Any]:
     flag = item.flag
-    return {
+    return _titled({
         "code": item.code,
         "kind": item.kind,
         "title": item.title,
@@ -129,7 +138,7 @@ def _list(item: ListDef) -> dict[str, Any]:
             if flag
             else None
         ),
-    }
+    }, item)
 
 
 def _by_code(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -148,7 +157,9 @@ def canonical_json(
     content = {
         "format": FORMAT,
         "scheme": _scheme(scheme),
-        "departments": _by_code({"code": d.code, "title": d.title} for d in departments),
+        "departments": _by_code(
+            _titled({"code": d.code, "title": d.title}, d) for d in departments
+        ),
         "tables": _by_code(_table(t) for t in tables),
         "measures": _by_code(_measure(m) for m in measures),
         "lists": _by_code(_list(x) for x in lists),

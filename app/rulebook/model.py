@@ -16,6 +16,8 @@ SUBJECT_KINDS = ("person", "organisation")
 MEASURE_KINDS = ("benefit", "restriction")
 LIST_KINDS = ("blacklist", "redlist", "watchlist")
 CAP_PERIODS = ("year", "month")
+# Languages a `title` may be written in: `title: {en: ..., zh: ...}`.
+TITLE_LANGUAGES = ("en", "zh")
 
 _DURATION_RE = re.compile(r"^([1-9][0-9]*|0)([dmy])$")
 
@@ -81,6 +83,7 @@ class Tier:
     title: str = ""
     description: str = ""
     source: Source | None = field(default=None, compare=False)
+    titles: tuple[tuple[str, str], ...] = ()  # (language, title) when written per language
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class Scheme:
     objections: Objections = Objections()
     description: str = ""
     source: Source | None = field(default=None, compare=False)
+    titles: tuple[tuple[str, str], ...] = ()
 
     def tier_for(self, points: int) -> Tier:
         """Return the first tier, highest first, whose min is at or below `points`."""
@@ -116,6 +120,7 @@ class Department:
     code: str
     title: str
     source: Source | None = field(default=None, compare=False)
+    titles: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,7 @@ class Rule:
     version: int = 1  # 1-based position among the versions of this code, by start date
     description: str = ""
     source: Source | None = field(default=None, compare=False)
+    titles: tuple[tuple[str, str], ...] = ()
 
     def ends_on(self, occurred_on: date) -> date:
         """Return the first day a record of this version no longer counts."""
@@ -190,6 +196,7 @@ class ConductTable:
     rules: tuple[Rule, ...]
     source: Source | None = field(default=None, compare=False)
     description: str = ""
+    titles: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -211,6 +218,7 @@ class Measure:
     reaches: tuple[str, ...] = ()  # e.g. ("legal_representative",)
     description: str = ""
     source: Source | None = field(default=None, compare=False)
+    titles: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -233,6 +241,7 @@ class ListDef:
     flag: Flag | None = None
     legal_basis: str = ""
     source: Source | None = field(default=None, compare=False)
+    titles: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -302,3 +311,10 @@ class Rulebook:
                 if department in rule.departments and (day is None or rule.effective.contains(day)):
                     codes.add(code)
         return tuple(sorted(codes))
+
+
+def title_in(item: object, language: str) -> str:
+    """Return the title of `item` (scheme, tier, rule...) in `language`, else its plain title."""
+    if item is None:
+        return ""
+    return dict(getattr(item, "titles", ())).get(language) or getattr(item, "title", "") or ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.rulebook.fields import Reader
 from app.rulebook.model import (
@@ -173,7 +173,7 @@ class Builder:
     def read_scheme(self, file: str, top: Reader) -> None:
         """Read the scheme keys of the scheme file."""
         code = top.code("scheme", slug=True)
-        title = top.text("title", required=True)
+        title, titles = top.title("title", required=True)
         starting = top.integer("starting_points", required=True)
         consent = top.boolean("requires_consent", default=False)
         tiers = self._tiers(file, top)
@@ -187,6 +187,7 @@ class Builder:
             objections=objections,
             description=top.text("description"),
             source=_source(file, top.line("scheme")),
+            titles=titles,
         )
 
     def _tiers(self, file: str, top: Reader) -> tuple[Tier, ...]:
@@ -240,7 +241,7 @@ class Builder:
                 Tier(
                     code=code or "",
                     min=None if last else minimum,
-                    title=reader.text("title"),
+                    **titled(reader),
                     description=reader.text("description"),
                     source=_source(file, line),
                 )
@@ -283,7 +284,7 @@ class Builder:
             self.departments.append(
                 Department(
                     code=code or "",
-                    title=reader.text("title", required=True),
+                    **titled(reader, required=True),
                     source=_source(file, line),
                 )
             )
@@ -314,7 +315,7 @@ class Builder:
                 ListDef(
                     code=code or "",
                     kind=kind or "",
-                    title=reader.text("title"),
+                    **titled(reader),
                     departments=departments,
                     lasts=reader.duration("lasts"),
                     public=reader.boolean("public", default=False),
@@ -380,7 +381,7 @@ class Builder:
                 Measure(
                     code=code or "",
                     kind=kind or "",
-                    title=reader.text("title", required=True),
+                    **titled(reader, required=True),
                     owner=owner or "",
                     when=self._when(file, reader),
                     legal_basis=legal_basis,
@@ -409,6 +410,12 @@ class Builder:
         ):
             reader.fail("when", "must name at least one tier, list or flag")
         return when
+
+
+def titled(reader: Reader, *, required: bool = False) -> dict[str, Any]:
+    """Return the `title` and `titles` keyword arguments read from `reader`."""
+    title, titles = reader.title("title", required=required)
+    return {"title": title, "titles": titles}
 
 
 def _source(file: str, line: int) -> Source:

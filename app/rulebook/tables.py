@@ -18,7 +18,7 @@ from app.rulebook.model import (
     Source,
 )
 from app.rulebook.problems import Sink
-from app.rulebook.sections import Builder
+from app.rulebook.sections import Builder, titled
 
 TABLE_KEYS = ("table", "title", "description", "departments", "rules")
 RULE_KEYS = (
@@ -63,7 +63,7 @@ def read_table(builder: Builder, file: str, top: Reader) -> None:
     read = TableRead(
         ConductTable(
             code=code or "",
-            title=top.text("title"),
+            **titled(top),
             departments=departments,
             rules=(),
             description=top.text("description"),
@@ -142,7 +142,7 @@ def _rule(
         )
     return Rule(
         code=code or "",
-        title=reader.text("title", required=True),
+        **titled(reader, required=True),
         points=_or(reader.integer("points", required=True), 0),
         table=table.code,
         departments=departments,

@@ -202,7 +202,11 @@ class RulebookOut(Response):
     source: str
     loaded_at: datetime | None
     content: dict[str, Any] = Field(description="The rulebook in force: scheme, departments, "
-                                                "conduct tables, measures and lists.")
+                                                "conduct tables, measures and lists. Each "
+                                                "`title` is plain text (English, or the only "
+                                                "language written); an item whose rule file "
+                                                "gives its title per language also carries "
+                                                "`titles`: {language code: text}.")
     history: list[RulebookVersionOut] = Field(
         description="Every rulebook put in force, newest first (diffs: /authors/diff).")
 
