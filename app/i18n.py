@@ -7,10 +7,13 @@ best match for the browser's Accept-Language, else English. Catalogues live in
 
 from __future__ import annotations
 
+from datetime import date
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, redirect, request
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, format_date, format_decimal, get_locale
+
+from app.rulebook.model import title_in
 
 LANGUAGES = {"en": "English", "zh": "简体中文"}  # code -> the language's own name
 HTML_LANG = {"en": "en", "zh": "zh-Hans"}
@@ -40,10 +43,38 @@ def _safe_next(target: str | None) -> str:
     """Return `target` if it is a path on this site, else the home page."""
     if not target:
         return "/"
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"  # browsers read /\host as //host
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return "/"
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc:
         return "/"
     return target
+
+
+# How pages show a day: ISO in English (unambiguous, as in the files and the API); the usual
+# 2024年1月31日 in Chinese.
+DATE_FORMATS = {"en": "yyyy-MM-dd", "zh": "medium"}
+
+
+def local_title(item: object) -> str:
+    """Return the title of a rulebook item (scheme, tier, rule...) in the page's language."""
+    return title_in(item, current_language())
+
+
+def local_day(value: date | None) -> str:
+    """Return `value` as people read a day in the page's language ("" for none)."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, date):
+        return str(value)
+    return format_date(value, DATE_FORMATS[current_language()])
+
+
+def local_number(value: float | int | None) -> str:
+    """Return a number with the page language's grouping (12,345)."""
+    return "" if value is None else format_decimal(value)
 
 
 @bp.get("/language/<code>")
@@ -63,6 +94,17 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     babel.init_app(app, locale_selector=select_locale)
     app.register_blueprint(bp)
+    app.add_template_filter(local_title, "local_title")
+    app.add_template_filter(local_day, "day")
+    app.add_template_filter(local_number, "number")
+    from app.web.terms import term, web_message
+
+    app.add_template_global(term, "term")
+    app.add_template_global(web_message, "web_message")
+    from app.web.explain import HELPERS
+
+    for name, helper in HELPERS.items():
+        app.add_template_global(helper, name)
 
     @app.context_processor
     def _language():

@@ -10,12 +10,15 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from app.errors import CitypointsError
 from app.identifiers import organisation_id, person_id
 from app.models import Account, Record, Subject
 from app.rulebook import Rulebook
 from app.services.accounts import create_account
 from app.services.intake import Row
 from app.services.lists import enter_on_list
+from app.services.objections import decide_objection, file_objection
+from app.services.rankings import MONTH
 from app.services.recompute import recompute
 from app.services.records import import_records
 from app.services.rulebooks import store_rulebook
@@ -145,7 +148,29 @@ def _create(session: Session, *, rulebook: Rulebook, count: int, seed: int, toda
                        recorded_by=f"demo:{department}", today=today, name="demo")
     _lists(session, rulebook=rulebook, rng=rng, ids=ids, kinds=kinds, today=today)
     _accounts(session, rulebook=rulebook, people=people, today=today)
+    _objections(session, rulebook=rulebook, rng=rng, today=today)
+    # A run a month back first, so the rankings have a change since last month to show.
+    recompute(session, rulebook=rulebook, as_of=MONTH.before(today), triggered_by="demo")
     recompute(session, rulebook=rulebook, as_of=today, triggered_by="demo")
+
+
+def _objections(session, *, rulebook, rng, today) -> None:
+    # A few subjects object to recent records: some decided (one annulled), some pending.
+    recent = list(session.execute(
+        select(Record.id, Record.subject_id).where(Record.occurred_on >= today - timedelta(days=60))
+        .order_by(Record.id)).all())
+    for n, (record_id, subject_id) in enumerate(rng.sample(recent, min(8, len(recent)))):
+        try:
+            objection = file_objection(session, rulebook=rulebook, subject_id=subject_id,
+                                       record_id=record_id, reason="This was not me.",
+                                       actor="demo", today=today)
+        except CitypointsError:  # e.g. the window closed: that subject does not object
+            continue
+        if n < 3:
+            decide_objection(session, rulebook=rulebook, objection_id=objection.id,
+                             outcome="annulled" if n == 0 else "upheld",
+                             reason="Checked against the department's file.",
+                             reviewer="reviewer", today=today)
 
 
 def _lists(session, *, rulebook, rng, ids, kinds, today) -> None:

@@ -75,6 +75,9 @@ def init_web(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see that page."
+    from app.web.terms import web_message
+
+    login_manager.localize_callback = web_message  # the message in the page's language
     csrf.init_app(app)
     for module in (public, auth, residents, officials, authors, api, transparency):
         app.register_blueprint(module.bp)
@@ -87,6 +90,10 @@ def init_web(app: Flask) -> None:
 
     for module in (admin, audit_pages):
         app.register_blueprint(module.bp)
+    from app.web import exports, rankings  # rankings and CSV downloads (issue 8)
+
+    app.register_blueprint(rankings.bp)
+    exports.init_app(app)
 
     @app.context_processor
     def _globals():

@@ -5,6 +5,8 @@ by the services."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, make_response, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
@@ -12,12 +14,15 @@ from wtforms.validators import Length
 
 from app.db import get_session
 from app.errors import CitypointsError, Conflict, InvalidInput
+from app.i18n import local_title
 from app.models import utcnow
 from app.services import accounts as account_service
 from app.services import tokens as token_service
 from app.services.accounts import ADMIN, MIN_PASSWORD, ROLES
-from app.web import rulebook
+from app.web import export_tables, rulebook
 from app.web.auth import role_required
+from app.web.exports import wants_csv
+from app.web.terms import term
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -27,45 +32,46 @@ TOKEN_FIELDS = ("department", "name", "expires_in")
 
 class AccountForm(FlaskForm):
     # Few validators here: create_account checks the fields and says what is wrong.
-    username = StringField("User name", validators=[Length(max=80)],
+    username = StringField(_l("User name"), validators=[Length(max=80)],
                            render_kw={"autocomplete": "off", "autocapitalize": "none",
                                       "maxlength": 80})
-    password = PasswordField(f"Password (at least {MIN_PASSWORD} characters)",
+    password = PasswordField(_l("Password (at least %(num)s characters)", num=MIN_PASSWORD),
                              validators=[Length(max=500)],
                              render_kw={"autocomplete": "new-password"})
-    role = SelectField("Role", choices=[(r, r) for r in ROLES])
-    department = SelectField("Department (recorders and reviewers need one)", choices=[],
+    role = SelectField(_l("Role"), choices=[(r, r) for r in ROLES])
+    department = SelectField(_l("Department (recorders and reviewers need one)"), choices=[],
                              validate_choice=False)  # create_account checks it
-    subject_id = StringField("Subject ID (residents only)", validators=[Length(max=40)],
+    subject_id = StringField(_l("Subject ID (residents only)"), validators=[Length(max=40)],
                              render_kw={"autocomplete": "off", "maxlength": 40,
                                         "autocapitalize": "characters"})
-    display_name = StringField("Display name (optional)", validators=[Length(max=200)],
+    display_name = StringField(_l("Display name (optional)"), validators=[Length(max=200)],
                                render_kw={"maxlength": 200})
 
 
 class TokenForm(FlaskForm):
-    department = SelectField("Department the token acts for", choices=[],
+    department = SelectField(_l("Department the token acts for"), choices=[],
                              validate_choice=False)  # create_token checks it
-    name = StringField("What it is for (the calling system)", validators=[Length(max=200)],
+    name = StringField(_l("What it is for (the calling system)"), validators=[Length(max=200)],
                        render_kw={"maxlength": 200})
-    expires_in = StringField("Expires in (e.g. 365d, 6m, 1y, or never)", default="365d",
+    expires_in = StringField(_l("Expires in (e.g. 365d, 6m, 1y, or never)"), default="365d",
                              validators=[Length(max=20)], render_kw={"maxlength": 20})
 
 
 def _departments() -> list[tuple[str, str]]:
-    return [(d.code, f"{d.title} ({d.code})" if d.title else d.code)
+    return [(d.code, f"{local_title(d)} ({d.code})" if d.title else d.code)
             for d in rulebook().departments]
 
 
 def _account_form() -> AccountForm:
     form = AccountForm()
-    form.department.choices = [("", "— none —")] + _departments()
+    form.role.choices = [(r, term(r)) for r in ROLES]  # the roles' names in the page's language
+    form.department.choices = [("", _("— none —"))] + _departments()
     return form
 
 
 def _token_form() -> TokenForm:
     form = TokenForm()
-    form.department.choices = [("", "— choose the department —")] + _departments()
+    form.department.choices = [("", _("— choose the department —"))] + _departments()
     return form
 
 
@@ -123,6 +129,8 @@ def _accounts_page(form: AccountForm, problems: dict[str, list[str]]):
 @role_required(ADMIN)
 def accounts():
     """List the accounts, with the form for a new one."""
+    if wants_csv():
+        return export_tables.accounts(account_service.list_accounts(get_session()))
     return _accounts_page(_account_form(), {})
 
 
@@ -148,7 +156,8 @@ def create_account():
             session.rollback()
             problems = _problems_of(error, ACCOUNT_FIELDS, _account_field)
         else:
-            flash(f"Account {account.username} ({account.role}) created.", "success")
+            flash(_("Account %(name)s (%(role)s) created.", name=account.username,
+                    role=term(account.role)), "success")
             return redirect(url_for("admin.accounts"))
     return _accounts_page(form, problems)
 
@@ -160,7 +169,8 @@ def deactivate_account(account_id: int):
     """Deactivate an account: it can no longer log in (audited)."""
     account = account_service.set_active(get_session(), account_id=account_id, active=False,
                                          actor=current_user.username)
-    flash(f"Account {account.username} deactivated: it can no longer log in.", "success")
+    flash(_("Account %(name)s deactivated: it can no longer log in.", name=account.username),
+          "success")
     return redirect(url_for("admin.accounts"))
 
 
@@ -189,6 +199,9 @@ def _tokens_page(form: TokenForm, problems: dict[str, list[str]], created=None):
 @role_required(ADMIN)
 def tokens():
     """List the API tokens (never their secret), with the form for a new one."""
+    if wants_csv():
+        return export_tables.tokens(token_service.list_tokens(get_session()),
+                                    token_service.status_of)
     return _tokens_page(_token_form(), {})
 
 
@@ -219,5 +232,6 @@ def revoke_token(token_id: int):
     """Revoke an API token at once (audited)."""
     token = token_service.revoke_token(get_session(), token_id=token_id,
                                        actor=current_user.username)
-    flash(f"Token {token.id} ({token.prefix}…, {token.department_code}) revoked.", "success")
+    flash(_("Token %(id)s (%(prefix)s…, %(department)s) revoked.", id=token.id,
+            prefix=token.prefix, department=token.department_code), "success")
     return redirect(url_for("admin.tokens"))

@@ -10,7 +10,9 @@ from app.errors import CitypointsError
 from app.services import audit
 from app.services.accounts import ADMIN, AUDITOR
 from app.services.intake import parse_iso_date
+from app.web import export_tables
 from app.web.auth import role_required
+from app.web.exports import wants_csv
 
 bp = Blueprint("audit_pages", __name__, url_prefix="/audit")
 
@@ -47,6 +49,11 @@ def search():
         raise CitypointsError(f"since ({since}) is after until ({until}): nothing can match")
     page = _page_arg()
     session = get_session()
+    if wants_csv():  # the same filters; the newest events up to the search's cap, not a page
+        return export_tables.audit_events(audit.search(
+            session, actor=filters["actor"] or None, action=filters["action"] or None,
+            subject_id=filters["subject_id"] or None, since=since, until=until,
+            limit=audit.MAX_SEARCH))
     digests = audit.published_digests(session)
     result = audit.verify(session, digests=digests)
     found = audit.search(session, actor=filters["actor"] or None,

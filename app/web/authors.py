@@ -4,6 +4,8 @@ last refused reload, a reload button, and simulating a candidate before it takes
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -34,11 +36,11 @@ class ReloadForm(FlaskForm):
 
 
 class SimulateForm(FlaskForm):
-    upload = FileField("A zip of the candidate rules directory",
+    upload = FileField(_l("A zip of the candidate rules directory"),
                        render_kw={"accept": ".zip,application/zip"})
-    directory = SelectField("or a candidate directory on the server", choices=[],
+    directory = SelectField(_l("or a candidate directory on the server"), choices=[],
                             validate_choice=False)
-    as_of = StringField("Compare on", render_kw={"type": "date"})
+    as_of = StringField(_l("Compare on"), render_kw={"type": "date"})
 
 
 def _registry():
@@ -69,11 +71,12 @@ def reload():
         raise CitypointsError("the form expired; reload the page and press the button again")
     state = _registry().reload(loaded_by=current_user.username)
     if state.problems:
-        flash(f"The reload was refused with {len(state.problems)} problem(s); the rulebook "
-              "in force stays. The problems are listed below.", "error")
+        flash(_("The reload was refused with %(num)s problem(s); the rulebook in force stays. "
+                "The problems are listed below.", num=len(state.problems)), "error")
     else:
-        flash(f"Rulebook {state.rulebook.fingerprint[:12]} is in force "
-              f"({state.tests or 'no rule tests'}).", "success")
+        flash(_("Rulebook %(fingerprint)s is in force (%(tests)s).",
+                fingerprint=state.rulebook.fingerprint[:12],
+                tests=state.tests or _("no rule tests")), "success")
     return redirect(url_for("authors.home"))
 
 
@@ -92,7 +95,7 @@ def diff():
 def _simulate_form() -> SimulateForm:
     form = SimulateForm()
     names = candidate_dirs(current_app.config.get("RULES_CANDIDATES_DIR"))
-    form.directory.choices = [("", "— none —")] + [(n, n) for n in names]
+    form.directory.choices = [("", _("— none —"))] + [(n, n) for n in names]
     return form
 
 
@@ -104,7 +107,7 @@ def simulate_page():
     root = current_app.config.get("RULES_CANDIDATES_DIR")
     if request.method == "GET" or not form.validate_on_submit():
         if request.method == "POST":
-            flash("The form expired; send it again.", "error")
+            flash(_("The form expired; send it again."), "error")
         return render_template("authors/simulate.html", form=form, root=root, report=None,
                                default_as_of=today())
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, StringField, TextAreaField
 
@@ -26,25 +27,26 @@ def problems_of(error: InvalidInput) -> dict[str, list[str]]:
 
 
 class ObjectionForm(FlaskForm):
-    reason = TextAreaField("Why is the record wrong?", render_kw={"rows": 5, "maxlength": 4000})
-    attachment_ref = StringField("Reference of a supporting document (optional)",
+    reason = TextAreaField(_l("Why is the record wrong?"), render_kw={"rows": 5, "maxlength": 4000})
+    attachment_ref = StringField(_l("Reference of a supporting document (optional)"),
                                  render_kw={"maxlength": 500, "autocomplete": "off"})
 
 
 class DecisionForm(FlaskForm):
-    outcome = RadioField("Decision", validate_choice=False, choices=[
-        SelectChoice("upheld", "Upheld: the record stands (the objection is rejected)"),
-        SelectChoice("annulled", "Annulled: the record is annulled (the objection succeeds)")])
-    reason = TextAreaField("Reasons (the subject reads them)",
+    outcome = RadioField(_l("Decision"), validate_choice=False, choices=[
+        SelectChoice("upheld", _l("Upheld: the record stands (the objection is rejected)")),
+        SelectChoice("annulled", _l("Annulled: the record is annulled (the objection succeeds)"))])
+    reason = TextAreaField(_l("Reasons (the subject reads them)"),
                            render_kw={"rows": 6, "maxlength": 4000})
 
 
 class VoidForm(FlaskForm):
-    reason = TextAreaField("Why was it entered in error?", render_kw={"rows": 3, "maxlength": 2000})
+    reason = TextAreaField(_l("Why was it entered in error?"),
+                           render_kw={"rows": 3, "maxlength": 2000})
 
 
 class RepairForm(FlaskForm):
-    evidence = TextAreaField("Evidence of the repair (debt paid, training completed, ...)",
+    evidence = TextAreaField(_l("Evidence of the repair (debt paid, training completed, ...)"),
                              render_kw={"rows": 3, "maxlength": 2000})
 
 
@@ -53,7 +55,7 @@ class ConsentForm(FlaskForm):
 
 
 class ContactForm(FlaskForm):
-    email = StringField("Email address for notices (leave empty for letters by post)",
+    email = StringField(_l("Email address for notices (leave empty for letters by post)"),
                         render_kw={"type": "email", "maxlength": 254, "autocomplete": "email"})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, PasswordField, SelectField, StringField, TextAreaField
@@ -9,27 +10,29 @@ from wtforms.validators import DataRequired, Length
 
 
 class LoginForm(FlaskForm):
-    username = StringField("User name", validators=[DataRequired(message="enter your user name"),
-                                                    Length(max=80)],
+    username = StringField(_l("User name"),
+                           validators=[DataRequired(message=_l("enter your user name")),
+                                       Length(max=80)],
                            render_kw={"autocomplete": "username", "autocapitalize": "none"})
-    password = PasswordField("Password", validators=[DataRequired(message="enter your password"),
-                                                     Length(max=500)],
+    password = PasswordField(_l("Password"),
+                             validators=[DataRequired(message=_l("enter your password")),
+                                         Length(max=500)],
                              render_kw={"autocomplete": "current-password"})
 
 
 class RecordForm(FlaskForm):
     # No validators here: record_conduct checks every field and says what is wrong with it.
-    subject_id = StringField("Subject ID (Resident ID number or Unified Social Credit Code)",
+    subject_id = StringField(_l("Subject ID (Resident ID number or Unified Social Credit Code)"),
                              render_kw={"autocomplete": "off", "maxlength": 40,
                                         "autocapitalize": "characters"})
-    rule_code = SelectField("Conduct (rule code)", choices=[], validate_choice=False)
-    occurred_on = StringField("Date of the conduct", render_kw={"type": "date"})
-    evidence = TextAreaField("Evidence (file number, decision, what was seen)",
+    rule_code = SelectField(_l("Conduct (rule code)"), choices=[], validate_choice=False)
+    occurred_on = StringField(_l("Date of the conduct"), render_kw={"type": "date"})
+    evidence = TextAreaField(_l("Evidence (file number, decision, what was seen)"),
                              render_kw={"rows": 3, "maxlength": 2000})
     external_ref = HiddenField()
 
 
 class ImportForm(FlaskForm):
-    file = FileField("Records file (CSV or JSON lines)",
-                     validators=[FileRequired(message="choose a file to import")],
+    file = FileField(_l("Records file (CSV or JSON lines)"),
+                     validators=[FileRequired(message=_l("choose a file to import"))],
                      render_kw={"accept": ".csv,.jsonl,.json,.txt,text/csv"})

@@ -22,6 +22,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -41,18 +43,18 @@ from app.web.auth import role_required
 
 bp = Blueprint("intake", __name__, url_prefix="/officials/intake")
 
-KINDS = {"records": ("Records of conduct", RECORD_COLUMNS),
-         "list-entries": ("List entries", LIST_ENTRY_COLUMNS)}
+KINDS = {"records": (_l("Records of conduct"), RECORD_COLUMNS),
+         "list-entries": (_l("List entries"), LIST_ENTRY_COLUMNS)}
 MAX_UPLOAD = 32 * 1024 * 1024  # 100,000 rows of records are about 10 MB
 SHOW_PROBLEM_ROWS = 200  # bad rows shown with their cells; every problem is in the CSV report
 SHOW_PLANNED = 50
 
 
 class UploadForm(FlaskForm):
-    kind = RadioField("What the file holds", default="records",
+    kind = RadioField(_l("What the file holds"), default="records",
                       choices=[SelectChoice(k, v[0]) for k, v in KINDS.items()])
-    file = FileField("File (CSV with a header row, or JSON lines)",
-                     validators=[FileRequired(message="choose a file to upload")],
+    file = FileField(_l("File (CSV with a header row, or JSON lines)"),
+                     validators=[FileRequired(message=_l("choose a file to upload"))],
                      render_kw={"accept": ".csv,.jsonl,.json,.txt,text/csv"})
 
 
@@ -166,11 +168,12 @@ def confirm(token: str):
     try:
         result = _check(upload, data, dry_run=False)
     except InvalidInput:
-        flash("Nothing was written: the file has problems (see below).", "error")
+        flash(_("Nothing was written: the file has problems (see below)."), "error")
         return redirect(url_for("intake.preview", token=token))
     store.discard(token)
-    flash(f"{upload.name}: {result.rows} rows; {result.added} added, {result.unchanged} were "
-          "already there (nothing is added twice).", "success")
+    flash(_("%(name)s: %(rows)s rows; %(added)s added, %(unchanged)s were already there "
+            "(nothing is added twice).", name=upload.name, rows=result.rows,
+            added=result.added, unchanged=result.unchanged), "success")
     return redirect(url_for("intake.upload"))
 
 
@@ -182,5 +185,5 @@ def discard(token: str):
     upload = store.describe(token, owner=current_user.username)
     if ConfirmForm().validate_on_submit():
         store.discard(token)
-        flash(f"{upload.name} was discarded; nothing was written.", "info")
+        flash(_("%(name)s was discarded; nothing was written.", name=upload.name), "info")
     return redirect(url_for("intake.upload"))

@@ -7,6 +7,8 @@ from __future__ import annotations
 from uuid import uuid4
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
@@ -22,8 +24,9 @@ from app.services.list_queries import (
     public_entries,
 )
 from app.services.lists import enter, entry_end, remove_from_list
-from app.web import rulebook, today
+from app.web import export_tables, rulebook, today
 from app.web.auth import role_required
+from app.web.exports import wants_csv
 
 bp = Blueprint("lists", __name__)
 READERS = (RECORDER, REVIEWER, AUDITOR, ADMIN)
@@ -33,19 +36,19 @@ ENTRY_FIELDS = ("subject_id", "entered_on", "ends_on", "decision_ref", "legal_ba
 
 class EntryForm(FlaskForm):
     # No validators: the service checks every field and says what is wrong with it.
-    subject_id = StringField("Subject ID (Resident ID number or Unified Social Credit Code)",
+    subject_id = StringField(_l("Subject ID (Resident ID number or Unified Social Credit Code)"),
                              render_kw={"autocomplete": "off", "maxlength": 40})
-    entered_on = StringField("Entered on (the decision's date)", render_kw={"type": "date"})
-    ends_on = StringField("Ends on (only if the decision ends it before the list's term)",
+    entered_on = StringField(_l("Entered on (the decision's date)"), render_kw={"type": "date"})
+    ends_on = StringField(_l("Ends on (only if the decision ends it before the list's term)"),
                           render_kw={"type": "date"})
-    decision_ref = StringField("Decision reference", render_kw={"maxlength": 200})
-    legal_basis = TextAreaField("Legal basis (leave empty for the list's own)",
+    decision_ref = StringField(_l("Decision reference"), render_kw={"maxlength": 200})
+    legal_basis = TextAreaField(_l("Legal basis (leave empty for the list's own)"),
                                 render_kw={"rows": 2, "maxlength": 2000})
     external_ref = HiddenField()
 
 
 class RemovalForm(FlaskForm):
-    reason = TextAreaField("Why the entry ends now", render_kw={"rows": 2, "maxlength": 2000})
+    reason = TextAreaField(_l("Why the entry ends now"), render_kw={"rows": 2, "maxlength": 2000})
 
 
 def _page_arg() -> int:
@@ -75,6 +78,8 @@ def public_lists():
 def index():
     """Show every list: who keeps it, how long an entry lasts, how many entries count today."""
     rules = rulebook()
+    if wants_csv():
+        return export_tables.lists(rules, count_counting(get_session(), today=today()))
     return render_template("lists/index.html", rules=rules,
                            counts=count_counting(get_session(), today=today()))
 
@@ -99,6 +104,9 @@ def _render_list(list_def, *, form=None, problems=None, summary=None, status=200
         audit.append(session, actor=current_user.username, action="list.view",
                      target=f"list:{list_def.code}", details={"entries": len(rows)})
         session.commit()
+    if wants_csv() and request.method == "GET":
+        return export_tables.list_entries(
+            list_def, rows, {entry.id: entry_end(entry, list_def) for entry, _ in rows})
     if form is None and _keeps(list_def):
         form = EntryForm(formdata=None)
         form.entered_on.data = today().isoformat()
@@ -143,10 +151,18 @@ def enter_entry(code: str):
         return _render_list(list_def, form=form, problems=problems,
                             summary=error.message, status=error.status)
     entry = done.entry
-    flash(f"Entered {entry.subject_id} on {entry.list_code} from {entry.entered_on}"
-          f"{', until ' + entry.ends_on.isoformat() if entry.ends_on else ''} (entry {entry.id})."
-          if done.created else f"This form was already sent: entry {entry.id} exists; nothing "
-                               "was added.", "success")
+    if not done.created:
+        message = _("This form was already sent: entry %(id)s exists; nothing was added.",
+                    id=entry.id)
+    elif entry.ends_on:
+        message = _("Entered %(subject)s on %(list)s from %(start)s, until %(end)s (entry %(id)s).",
+                    subject=entry.subject_id, list=entry.list_code, start=entry.entered_on,
+                    end=entry.ends_on.isoformat(), id=entry.id)
+    else:
+        message = _("Entered %(subject)s on %(list)s from %(start)s (entry %(id)s).",
+                    subject=entry.subject_id, list=entry.list_code, start=entry.entered_on,
+                    id=entry.id)
+    flash(message, "success")
     return redirect(url_for("lists.show", code=list_def.code))
 
 
@@ -159,7 +175,7 @@ def remove_entry(code: str, entry_id: int):
         abort(403)
     form = RemovalForm()
     if not form.validate_on_submit():
-        flash("The form expired; send it again.", "error")
+        flash(_("The form expired; send it again."), "error")
         return redirect(url_for("lists.show", code=list_def.code))
     try:
         entry = remove_from_list(get_session(), rulebook=rulebook(), entry_id=entry_id,
@@ -169,10 +185,12 @@ def remove_entry(code: str, entry_id: int):
     except CitypointsError as error:
         if error.status == 403:
             raise
-        flash(f"Entry {entry_id} was not removed: {error.message}", "error")
+        flash(_("Entry %(id)s was not removed: %(reason)s", id=entry_id, reason=error.message),
+              "error")
         return redirect(url_for("lists.show", code=list_def.code))
-    flash(f"Entry {entry.id} ({entry.subject_id} on {entry.list_code}) ends today, "
-          f"{entry.removed_on}; measures that followed from it stop at once.", "success")
+    flash(_("Entry %(id)s (%(subject)s on %(list)s) ends today, %(day)s; measures that "
+            "followed from it stop at once.", id=entry.id, subject=entry.subject_id,
+            list=entry.list_code, day=entry.removed_on), "success")
     return redirect(url_for("lists.show", code=list_def.code))
 
 
@@ -185,4 +203,6 @@ def flags():
     audit.append(session, actor=current_user.username, action="flags.view",
                  target="flags", details={"flagged": len(flagged)})
     session.commit()
+    if wants_csv():
+        return export_tables.flags(flagged)
     return render_template("lists/flags.html", flagged=flagged, rules=rulebook())

@@ -6,11 +6,13 @@ from __future__ import annotations
 from uuid import uuid4
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 
 from app.db import get_session
 from app.errors import InvalidInput
+from app.i18n import local_title
 from app.services.accounts import ADMIN, AUDITOR, OFFICIAL_ROLES, RECORDER, REVIEWER
 from app.services.dossier import due_process_file
 from app.services.history import subject_history
@@ -18,8 +20,9 @@ from app.services.recompute import last_runs
 from app.services.records import import_records_file, record_conduct
 from app.services.subject_files import open_subject_file, recent_records
 from app.services.subjects import find_subjects
-from app.web import rulebook, rulebook_state, today
+from app.web import export_tables, rulebook, rulebook_state, today
 from app.web.auth import role_required
+from app.web.exports import wants_csv
 from app.web.forms import ImportForm, RecordForm
 from app.web.inputs import as_of_arg
 
@@ -39,7 +42,13 @@ def home():
     records = (recent_records(session, department=current_user.department, limit=10)
                if current_user.role == RECORDER and current_user.department else [])
     state = rulebook_state() if current_user.role == ADMIN else None
-    return render_template("officials/home.html", runs=runs, records=records, state=state)
+    from app.web.dashboard import dashboard, dashboard_csv  # the dashboard (issue 8)
+
+    data = dashboard(session)
+    if wants_csv():
+        return dashboard_csv(data, runs=runs, records=records)
+    return render_template("officials/home.html", runs=runs, records=records, state=state,
+                           **data)
 
 
 @bp.get("/subjects")
@@ -48,6 +57,8 @@ def subjects():
     """Find subjects by identifier or part of the name."""
     query = request.args.get("q", "").strip()[:200]
     found = find_subjects(get_session(), query) if query else []
+    if wants_csv():
+        return export_tables.subjects(found, query=query)
     return render_template("officials/subjects.html", query=query, found=found)
 
 
@@ -60,6 +71,8 @@ def subject_file(subject_id: str):
     file = open_subject_file(get_session(), rulebook=rules, subject_id=subject_id[:40],
                              as_of=as_of, viewer=current_user.username)
     sid = file.subject.subject_id
+    if wants_csv():
+        return export_tables.subject_records(file)
     history = subject_history(get_session(), rulebook=rules, subject_id=sid, as_of=as_of,
                               you=False)
     dossier = due_process_file(get_session(), rulebook=rules, subject_id=sid, today=today())
@@ -69,10 +82,10 @@ def subject_file(subject_id: str):
 
 
 def _code_choices(rules, department: str | None, day) -> list[tuple[str, str]]:
-    choices = [("", "— choose the conduct —")]
+    choices = [("", _("— choose the conduct —"))]
     for code in rules.codes_for_department(department or "", day):
         rule = rules.rule_on(code, day)
-        label = f"{code}: {rule.title} ({rule.points:+d})" if rule else code
+        label = f"{code}: {local_title(rule)} ({rule.points:+d})" if rule else code
         choices.append((code, label))
     return choices
 
@@ -123,12 +136,14 @@ def record():
 
 
 def _recorded_message(record, *, created: bool) -> str:
-    how = record.note or "the rule's points, no repeat or cap applied"
+    how = record.note or _("the rule's points, no repeat or cap applied")
+    points = format(record.points, "+d")
     if not created:
-        return (f"This form was already sent: record {record.id} ({record.rule_code}, "
-                f"{record.points:+d} points) is recorded once; nothing was added.")
-    return (f"Recorded {record.rule_code} on {record.occurred_on.isoformat()}: "
-            f"{record.points:+d} points fixed ({how}).")
+        return _("This form was already sent: record %(id)s (%(code)s, %(points)s points) is "
+                 "recorded once; nothing was added.", id=record.id, code=record.rule_code,
+                 points=points)
+    return _("Recorded %(code)s on %(day)s: %(points)s points fixed (%(how)s).",
+             code=record.rule_code, day=record.occurred_on.isoformat(), points=points, how=how)
 
 
 @bp.route("/import", methods=["GET", "POST"])

@@ -6,6 +6,8 @@ letters to print.
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from app.db import get_session
@@ -20,9 +22,10 @@ from app.services.objections import (
     recently_decided,
     review_queue,
 )
-from app.web import rulebook, today
+from app.web import export_tables, rulebook, today
 from app.web.auth import role_required
 from app.web.due_forms import DecisionForm, PostedForm, RepairForm, VoidForm, problems_of
+from app.web.exports import wants_csv
 from app.web.officials import bp
 
 
@@ -31,6 +34,8 @@ from app.web.officials import bp
 def objections():
     """The pending objections, the nearest deadline first, overdue ones marked."""
     session = get_session()
+    if wants_csv():
+        return export_tables.objections(review_queue(session, today=today()))
     return render_template("officials/objections.html", queue=review_queue(session, today=today()),
                            decided=recently_decided(session), rules=rulebook())
 
@@ -54,8 +59,12 @@ def objection(objection_id: int):
             except InvalidInput as error:
                 problems = problems_of(error)
             else:
-                flash(f"Objection {objection_id} decided: record {decided.record_id} "
-                      f"{decided.outcome}. The subject is notified.", "success")
+                message = (_("Objection %(id)s decided: record %(record)s annulled. The subject "
+                             "is notified.", id=objection_id, record=decided.record_id)
+                           if decided.outcome == "annulled" else
+                           _("Objection %(id)s decided: record %(record)s upheld. The subject "
+                             "is notified.", id=objection_id, record=decided.record_id))
+                flash(message, "success")
                 return redirect(url_for("officials.objections"))
     file = open_objection(session, objection_id=objection_id, viewer=current_user.username)
     status = 422 if problems or (request.method == "POST" and form.errors) else 200
@@ -98,8 +107,8 @@ def void(record_id: int):
         except InvalidInput as error:
             problems = problems_of(error)
         else:
-            flash(f"Record {record.id} is voided; it stays on file, marked, and no longer "
-                  "counts.", "success")
+            flash(_("Record %(id)s is voided; it stays on file, marked, and no longer counts.",
+                    id=record.id), "success")
             return redirect(url_for("officials.subject_file", subject_id=record.subject_id))
     record = _department_record(record_id, "void")
     return render_template("officials/correction.html", record=record, form=form,
@@ -122,8 +131,8 @@ def repair(record_id: int):
         except InvalidInput as error:
             problems = problems_of(error)
         else:
-            flash(f"Record {record.id} is marked repaired from {record.repaired_on}; the "
-                  "subject is notified.", "success")
+            flash(_("Record %(id)s is marked repaired from %(day)s; the subject is notified.",
+                    id=record.id, day=record.repaired_on), "success")
             return redirect(url_for("officials.subject_file", subject_id=record.subject_id))
     record = _department_record(record_id, "repair")
     return render_template("officials/correction.html", record=record, form=form,
@@ -150,6 +159,8 @@ def letters():
         except BaseException:
             session.rollback()
             raise
+    if wants_csv():
+        return export_tables.letters(found)
     return render_template("officials/letters.html", letters=found, form=PostedForm(),
                            email_enabled=_email_enabled(), rules=rulebook())
 
@@ -164,5 +175,6 @@ def letters_posted():
     ids = [int(v) for v in request.form.getlist("outbox_id") if v.isdigit()]
     done = mark_letters_posted(get_session(), outbox_ids=ids, email_enabled=_email_enabled(),
                                actor=current_user.username)
-    flash(f"{done} letter{'s' if done != 1 else ''} marked as posted.", "success")
+    flash(ngettext("%(num)d letter marked as posted.", "%(num)d letters marked as posted.",
+                   done), "success")
     return redirect(url_for("officials.letters"))

@@ -7,6 +7,7 @@ The subject always comes from the logged-in account, never from the request.
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.db import get_session
@@ -54,8 +55,8 @@ def object_to_record(record_id: int):
         except InvalidInput as error:
             problems = problems_of(error)
         else:
-            flash(f"Your objection to record {record_id} is filed. A reviewer decides by "
-                  f"{objection.deadline.isoformat()}.", "success")
+            flash(_("Your objection to record %(id)s is filed. A reviewer decides by %(day)s.",
+                    id=record_id, day=objection.deadline.isoformat()), "success")
             return redirect(url_for("residents.me"))
     status_code = 422 if problems else 200
     return render_template("residents/objection.html", status=status, form=form,
@@ -86,8 +87,9 @@ def ask_for_reconsideration(objection_id: int):
         except InvalidInput as error:
             problems = problems_of(error)
         else:
-            flash(f"Your request for reconsideration of record {status.record.id} is filed. "
-                  f"A different reviewer decides by {second.deadline.isoformat()}.", "success")
+            flash(_("Your request for reconsideration of record %(id)s is filed. A different "
+                    "reviewer decides by %(day)s.", id=status.record.id,
+                    day=second.deadline.isoformat()), "success")
             return redirect(url_for("residents.me"))
     status_code = 422 if problems else 200
     return render_template("residents/objection.html", status=status, form=form,
@@ -104,9 +106,9 @@ def change_consent():
     give = form.consent.data == "give"
     set_consent(get_session(), subject_id=_subject_id(), consent=give,
                 actor=current_user.username, today=today())
-    flash("You gave consent: you are scored from today." if give else
-          "You withdrew consent: from today you have no points and no tier; your records "
-          "are kept.", "success")
+    flash(_("You gave consent: you are scored from today.") if give else
+          _("You withdrew consent: from today you have no points and no tier; your records "
+            "are kept."), "success")
     return redirect(url_for("residents.me"))
 
 
@@ -123,6 +125,6 @@ def change_contact():
     except InvalidInput as error:
         flash(error.message, "error")
     else:
-        flash(f"Notices will be emailed to {email}." if email else
-              "Notices will be sent to you by post.", "success")
+        flash(_("Notices will be emailed to %(email)s.", email=email) if email else
+              _("Notices will be sent to you by post."), "success")
     return redirect(url_for("residents.me") + "#contact-heading")

@@ -13,8 +13,8 @@ from datetime import date
 import pytest
 from flask.testing import FlaskClient
 
-from app.services.objections import file_objection
 from app.services.lists import enter_on_list
+from app.services.objections import file_objection
 from app.services.records import record_conduct
 from tests.conftest import csrf_token
 
@@ -36,6 +36,7 @@ POLICY: dict[str, object] = {
     "static": EVERYONE, "public.index": EVERYONE, "public.scheme": EVERYONE,
     "lists.public_lists": EVERYONE, "transparency.index": EVERYONE,
     "transparency.digests_text": EVERYONE, "auth.login": EVERYONE, "auth.logout": EVERYONE,
+    "i18n.choose": EVERYONE,  # the language switch: sets a cookie, redirects to a local path
     "residents.me": RES, "residents.change_consent": RES, "residents.change_contact": RES,
     # Another subject's record or objection: a resident is refused (404: no such record of theirs).
     "residents.object_to_record": set(), "residents.ask_for_reconsideration": set(),
@@ -55,6 +56,9 @@ POLICY: dict[str, object] = {
     "admin.accounts": ADMIN, "admin.create_account": ADMIN, "admin.deactivate_account": ADMIN,
     "admin.tokens": ADMIN, "admin.create_token": ADMIN, "admin.revoke_token": ADMIN,
     "audit_pages.search": AUDIT,
+    # Rankings are aggregates (no one's file): every official; the honour roll is public.
+    "rankings.tiers": OFFICIALS, "rankings.villages": OFFICIALS,
+    "rankings.departments": OFFICIALS, "rankings.honour_roll_page": EVERYONE,
     "api.get_rulebook": PUBLIC_API, "api.openapi": PUBLIC_API,
     "api.post_record": API, "api.get_standing": API, "api.check_measure": API,
     "api.post_list_entry": API, "api.post_list_removal": API, "api.post_subject": API,

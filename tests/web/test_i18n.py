@@ -1,0 +1,254 @@
+"""Two languages: every main page renders in English and in Simplified Chinese.
+
+The pages use the sample rulebook (rules/), whose titles carry both languages.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from babel.messages.pofile import read_po
+
+from app.services.records import record_conduct
+from tests.web.conftest import PASSWORD, page_text
+
+ROOT = Path(__file__).parents[2]
+ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture
+def app_config(app_config):
+    return {**app_config, "RULES_DIR": str(ROOT / "rules")}
+
+
+def _catalogue_words() -> set[str]:
+    """Return the English words (4 letters or more) of the messages the pages use."""
+    with open(ROOT / "app/translations/messages.pot", "rb") as fh:
+        catalogue = read_po(fh)
+    words: set[str] = set()
+    for message in catalogue:
+        for text in message.id if isinstance(message.id, tuple) else (message.id,):
+            text = re.sub(r"%\(\w+\)[sd]|<[^>]+>", " ", text or "")
+            words.update(w.lower() for w in re.findall(r"[A-Za-z]{4,}", text))
+    return words
+
+
+ENGLISH = _catalogue_words()
+
+
+def headings(response, *, data: tuple[str, ...] = ()) -> list[str]:
+    """Return the text of the page's h1 and h2 headings, without codes and the given data."""
+    body = response.get_data(as_text=True)
+    found = []
+    for inner in re.findall(r"<h([12])\b[^>]*>(.*?)</h\1>", body, flags=re.S):
+        text = re.sub(r"<(code|small)\b.*?</\1>", " ", inner[1], flags=re.S)
+        text = re.sub(r"<[^>]+>", " ", text)
+        for value in data:
+            text = text.replace(value, " ")
+        found.append(" ".join(text.split()))
+    return found
+
+
+def assert_chinese(response, *, data: tuple[str, ...] = ()) -> str:
+    """Check a page is served in Chinese, its main headings translated; return its text."""
+    assert response.status_code == 200, response.status_code
+    body = response.get_data(as_text=True)
+    assert '<html lang="zh-Hans">' in body
+    titles = headings(response, data=data)
+    assert titles, "the page has no h1 or h2"
+    for title in titles:
+        english = [w for w in re.findall(r"[A-Za-z]{4,}", title) if w.lower() in ENGLISH]
+        assert not english, f"untranslated English in the heading {title!r}: {english}"
+        assert CJK.search(title) or not re.search(r"[A-Za-z]", title), title
+    return page_text(response)
+
+
+def _login(client, username: str):
+    from tests.conftest import csrf_token
+
+    page = client.get("/login")
+    response = client.post("/login", data={"username": username, "password": PASSWORD,
+                                           "csrf_token": csrf_token(page.get_data(as_text=True))})
+    assert response.status_code == 302
+
+
+@pytest.fixture
+def zh_client(app):
+    """A client whose browser prefers Simplified Chinese."""
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = ZH["Accept-Language"]
+    return client
+
+
+# -- choosing the language ------------------------------------------------------------------------
+
+
+def test_english_is_the_default(client):
+    page = client.get("/")
+    body = page.get_data(as_text=True)
+    assert '<html lang="en">' in body
+    assert "Personal credit points (pilot)" in body and "Log in" in body
+    assert 'hreflang="zh"' in body  # the switch offers the other language
+
+
+def test_the_browsers_preference_picks_chinese(client):
+    page = client.get("/", headers=ZH)
+    text = assert_chinese(page)
+    assert "个人信用积分（试点）" in text and "登录" in text and "等级" in text
+    assert "诚信模范" in text  # a tier title from the rulebook, in Chinese
+    assert "Personal credit points" not in text
+    assert client.get("/", headers={"Accept-Language": "en-GB,en"}).get_data(
+        as_text=True).count('<html lang="en">') == 1
+    assert '<html lang="en">' in client.get("/", headers={"Accept-Language": "fr"}).get_data(
+        as_text=True)
+
+
+def test_the_switch_sets_a_cookie_and_goes_back(client):
+    response = client.get("/language/zh?next=/scheme%3Fx%3D1")
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/scheme"
+    assert urlsplit(response.headers["Location"]).query == "x=1"
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("lang=zh;") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert '<html lang="zh-Hans">' in client.get("/scheme").get_data(as_text=True)
+    # the pick beats the browser's preference, both ways
+    assert '<html lang="zh-Hans">' in client.get(
+        "/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    client.get("/language/en?next=/")
+    assert '<html lang="en">' in client.get("/", headers=ZH).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("target", [
+    "https://evil.example/", "//evil.example/x", "/\\evil.example", "\\\\evil.example",
+    "javascript:alert(1)", "evil.example", "/\r\nSet-Cookie: x=1", "http:/evil.example",
+    "/\t/evil.example", "",
+])
+def test_the_switch_never_leaves_the_site(client, target):
+    response = client.get("/language/zh", query_string={"next": target})
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.netloc in ("", "localhost") and location.path == "/"
+
+
+def test_an_unknown_language_is_not_found(client):
+    response = client.get("/language/fr?next=/")
+    assert response.status_code == 404
+    assert "Set-Cookie" not in response.headers or "lang=" not in response.headers["Set-Cookie"]
+    # an unknown cookie value falls back to the browser's preference
+    client.set_cookie("lang", "xx")
+    assert '<html lang="zh-Hans">' in client.get("/", headers=ZH).get_data(as_text=True)
+
+
+# -- the pages of each role -----------------------------------------------------------------------
+
+
+def test_public_pages_in_both_languages(client, zh_client):
+    english = page_text(client.get("/scheme"))
+    assert "Tampering with the heating system" in english and "People's Court" in english
+    assert "Deadlines" in english
+    text = assert_chinese(zh_client.get("/scheme"))
+    assert "破坏供热设施" in text and "人民法院" in text and "失信被执行人" in text
+    assert "不得参与政府招标投标" in text and "期限" in text and "黑名单" in text
+    assert "Tampering with the heating system" not in text
+    assert "30天" in text  # durations too
+    assert_chinese(zh_client.get("/lists"))
+    text = assert_chinese(zh_client.get("/login"))
+    assert "用户名" in text and "密码" in text  # form labels
+    text = assert_chinese(zh_client.get("/transparency"))
+    assert "审计摘要" in text
+
+
+def test_a_resident_reads_their_standing_in_chinese(app, db, zh_client, client, make_account,
+                                                     new_subject, today):
+    from app.services.rulebooks import EXTENSION_KEY
+
+    subject_id = new_subject(name="Wang Fang")
+    with app.app_context():
+        rules = app.extensions[EXTENSION_KEY].current()
+    with db() as s:
+        record_conduct(s, rulebook=rules, department="traffic-police", subject_id=subject_id,
+                       rule_code="TRAFFIC-TICKET", occurred_on=today - timedelta(days=3),
+                       evidence="ticket 0001", recorded_by="test", today=today)
+    username = make_account("resident", subject_id=subject_id)
+    _login(zh_client, username)
+    page = zh_client.get("/me")
+    text = assert_chinese(page, data=("Wang Fang",))
+    assert "我的信用状况" in text and "计入的记录" in text and "如果记录有误" in text
+    assert "交通违法罚单" in text  # the rule's title from the rulebook, in Chinese
+    assert f"{today.year}年{today.month}月{today.day}日" in text  # a date as people read it
+    assert "Records that count" not in text and "If a record is wrong" not in text
+    _login(client, username)
+    english = page_text(client.get("/me"))
+    assert "My standing" in english and "Traffic ticket" in english
+    assert today.isoformat() in english  # English keeps ISO dates
+
+
+def test_officials_pages_in_chinese(app, zh_client, make_account, new_subject):
+    subject_id = new_subject(name="Li Na")
+    recorder = make_account("recorder", department="traffic-police")
+    _login(zh_client, recorder)
+    text = assert_chinese(zh_client.get("/officials"))
+    assert "工作人员" in text
+    text = assert_chinese(zh_client.get("/officials/record"))
+    assert "记录行为" in text and "主体标识号" in text and "交通违法罚单" in text
+    assert_chinese(zh_client.get(f"/officials/subjects/{subject_id}"), data=("Li Na",))
+    assert_chinese(zh_client.get("/officials/subjects?q=Li"))
+    assert_chinese(zh_client.get("/officials/lists"))
+    assert_chinese(zh_client.get("/officials/lists/court-defaulters"))
+    assert_chinese(zh_client.get("/officials/intake"))
+    zh_client.post("/logout", data={"csrf_token": _token(zh_client)})
+    reviewer = make_account("reviewer", department="court")
+    _login(zh_client, reviewer)
+    text = assert_chinese(zh_client.get("/officials/objections"))
+    assert "待决定的异议" in text
+
+
+def _token(client) -> str:
+    from tests.conftest import csrf_token
+
+    return csrf_token(client.get("/transparency").get_data(as_text=True))
+
+
+@pytest.mark.parametrize(("role", "pages"), [
+    ("rule-author", ("/authors", "/authors/simulate")),
+    ("admin", ("/admin/accounts", "/admin/tokens", "/officials/letters")),
+    ("auditor", ("/audit",)),
+])
+def test_other_roles_pages_in_chinese(zh_client, make_account, role, pages):
+    _login(zh_client, make_account(role))
+    for url in pages:
+        assert_chinese(zh_client.get(url))
+
+
+def test_messages_and_error_pages_in_chinese(zh_client, make_account):
+    page = zh_client.get("/no/such/page")
+    assert page.status_code == 404
+    body = page.get_data(as_text=True)
+    assert "未找到" in body and "没有这个页面" in body
+    response = zh_client.get("/me", follow_redirects=True)
+    assert "请登录后查看该页面。" in page_text(response)
+    from tests.conftest import csrf_token
+
+    login = zh_client.get("/login")
+    wrong = zh_client.post("/login", data={"username": "nobody", "password": "wrong password",
+                                           "csrf_token": csrf_token(login.get_data(as_text=True))})
+    assert "用户名或密码错误" in page_text(wrong)
+    _login(zh_client, make_account("auditor"))
+    bye = zh_client.post("/logout", data={"csrf_token": _token(zh_client)}, follow_redirects=True)
+    assert "您已退出登录。" in page_text(bye)
+
+
+def test_the_json_api_stays_english(zh_client):
+    response = zh_client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["message"] == "there is no such page"
+    content = zh_client.get("/api/v1/rulebook").get_json()["content"]
+    utilities = next(t for t in content["tables"] if t["code"] == "utilities")
+    rule = next(r for r in utilities["rules"] if r["code"] == "UTIL-HEAT-TAMPER")
+    assert rule["title"] == "Tampering with the heating system"  # the contract: plain text
+    assert rule["titles"] == {"en": "Tampering with the heating system", "zh": "破坏供热设施"}
