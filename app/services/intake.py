@@ -91,15 +91,17 @@ def _csv_rows(text: str, *, name, columns, required) -> Iterator[Row]:
     rows = []
     line = reader.line_num + 1
     try:
+        strip, width = str.strip, len(header)
         for cells in reader:
-            if not any(c.strip() for c in cells):
+            cells = list(map(strip, cells))
+            if not any(cells):
                 line = reader.line_num + 1
                 continue
-            if len(cells) != len(header):
-                problems.append(Problem(
-                    f"has {len(cells)} cells, the header has {len(header)}", where=f"{name}:{line}"))
+            if len(cells) != width:
+                problems.append(Problem(f"has {len(cells)} cells, the header has {width}",
+                                        where=f"{name}:{line}"))
             else:
-                rows.append(Row(line, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
+                rows.append(Row(line, dict(zip(header, cells, strict=True))))
             line = reader.line_num + 1
     except csv.Error as error:
         problems.append(Problem(f"not valid CSV: {error}", where=f"{name}:{line}"))

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import and_, exists, insert, or_, select
+from sqlalchemy import and_, exists, insert, or_, select, text
 from sqlmodel import Session
 
 from app.models import (
@@ -113,6 +113,120 @@ def notify_imported(session: Session, *, rulebook: Rulebook, department: str,
         made += add_notices(session, [record_notice(rulebook, r, today=today) for r in records],
                             today=today)
     return made
+
+
+@dataclass(frozen=True)
+class NoticeSQL:
+    """The record notices of many records, made by the database: `rules` is a CTE of the rule
+    texts (`rt`), `columns` the notice's columns selected from records `r` joined to `rt`."""
+
+    rules: str
+    columns: str
+    params: dict
+
+
+def record_notice_sql(rulebook: Rulebook, *, department: str, today: date, dialect: str,
+                      versions: Iterable[tuple[str, int]]) -> NoticeSQL:
+    """Return SQL that writes, for each record `r`, the title and body record_notice writes.
+
+    The fixed words come from notice_texts (how_to_object is cut at the record id); the
+    per-record values are concatenated by the database, so an import of a million records
+    makes its notices in one INSERT ... SELECT. tests/services/test_notices_sql.py holds
+    the two to the same text.
+    """
+    marker = "\x00"
+    before_id, after_id = notice_texts.how_to_object(
+        rulebook.scheme, record_id=marker,  # type: ignore[arg-type]
+        until=rulebook.scheme.objections.window.after(today)).split(marker)
+    params = {
+        "nt_head": (f"{notice_texts.department_title(rulebook, department)} recorded the "
+                    f"conduct below for you on {today.isoformat()}.\n\nRecord: "),
+        "nt_object": "\n\n" + before_id, "nt_object_end": after_id,
+        "nt_plain": " (the rule's points; no repeat or cap applied)",
+    }
+    values = []
+    for i, (code, version) in enumerate(sorted(set(versions))):
+        rule = rulebook.rule_version(code, version)
+        repair = ""
+        if rule is not None and rule.repairable_after is not None:
+            repair = (f"\nRepair: it may be marked repaired "
+                      f"{notice_texts.duration_words(rule.repairable_after)} after the "
+                      "conduct, once you show that you put it right.")
+        params.update({f"nt_c{i}": code, f"nt_v{i}": version,
+                       f"nt_t{i}": rule.title if rule is not None else code,
+                       f"nt_l{i}": (rule.legal_basis if rule is not None else "") or "none given",
+                       f"nt_r{i}": repair})
+        values.append(f"(CAST(:nt_c{i} AS TEXT), CAST(:nt_v{i} AS INTEGER), "
+                      f"CAST(:nt_t{i} AS TEXT), CAST(:nt_l{i} AS TEXT), CAST(:nt_r{i} AS TEXT))")
+    if not values:
+        values.append("(NULL, NULL, NULL, NULL, NULL)")
+    pg = dialect == "postgresql"
+
+    def day(column: str) -> str:
+        return f"to_char({column}, 'YYYY-MM-DD')" if pg else column  # SQLite stores ISO text
+
+    rid = "CAST(r.id AS TEXT)"
+    signed = "CASE WHEN r.points >= 0 THEN '+' ELSE '' END || CAST(r.points AS TEXT)"
+    title = f"SUBSTR('New record: ' || rt.title || ' (' || {signed} || ' points)', 1, 300)"
+    body = (f"CAST(:nt_head AS TEXT) || {rid} || '\nConduct: ' || rt.title || ' (rule ' || "
+            f"r.rule_code || ')\nOn: ' || {day('r.occurred_on')} || '\nPoints: ' || {signed}"
+            " || CASE WHEN r.note <> '' THEN ' (' || r.note || ')' "
+            "ELSE CAST(:nt_plain AS TEXT) END"
+            " || '\nLegal basis: ' || rt.legal || '\nEvidence reference: ' || "
+            "CASE WHEN r.evidence <> '' THEN r.evidence ELSE 'none given' END"
+            f" || '\nCounts until: ' || {day('r.ends_on')} || ' (from that day on it no "
+            "longer counts)' || rt.repair || CAST(:nt_object AS TEXT) || "
+            f"{rid} || CAST(:nt_object_end AS TEXT)")
+    # SQLite would read CAST(... AS DATE) as a number: it gets the ISO text it stores.
+    when = ("CAST(:nt_today AS DATE), CAST(:nt_now AS TIMESTAMP)" if pg
+            else ":nt_today, :nt_now")
+    columns = f"r.subject_id, 'record', 'record:' || {rid}, {title}, {body}, r.id, {when}"
+    params["nt_today"] = today if pg else today.isoformat()
+    now = utcnow()
+    params["nt_now"] = (now.replace(tzinfo=None) if pg
+                        else now.strftime("%Y-%m-%d %H:%M:%S.%f"))
+    return NoticeSQL(rules="rt(code, version, title, legal, repair) AS (VALUES "
+                           + ", ".join(values) + ")", columns=columns, params=params)
+
+
+NOTICE_INSERT = ("INSERT INTO notice (subject_id, kind, dedupe_key, title, body, record_id, "
+                 "notified_on, created_at)")
+OUTBOX_INSERT = "INSERT INTO notice_outbox (notice_id, state, attempts, created_at)"
+
+
+def notify_imported_after(session: Session, *, rulebook: Rulebook, department: str,
+                          today: date, after_record: int, after_notice: int,
+                          versions: Iterable[tuple[str, int]]) -> None:
+    """Queue the notices of the records with an id above `after_record` (SQLite, inside the
+    import's transaction, which holds the database's write lock: those are the import's)."""
+    sql = record_notice_sql(rulebook, department=department, today=today, dialect="sqlite",
+                            versions=versions)
+    session.execute(text(
+        f"WITH {sql.rules} {NOTICE_INSERT} SELECT {sql.columns} FROM record r "
+        "JOIN rt ON rt.code = r.rule_code AND rt.version = r.rule_version "
+        "WHERE r.id > :after ORDER BY r.id"), {**sql.params, "after": after_record})
+    session.execute(text(
+        f"{OUTBOX_INSERT} SELECT n.id, 'pending', 0, n.created_at FROM notice n "
+        "WHERE n.id > :after ORDER BY n.id"), {"after": after_notice})
+
+
+def check_record_notice(session: Session, *, rulebook: Rulebook, record_id: int,
+                        today: date) -> None:
+    """Raise RuntimeError unless the stored notice of a record is the one record_notice writes.
+
+    A guard on record_notice_sql, run on one record of each import: should the words of
+    notice_texts change without it, the import fails loudly instead of storing other words.
+    """
+    row = session.execute(
+        select(Record.id, Record.subject_id, Record.rule_code, Record.rule_version,
+               Record.department_code, Record.occurred_on, Record.points, Record.note,
+               Record.evidence, Record.ends_on).where(Record.id == record_id)).one()
+    want = record_notice(rulebook, row, today=today)
+    got = session.execute(select(Notice.title, Notice.body, Notice.subject_id).where(
+        Notice.dedupe_key == want.dedupe_key)).one_or_none()
+    if got is None or tuple(got) != (want.title[:300], want.body, want.subject_id):
+        raise RuntimeError(f"the notice of imported record {record_id} is not the one "
+                           "notice_texts.record_notice writes: fix notices.record_notice_sql")
 
 
 # --- the nightly notices ---------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 from sqlalchemy import select
@@ -69,14 +71,54 @@ def list_entry_fact(entry: ListEntry) -> ListEntryFact:
     )
 
 
+FACTS_KEY = "citypoints.facts"
+RECORD_FACT_COLUMNS = (
+    Record.id, Record.subject_id, Record.rule_code, Record.rule_version, Record.occurred_on,
+    Record.points, Record.ends_on, Record.voided_at, Record.annulled_on, Record.repaired_on,
+    Record.department_code, Record.evidence, Record.note, Record.base_points, Record.factor)
+ENTRY_FACT_COLUMNS = (
+    ListEntry.id, ListEntry.subject_id, ListEntry.list_code, ListEntry.entered_on,
+    ListEntry.ends_on, ListEntry.removed_on, ListEntry.department_code, ListEntry.legal_basis,
+    ListEntry.decision_ref)
+
+
+@contextmanager
+def facts_read_once(session: Session) -> Iterator[None]:
+    """Within the block, load_facts reads each subject's facts from the database once.
+
+    For a page that shows one subject several ways (standing, history, what changes next)
+    and reads nothing it writes in between; outside the block every call reads afresh.
+    """
+    outer = FACTS_KEY in session.info
+    session.info.setdefault(FACTS_KEY, {})
+    try:
+        yield
+    finally:
+        if not outer:
+            session.info.pop(FACTS_KEY, None)
+
+
 def load_facts(session: Session, subject: Subject) -> tuple[list[RecordFact], list[ListEntryFact]]:
     """Return every record and list entry of `subject`."""
+    memo = session.info.get(FACTS_KEY)
+    if memo is not None:
+        if subject.subject_id not in memo:
+            memo[subject.subject_id] = _read_facts(session, subject)
+        records, entries = memo[subject.subject_id]
+        return list(records), list(entries)
+    return _read_facts(session, subject)
+
+
+def _read_facts(session: Session, subject: Subject) -> tuple[list[RecordFact],
+                                                              list[ListEntryFact]]:
+    # Plain rows of the columns the facts use, not ORM objects: a page or a check reads
+    # up to a few hundred records, and it is the busiest read of the application.
     records = session.execute(
-        select(Record).where(Record.subject_id == subject.subject_id).order_by(Record.id)
-    ).scalars()
+        select(*RECORD_FACT_COLUMNS).where(Record.subject_id == subject.subject_id)
+        .order_by(Record.id))
     entries = session.execute(
-        select(ListEntry).where(ListEntry.subject_id == subject.subject_id).order_by(ListEntry.id)
-    ).scalars()
+        select(*ENTRY_FACT_COLUMNS).where(ListEntry.subject_id == subject.subject_id)
+        .order_by(ListEntry.id))
     disputes = load_disputes(session, [subject.subject_id])
     return ([record_fact(r, disputes.get(r.id, ())) for r in records],
             [list_entry_fact(e) for e in entries])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from functools import lru_cache
 
-from app.rulebook.model import Cap, Rule
+from app.rulebook.model import Cap, Duration, Rule
 from app.standing.model import FixedPoints, PriorRecord
 
 
@@ -18,14 +19,14 @@ def fix_points(*, rule: Rule, occurred_on: date, prior: Iterable[PriorRecord]) -
     notes: list[str] = []
 
     if rule.repeat is not None:
-        window_start = rule.repeat.within.before(occurred_on)
+        window_start = _before(rule.repeat.within, occurred_on)
         if any(window_start <= p.occurred_on <= occurred_on for p in prior):
             factor = rule.repeat.factor
             points = base * factor
             notes.append(f"repeat within {rule.repeat.within}: {factor} × {base} = {points}")
 
     if rule.cap is not None and points != 0:
-        first, last = rule.cap.period_of(occurred_on)
+        first, last = _period_of(rule.cap, occurred_on)
         used = sum(abs(p.points) for p in prior if first <= p.occurred_on <= last)
         room = max(0, rule.cap.points - used)
         if abs(points) > room:
@@ -38,6 +39,18 @@ def fix_points(*, rule: Rule, occurred_on: date, prior: Iterable[PriorRecord]) -
             points = capped
 
     return FixedPoints(points=points, base_points=base, factor=factor, note="; ".join(notes))
+
+
+# Date arithmetic (dateutil's relativedelta, about 30 us a call) for the few hundred days an
+# import of a million rows names: computed once per (duration or cap, day).
+@lru_cache(maxsize=65536)
+def _before(duration: Duration, day: date) -> date:
+    return duration.before(day)
+
+
+@lru_cache(maxsize=65536)
+def _period_of(cap: Cap, day: date) -> tuple[date, date]:
+    return cap.period_of(day)
 
 
 def period_label(cap: Cap, day: date) -> str:

@@ -9,6 +9,7 @@ from app.db import get_session
 from app.services.accounts import RESIDENT
 from app.services.dossier import due_process_file
 from app.services.history import subject_history
+from app.services.standings import facts_read_once
 from app.services.subject_files import open_subject_file
 from app.web import rulebook, today
 from app.web.auth import role_required
@@ -25,10 +26,11 @@ def me():
         abort(403)
     as_of = as_of_arg()
     rules = rulebook()
-    file = open_subject_file(get_session(), rulebook=rules, subject_id=current_user.subject_id,
-                             as_of=as_of)
-    history = subject_history(get_session(), rulebook=rules, subject_id=current_user.subject_id,
-                              as_of=as_of, you=True)
+    with facts_read_once(get_session()):  # the standing and the history share one read
+        file = open_subject_file(get_session(), rulebook=rules,
+                                 subject_id=current_user.subject_id, as_of=as_of)
+        history = subject_history(get_session(), rulebook=rules,
+                                  subject_id=current_user.subject_id, as_of=as_of, you=True)
     dossier = due_process_file(get_session(), rulebook=rules,
                                subject_id=current_user.subject_id, today=today())
     return render_template("residents/me.html", file=file, rules=rules, history=history,

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -35,6 +36,7 @@ from tests.benchmarks import common
 
 MEASURE = "TENDER-BAN"
 TOKEN_DEPARTMENT = "finance-bureau"
+RECORD_DEPARTMENT = "traffic-police"
 RESIDENTS = 24
 CHECK_SUBJECTS = 2000
 PASSWORD = "bench-Passw0rd-long-enough"
@@ -66,6 +68,22 @@ def rotating_script(*, paths: list[str], cookies: list[str] | None = None,
             ("  h['Cookie'] = cookies[(n % #cookies) + 1]\n" if cookies else "") +
             "  return wrk.format('GET', paths[(n % #paths) + 1], h)\nend\n")
     return lua + DONE_LUA
+
+
+def posting_script(*, path: str, subjects: list[str], day: str, headers: dict) -> str:
+    """A wrk script that records one traffic ticket per request, each with a new
+    external_ref (this run, thread number and counter), for a rotating set of persons."""
+    run = f"{time.time_ns():x}"  # a city measured in place again gets new references
+    fixed = ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items())
+    return ("local threads = 0\nsetup = function(thread)\n  threads = threads + 1\n"
+            "  thread:set('tid', threads)\nend\nlocal n = 0\n" + _lua_list("ids", subjects)
+            + "request = function()\n  n = n + 1\n  local h = {" + fixed + "}\n"
+            "  local body = string.format('{\"subject_id\": \"%s\", \"rule_code\": "
+            "\"TRAFFIC-TICKET\", \"occurred_on\": \"" + day + "\", \"evidence\": "
+            "\"bench\", \"external_ref\": \"bench-http-" + run + "-%s-%d\"}', "
+            "ids[(n % #ids) + 1], "
+            "tostring(tid), n)\n"
+            f"  return wrk.format('POST', {json.dumps(path)}, h, body)\nend\n" + DONE_LUA)
 
 
 # ------------------------------------------------------------------------------ preparation
@@ -105,9 +123,9 @@ def create_accounts(url: str, residents: list[str]) -> list[str]:
     return names
 
 
-def create_token(url: str) -> str:
+def create_token(url: str, department: str = TOKEN_DEPARTMENT) -> str:
     proc = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "tokens", "create",
-                           "--department", TOKEN_DEPARTMENT, "--name", "benchmark"],
+                           "--department", department, "--name", f"benchmark {department}"],
                           cwd=common.ROOT, env=common.app_env(url), capture_output=True,
                           text=True, check=True)
     return proc.stdout.strip().splitlines()[-1].strip()  # printed last, once
@@ -119,13 +137,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(url: str, port: int, workers: int, patches: str = "") -> subprocess.Popen:
+def start_gunicorn(url: str, port: int, workers: int, patches: str = "",
+                   options: tuple[str, ...] = ()) -> subprocess.Popen:
     from tests.benchmarks.patches import ENV
 
     entry = "tests.benchmarks.patches:create_app()" if patches else "app:create_app()"
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "--workers",
-                             str(workers), "--bind", f"127.0.0.1:{port}", "--access-logfile",
-                             "/dev/null", "--error-logfile", "-", entry],
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), *options,
+                             "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+                             "--access-logfile", "/dev/null", "--error-logfile", "-", entry],
                             cwd=common.ROOT, env={**common.app_env(url), ENV: patches},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -199,7 +218,7 @@ def wrk(port: int, script: str, path: str, *, connections: int, duration: int,
 
 # ------------------------------------------------------------------------------ the driver
 def bench(url: str, *, duration: int, connections: list[int], workers: int,
-          patch_sets: list[str]) -> dict:
+          patch_sets: list[str], options: tuple[str, ...] = (), post: bool = True) -> dict:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
     today = common.city_today(url)
@@ -207,6 +226,7 @@ def bench(url: str, *, duration: int, connections: list[int], workers: int,
     residents, checked = choose_subjects(url)
     names = create_accounts(url, residents)
     token = create_token(url)
+    recorder = create_token(url, RECORD_DEPARTMENT) if post else None
     me = f"/me?as_of={today.isoformat()}"
     checks = [f"/api/v1/measures/{MEASURE}/check?subject_id={sid}&as_of={today.isoformat()}"
               for sid in checked]
@@ -214,7 +234,7 @@ def bench(url: str, *, duration: int, connections: list[int], workers: int,
     results, page_bytes = {}, 0
     for patches in patch_sets:
         port = free_port()
-        server = start_gunicorn(url, port, workers, patches)
+        server = start_gunicorn(url, port, workers, patches, options)
         try:
             cookies = [login(port, name) for name in names]
             # One request of each by hand: the pages must answer 200 before they are timed.
@@ -230,6 +250,25 @@ def bench(url: str, *, duration: int, connections: list[int], workers: int,
                 f"check: GET /api/v1/measures/{MEASURE}/check": (
                     checks[0], rotating_script(paths=checks, headers=auth)),
             }
+            if recorder:
+                from app.identifiers import PERSON, validate_subject_id
+
+                persons = [sid for sid in checked if validate_subject_id(sid)[1] == PERSON][:500]
+                # The city's today is the day after its last record: after a run in place,
+                # a day after the app's own today, which it refuses as the future.
+                day = min(today, date.today()).isoformat()
+                post_headers = {"Authorization": f"Bearer {recorder}",
+                                "Content-Type": "application/json"}
+                status_post, _, post_body = get(
+                    port, "/api/v1/records", post_headers, method="POST", body=json.dumps({
+                        "subject_id": persons[0], "rule_code": "TRAFFIC-TICKET",
+                        "occurred_on": day, "evidence": "bench",
+                        "external_ref": f"bench-http-first-{time.time_ns():x}"}))
+                if status_post != 201:  # as for the page and the check: answer before timing
+                    raise RuntimeError(f"record {status_post}: {post_body[:500]}")
+                targets["record: POST /api/v1/records"] = ("/api/v1/records", posting_script(
+                    path="/api/v1/records", subjects=persons, day=day,
+                    headers=post_headers))
             for name, (path, script) in targets.items():
                 if patches and name.startswith("baseline"):
                     continue  # the static file does not change with app patches
@@ -245,12 +284,13 @@ def bench(url: str, *, duration: int, connections: list[int], workers: int,
             except subprocess.TimeoutExpired:
                 server.kill()
     return {"url": url, "today": today.isoformat(), "page_bytes": page_bytes,
-            "results": results}
+            "options": list(options), "results": results}
 
 
 def report(result: dict, build: dict | None, workers: int) -> str:
     db = "PostgreSQL" if common.is_pg(result["url"]) else "SQLite"
-    out = [common.header(f"HTTP under wrk: gunicorn, {workers} sync workers, {db}",
+    server = " ".join(result.get("options", ())) or "sync workers"
+    out = [common.header(f"HTTP under wrk: gunicorn, {workers} workers ({server}), {db}",
                          common.machine())]
     if build:
         out.append(f"city: {build['subjects']:,} subjects, {build['records']:,} records\n")
@@ -279,6 +319,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=int, default=15, help="seconds per wrk run (<= 20)")
     parser.add_argument("--connections", default="2,8")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--gunicorn", default="",
+                        help="more gunicorn options, e.g. '--worker-class gthread --threads 4' "
+                             "or '--config app/gunicorn_conf.py'")
+    parser.add_argument("--no-post", dest="post", action="store_false",
+                        help="leave out POST /api/v1/records (it adds records to the copy)")
     parser.add_argument("--in-place", action="store_true",
                         help="use the city itself, not a copy (accounts and audit rows stay)")
     parser.add_argument("--patch", action="append", default=[],
@@ -298,7 +343,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         result = bench(work, duration=duration,
                        connections=[int(c) for c in args.connections.split(",")],
-                       workers=args.workers, patch_sets=["", *args.patch])
+                       workers=args.workers, patch_sets=["", *args.patch],
+                       options=tuple(args.gunicorn.split()), post=args.post)
     finally:
         if work != url or build:
             common.drop_city(work)

@@ -137,7 +137,10 @@ def child_service(url: str, path: Path, today: date) -> dict:
     wrap(records, "read_rows", "read csv")
     wrap(records._Batch, "preload", "preload")
     wrap(records, "begin_write", "write lock")
-    wrap(notices, "notify_imported", "notices")
+    wrap(notices, "notify_imported", "notices")  # the per-record notices (before 2026-11-26)
+    wrap(notices, "notify_imported_after", "notices")  # one INSERT ... SELECT (SQLite)
+    wrap(records, "_store_postgres", "copy, insert records and notices (PostgreSQL)")
+    wrap(notices, "check_record_notice", "check one notice")
     wrap(audit, "append", "audit")
     data = path.read_bytes()
     with app.app_context(), session_scope(app) as session:
