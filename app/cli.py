@@ -138,17 +138,20 @@ def records_import(file: str, department: str, actor: str | None) -> None:
 @click.command("recompute")
 @with_appcontext
 @click.option("--as-of", "as_of", default=None, help="The date (YYYY-MM-DD); default today.")
-def recompute_command(as_of: str | None) -> None:
+@click.option("--full", is_flag=True,
+              help="Recompute every subject, even where an incremental run would do.")
+def recompute_command(as_of: str | None, full: bool) -> None:
     """Run the nightly recompute now and print what it did."""
     from app.services.recompute import recompute
 
     with session_scope() as session:
         try:
             summary = recompute(session, rulebook=_rulebook(), as_of=_date_option(as_of),
-                                triggered_by="cli")
+                                triggered_by="cli", incremental=not full)
         except CitypointsError as error:
             _fail(error)
-    click.echo(f"run {summary.run_id} as of {summary.as_of}: {summary.subjects} subjects, "
+    click.echo(f"run {summary.run_id} as of {summary.as_of} ({summary.scope}, "
+               f"{summary.recomputed} recomputed): {summary.subjects} subjects, "
                f"{summary.tier_changes} tier changes, {summary.duration_ms} ms")
 
 

@@ -37,9 +37,10 @@ def nightly_recompute(app: Flask) -> None:
         with session_scope(app) as session:
             try:
                 summary = recompute(session, rulebook=registry.current(), as_of=date.today(),
-                                    triggered_by="scheduler")
-                log.info("nightly recompute: run %s, %d subjects, %d tier changes, %d ms",
-                         summary.run_id, summary.subjects, summary.tier_changes,
+                                    triggered_by="scheduler", incremental=True)
+                log.info("nightly recompute: run %s (%s, %d recomputed), %d subjects, "
+                         "%d tier changes, %d ms", summary.run_id, summary.scope,
+                         summary.recomputed, summary.subjects, summary.tier_changes,
                          summary.duration_ms)
             except Conflict as error:
                 log.warning("nightly recompute skipped: %s", error.message)

@@ -3,7 +3,7 @@ their status columns are set once, with who and when, and never cleared."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 
 def utcnow() -> datetime:
     """Return the current time, aware, in UTC (how every timestamp is stored)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Department(SQLModel, table=True):
@@ -30,7 +30,7 @@ class Subject(SQLModel, table=True):
     consent: bool = Field(default=False)
     consent_changed_on: date | None = None
     registered_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class Account(SQLModel, table=True):
@@ -62,6 +62,8 @@ class Record(SQLModel, table=True):
         UniqueConstraint("department_code", "external_ref", name="uq_record_external_ref"),
         Index("ix_record_subject_rule", "subject_id", "rule_code", "occurred_on"),
         Index("ix_record_window", "occurred_on", "ends_on"),
+        Index("ix_record_ends_on", "ends_on"),  # which records lapse since the last run
+        Index("ix_record_repaired_on", "repaired_on"),
     )
     id: int | None = Field(default=None, primary_key=True)
     subject_id: str = Field(foreign_key="subject.subject_id", max_length=18)
@@ -160,6 +162,14 @@ class Run(SQLModel, table=True):
     rulebook_fingerprint: str = Field(default="", max_length=64)
     triggered_by: str = Field(default="", max_length=80)
     error: str | None = None
+    # "full" or "incremental" (only the subjects that can have changed since the last run)
+    scope: str = Field(default="full", max_length=16, sa_column_kwargs={"server_default": "full"})
+    recomputed: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The highest ids this run saw, read under the write lock: the next run starts above them.
+    max_record_id: int | None = None
+    max_list_entry_id: int | None = None
+    max_objection_id: int | None = None
+    max_audit_id: int | None = None
 
 
 class AuditEvent(SQLModel, table=True):

@@ -10,8 +10,9 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from app.models import ListEntry, Standing, StandingFlag, Subject
+from app.models import ListEntry, StandingFlag, Subject
 from app.rulebook import Rulebook
+from app.services.recompute import standings_day
 
 CHUNK = 500
 
@@ -90,7 +91,9 @@ class FlaggedSubject:
 
 def flagged_subjects(session: Session, *, rulebook: Rulebook) -> list[FlaggedSubject]:
     """Return the subjects the last recompute flagged, each with the entries behind its flag."""
-    as_of = session.execute(select(func.max(Standing.as_of))).scalar()
+    # The day of the stored flags is the last successful run's; an incremental run rewrites
+    # only the rows that changed, so Standing.as_of is the day each row last changed.
+    as_of = standings_day(session)
     if as_of is None:
         return []  # no run yet: nothing is flagged
     flags = {flag.code: (watchlist, flag) for watchlist, flag in rulebook.flags()}

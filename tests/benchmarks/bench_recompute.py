@@ -13,6 +13,12 @@ standings are replaced). Floor and recompute alternate, each in a child process 
 own, which reports its peak memory (ru_maxrss; on PostgreSQL also the server process's
 VmHWM). Goal (issue 7): recompute <= 2x floor, peak memory < 500 MB.
 
+Then the incremental run, as the scheduler runs it the next night: 10,000 new records
+(--new-records) are stored and the recompute of the day after the last full night runs
+with incremental=True (one day of lapses, those 10,000 records, notices maturing). Goal:
+under a tenth of the full run of the same city in the same benchmark. The new records are
+deleted afterwards; the city is otherwise left as it was (its standings are the run's).
+
 Built cities are dropped afterwards unless --keep.
 """
 
@@ -133,6 +139,63 @@ def child_recompute(url: str, day: date) -> dict:
             "plan": plan}
 
 
+def child_incremental(url: str, day: date, new_records: int) -> dict:
+    import app.services.recompute as rc
+    from app.db import session_scope
+    from app.models import Record
+    from app.rulebook import load_rulebook
+
+    app = common.make_app(url)
+    rulebook = load_rulebook(common.RULES)
+    phases: dict[str, float] = defaultdict(float)
+    statements: dict[str, int] = defaultdict(int)
+    original = rc._exec
+
+    def timed(session, sql, params=None, dates=()):
+        key = _statement_key(sql)
+        started = time.perf_counter()
+        try:
+            return original(session, sql, params, dates)
+        finally:
+            phases[key] += time.perf_counter() - started
+            statements[key] += 1
+
+    ref = f"bench-incremental-{day.isoformat()}-"
+    with app.app_context(), session_scope(app) as session:
+        # Every 97th subject (streamed: the client's peak memory is the run's, not this list's).
+        subjects = [sid for i, sid in enumerate(session.execute(
+            text("SELECT subject_id FROM subject ORDER BY subject_id"),
+            execution_options={"yield_per": 5000}).scalars()) if i % 97 == 0]
+        codes = [c for c in rulebook.rule_codes if rulebook.rule_on(c, day - timedelta(days=1))]
+        rows = []
+        for i in range(new_records):  # spread over the population and the codes, reproducibly
+            rule = rulebook.rule_on(codes[i % len(codes)], day - timedelta(days=1))
+            occurred = day - timedelta(days=1 + i % 3)
+            rows.append({"subject_id": subjects[i % len(subjects)],
+                         "rule_code": rule.code, "rule_version": rule.version,
+                         "rulebook_fingerprint": rulebook.fingerprint,
+                         "department_code": rule.departments[0], "occurred_on": occurred,
+                         "ends_on": rule.ends_on(occurred), "base_points": rule.points,
+                         "factor": 1, "points": rule.points, "note": "", "evidence": "",
+                         "external_ref": f"{ref}{i}", "recorded_by": "benchmark"})
+        del subjects
+        session.execute(Record.__table__.insert(), rows)
+        session.commit()
+        rc._exec = timed
+        started = time.perf_counter()
+        summary = rc.recompute(session, rulebook=rulebook, as_of=day, triggered_by="benchmark",
+                               incremental=True)
+        seconds = time.perf_counter() - started
+        rc._exec = original
+        server = common.pg_backend_peak_mb(session.connection()) if common.is_pg(url) else None
+        session.execute(text("DELETE FROM record WHERE external_ref LIKE :p"), {"p": ref + "%"})
+        session.commit()
+    return {"seconds": seconds, "scope": summary.scope, "recomputed": summary.recomputed,
+            "subjects": summary.subjects, "tier_changes": summary.tier_changes,
+            "new_records": new_records, "phases": dict(phases), "statements": dict(statements),
+            "server_peak_mb": server}
+
+
 def _statement_key(sql: str) -> str:
     match = re.match(r"\s*(INSERT INTO|DELETE FROM|CREATE TEMPORARY TABLE|DROP TABLE IF EXISTS|"
                      r"SELECT|UPDATE)\s+(\w+)", sql)
@@ -154,7 +217,7 @@ def _plan(conn, url: str, select: str, params: dict, dates=("d",)) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ the driver
-def bench(url: str, nights: int, patch_sets: list[str]) -> dict:
+def bench(url: str, nights: int, patch_sets: list[str], new_records: int = 10_000) -> dict:
     today = common.city_today(url)
     first = today - timedelta(days=nights)
     common.checkpoint(url)
@@ -170,7 +233,12 @@ def bench(url: str, nights: int, patch_sets: list[str]) -> dict:
                       for p in order}
         runs.append({"day": day.isoformat(), "floor": floors,
                      "recompute": {p: recomputes[p] for p in patch_sets}})
-    return {"url": url, "today": today.isoformat(), "fill": fill, "runs": runs}
+    incremental = None
+    if new_records:  # the next night, after the last full one (same rulebook, one day)
+        incremental = common.run_child(MODULE, "incremental", url,
+                                       (today + timedelta(days=1)).isoformat(), str(new_records))
+    return {"url": url, "today": today.isoformat(), "fill": fill, "runs": runs,
+            "incremental": incremental}
 
 
 def _config(patches: str) -> str:
@@ -200,9 +268,24 @@ def report(title: str, result: dict, build: dict | None) -> str:
             rows.append([f"{run['day']}: recompute{f' + {patches}' if patches else ''}",
                          None, None, rec["seconds"], rec["seconds"] / total, rec["peak_mb"],
                          rec["server_peak_mb"], rec["cpu_s"], rec["load_after"]])
+    inc = result.get("incremental")
+    if inc:
+        last_run = result["runs"][-1]
+        full = last_run["recompute"][""]["seconds"]
+        floor_total = sum(last_run["floor"][""]["seconds"][k] for k in ("aggregate", "bulk write"))
+        rows.append([f"next night: incremental ({inc['new_records']:,} new records, "
+                     f"{inc['recomputed']:,} subjects recomputed, {inc['scope']})", None, None,
+                     inc["seconds"], inc["seconds"] / floor_total, inc["peak_mb"],
+                     inc["server_peak_mb"], inc["cpu_s"], inc["load_after"]])
     out.append(common.table(["night", "aggregate s", "bulk write s", "total s", "x floor",
                              "peak MB (client)", "peak MB (server)", "CPU s (client)",
                              "load after"], rows))
+    if inc:
+        out.append(f"\nincremental / full recompute of the last night: "
+                   f"{inc['seconds']:.2f} s / {full:.2f} s = {inc['seconds'] / full:.3f} "
+                   "(goal < 0.1)\nincremental statements, seconds (count): " + ", ".join(
+                       f"{k} {v:.2f} ({inc['statements'][k]})" for k, v in sorted(
+                           inc["phases"].items(), key=lambda kv: -kv[1]) if v >= 0.005))
     last = result["runs"][-1]["recompute"]
     names = list(last)
     keys = sorted({k for r in last.values() for k in r.get("phases", {})},
@@ -230,7 +313,10 @@ def main(argv: list[str] | None = None) -> None:
 
         kind, url, day = argv[1], argv[2], date.fromisoformat(argv[3])
         applied = patches.apply()
-        result = child_floor(url, day) if kind == "floor" else child_recompute(url, day)
+        if kind == "incremental":
+            result = child_incremental(url, day, int(argv[4]))
+        else:
+            result = child_floor(url, day) if kind == "floor" else child_recompute(url, day)
         common.child_output({**result, "patches": applied})
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -242,6 +328,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="where to build the city: sqlite, postgresql or both")
     parser.add_argument("--nights", type=int, default=2, help="measured nights (floor + run)")
     parser.add_argument("--keep", action="store_true", help="keep the built cities")
+    parser.add_argument("--new-records", type=int, default=10_000,
+                        help="records added before the incremental run (0: no incremental run)")
     parser.add_argument("--patch", action="append", default=[],
                         help="also run the recompute with these patches (tests/benchmarks/"
                              "patches.py), comma-separated; repeatable")
@@ -262,7 +350,7 @@ def main(argv: list[str] | None = None) -> None:
             build = common.build(url, subjects=args.subjects, records=args.records)
             print(json.dumps(build), file=sys.stderr)
         try:
-            result = bench(url, args.nights, ["", *args.patch])
+            result = bench(url, args.nights, ["", *args.patch], args.new_records)
         finally:
             if on and not args.keep:
                 common.drop_city(url)
