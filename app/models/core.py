@@ -64,6 +64,8 @@ class Record(SQLModel, table=True):
         Index("ix_record_window", "occurred_on", "ends_on"),
         Index("ix_record_ends_on", "ends_on"),  # which records lapse since the last run
         Index("ix_record_repaired_on", "repaired_on"),
+        # the dashboard's records per day and the departments' ranking (migration 0009)
+        Index("ix_record_entered", "recorded_at", "department_code", "voided_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     subject_id: str = Field(foreign_key="subject.subject_id", max_length=18)

@@ -13,6 +13,7 @@ the month-ago counts.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -99,10 +100,34 @@ def tier_distributions(session: Session, *, rulebook: Rulebook,
     figures stay whole).
     """
     codes = tuple(t.code for t in rulebook.scheme.tiers)
-    as_of = session.execute(select(func.max(Standing.as_of))).scalar()
+    last = session.execute(select(Run.id, Run.started_at, Run.as_of)
+                           .where(Run.status == "ok", Run.kind == "recompute")
+                           .order_by(Run.id.desc()).limit(1)).first()
+    if last is None:
+        return TierDistributions(None, None, codes + (NOT_SCORED,), Distribution(), [], [])
+    # The figures change only when a run completes: keep them per run (a grouped read of
+    # every standing takes a second or more at a million subjects).
+    key = (str(session.get_bind().url), last.id, last.started_at, rulebook.fingerprint,
+           district)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+    if cached is None:
+        cached = _tier_distributions(session, codes=codes, as_of=last.as_of, district=district)
+        with _CACHE_LOCK:
+            if len(_CACHE) >= _CACHE_SIZE:
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[key] = cached
+    return cached
+
+
+_CACHE: dict[tuple, TierDistributions] = {}
+_CACHE_SIZE = 64  # the city and its districts, for the last run or two
+_CACHE_LOCK = threading.Lock()
+
+
+def _tier_distributions(session: Session, *, codes: tuple[str, ...], as_of: date,
+                        district: str | None) -> TierDistributions:
     overall = Distribution()
-    if as_of is None:
-        return TierDistributions(None, None, codes + (NOT_SCORED,), overall, [], [])
     places: dict[tuple[str, str], Distribution] = {}
 
     def add(rows, attr: str) -> None:
@@ -117,6 +142,7 @@ def tier_distributions(session: Session, *, rulebook: Rulebook,
     add(session.execute(now).all(), "now")
     ref = reference_run(session, as_of=as_of)
     if ref is not None:
+        session.expunge(ref)  # kept with the cached figures, past this session
         changed, tier = _tier_then(ref)
         then = (select(Subject.district, Subject.village, tier, func.count())
                 .select_from(Standing)

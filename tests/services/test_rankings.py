@@ -208,3 +208,17 @@ def test_no_standing_no_rankings(session, rulebook, today):
     dists = tier_distributions(session, rulebook=rulebook)
     assert dists.as_of is None and village_ranking(dists, ("A",)) == []
     assert honour_roll(session, rulebook=rulebook, today=today) == ([], 0)
+
+
+def test_the_distribution_is_kept_per_run_and_follows_the_next_one(session, rulebook, city,
+                                                                   today):
+    first = tier_distributions(session, rulebook=rulebook)
+    assert tier_distributions(session, rulebook=rulebook) is first  # same run: kept
+    session.rollback()  # a later request's rollback must not spoil the kept figures
+    assert first.reference.as_of == today - timedelta(days=40)
+    _record(session, rulebook, city["s2"], "DRUNK-DRIVING", today, today)
+    recompute(session, rulebook=rulebook, as_of=today)
+    second = tier_distributions(session, rulebook=rulebook)
+    assert second is not first
+    assert second.overall.now != first.overall.now  # s2 fell from A
+    assert sum(second.overall.now.values()) == sum(first.overall.now.values())
