@@ -72,6 +72,19 @@ class Duration:
         except (OverflowError, ValueError):
             return date.min
 
+    def elapsed_from(self, since: date) -> date:
+        """Return the first day d with d - this duration on or after `since`.
+
+        That is the day a period begun on `since` has run, as the nightly recompute asks it
+        (looking back from each day): the same as `after(since)` for days, a day or two
+        later where months are short (from Jan 31 a month has run on Mar 1, since Feb 28
+        minus a month is only Jan 28).
+        """
+        day = self.after(since)
+        while day < date.max and self.before(day) < since:
+            day += timedelta(days=1)
+        return day
+
     def __str__(self) -> str:
         return f"{self.count}{self.unit}"
 

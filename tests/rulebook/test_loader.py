@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -763,3 +763,18 @@ def test_sample_rulebook_loads():
     result = check_rulebook(rules_dir)
     assert result.ok, "\n".join(str(p) for p in result.problems)
     assert result.rulebook.scheme.tiers
+
+
+@pytest.mark.parametrize("text, since, elapsed", [
+    ("7d", date(2025, 1, 31), date(2025, 2, 7)),  # days: the same as after()
+    ("1m", date(2025, 1, 15), date(2025, 2, 15)),
+    ("1m", date(2025, 1, 31), date(2025, 3, 1)),  # Feb 28 - 1m is Jan 28, not yet Jan 31
+    ("1m", date(2024, 1, 31), date(2024, 3, 1)),  # leap year: Feb 29 - 1m is Jan 29
+    ("1m", date(2025, 3, 31), date(2025, 5, 1)),
+    ("1y", date(2024, 2, 29), date(2025, 3, 1)),
+])
+def test_a_period_has_run_on_the_first_day_that_looks_back_to_its_start(text, since, elapsed):
+    duration = Duration.parse(text)
+    assert duration.elapsed_from(since) == elapsed
+    assert duration.before(elapsed) >= since
+    assert duration.before(elapsed - timedelta(days=1)) < since
