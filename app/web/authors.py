@@ -26,6 +26,7 @@ from app.services.rulebooks import EXTENSION_KEY as RULEBOOKS
 from app.services.simulate import simulate
 from app.web import rulebook, today
 from app.web.auth import role_required
+from app.web.exports import csv_response, wants_csv
 
 bp = Blueprint("authors", __name__, url_prefix="/authors")
 AUTHORS = (RULE_AUTHOR, ADMIN)
@@ -57,9 +58,16 @@ def home():
         registry.current()
     except CitypointsError:
         pass  # the page says that nothing is in force
+    history = rulebook_history(session)
+    if wants_csv():
+        return csv_response(history, HISTORY_COLUMNS, name="rulebook-history")
     return render_template("authors/home.html", state=registry.state,
-                           status=rulebook_status(session), history=rulebook_history(session),
+                           status=rulebook_status(session), history=history,
                            form=ReloadForm(), rules_dir=registry.rules_dir)
+
+
+HISTORY_COLUMNS = [("fingerprint", "fingerprint"), ("at", "at"), ("by", "by"), ("how", "kind"),
+                   ("source", "source")]
 
 
 @bp.post("/reload")

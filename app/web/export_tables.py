@@ -34,6 +34,38 @@ def subject_records(file):
                         name=f"records-{file.subject.subject_id}-{standing.as_of.isoformat()}")
 
 
+HISTORY_COLUMNS = [("from", lambda row: row[0]), ("points", lambda row: row[1]),
+                   ("tier", lambda row: row[2])]
+
+
+def subject_history(file, history):
+    """The file's points over time (the history chart's table)."""
+    return csv_response(history.timeline, HISTORY_COLUMNS,
+                        name=f"history-{file.subject.subject_id}-{file.standing.as_of.isoformat()}")
+
+
+def _objection_cell(o) -> str:
+    state = o.outcome if o.decided_on else "pending"
+    day = o.decided_on or o.deadline
+    return f"{o.id}:{'objection' if o.level == 1 else 'reconsideration'}:{state}:{day.isoformat()}"
+
+
+DUE_PROCESS_COLUMNS = [
+    ("record", "record.id"), ("occurred_on", "record.occurred_on"),
+    ("rule_code", "record.rule_code"), ("points", "record.points"),
+    ("department", "record.department_code"), ("recorded_by", "record.recorded_by"),
+    ("state", "state"), ("voided_by", "record.voided_by"), ("void_reason", "record.void_reason"),
+    ("annulled_on", "record.annulled_on"), ("repaired_on", "record.repaired_on"),
+    ("repaired_by", "record.repaired_by"),
+    ("objections", lambda status: "; ".join(_objection_cell(o) for o in status.objections))]
+
+
+def subject_due_process(file, dossier):
+    """The file's records with their state today, objections and corrections."""
+    return csv_response(dossier.records, DUE_PROCESS_COLUMNS,
+                        name=f"due-process-{file.subject.subject_id}")
+
+
 OBJECTION_COLUMNS = [
     ("objection", "objection.id"),
     ("level", lambda i: "objection" if i.objection.level == 1 else "reconsideration"),

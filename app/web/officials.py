@@ -71,11 +71,16 @@ def subject_file(subject_id: str):
     file = open_subject_file(get_session(), rulebook=rules, subject_id=subject_id[:40],
                              as_of=as_of, viewer=current_user.username)
     sid = file.subject.subject_id
-    if wants_csv():
+    table = request.args.get("table") if wants_csv() else None
+    if wants_csv() and table not in ("history", "due-process"):
         return export_tables.subject_records(file)
     history = subject_history(get_session(), rulebook=rules, subject_id=sid, as_of=as_of,
                               you=False)
+    if table == "history":
+        return export_tables.subject_history(file, history)
     dossier = due_process_file(get_session(), rulebook=rules, subject_id=sid, today=today())
+    if table == "due-process":
+        return export_tables.subject_due_process(file, dossier)
     return render_template(
         "officials/subject.html", file=file, rules=rules, history=history, dossier=dossier,
         as_of_action=url_for("officials.subject_file", subject_id=sid))

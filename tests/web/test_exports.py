@@ -112,6 +112,8 @@ EXPORTS = [
     ("/officials?format=csv&table=recent", OFFICIALS),
     ("/officials/subjects?q=Zhang&format=csv", FILES),
     ("/officials/subjects/{zhang}?format=csv", FILES),
+    ("/officials/subjects/{zhang}?format=csv&table=history", FILES),
+    ("/officials/subjects/{zhang}?format=csv&table=due-process", FILES),
     ("/officials/objections?format=csv", {"reviewer", "auditor", "admin"}),
     ("/officials/letters?format=csv", {"admin"}),
     ("/officials/lists?format=csv", FILES),
@@ -120,6 +122,7 @@ EXPORTS = [
     ("/admin/accounts?format=csv", {"admin"}),
     ("/admin/tokens?format=csv", {"admin"}),
     ("/audit?format=csv", {"auditor", "admin"}),
+    ("/authors?format=csv", {"rule-author", "admin"}),
     ("/officials/rankings?format=csv", OFFICIALS),
     ("/officials/rankings/villages?format=csv", OFFICIALS),
     ("/officials/rankings/departments?format=csv", OFFICIALS),
@@ -182,6 +185,25 @@ def test_subject_records_csv_follows_as_of(world, client_for, today):
     assert client.get(f"{base}?as_of=yesterday&format=csv").status_code == 400
 
 
+def test_subject_history_and_due_process_csv(world, client_for, today):
+    client = client_for("reviewer")
+    base = f"/officials/subjects/{world['zhang']}"
+    history = rows_of(client.get(f"{base}?format=csv&table=history"))
+    assert history and list(history[0]) == ["from", "points", "tier"]
+    assert history[-1]["from"] <= today.isoformat()
+    due = rows_of(client.get(f"{base}?format=csv&table=due-process"))
+    by_record = {int(r["record"]): r for r in due}
+    assert set(by_record) >= {world["old"].id}
+    assert by_record[world["old"].id]["rule_code"] == "TRAFFIC-TICKET"
+    assert by_record[world["old"].id]["points"] == "-5"
+    # the ticket under objection: disputed, and its objection pending
+    disputed = [r for r in due if r["state"] == "disputed"]
+    assert disputed and ":objection:pending:" in disputed[0]["objections"]
+    page = page_text(client.get(base))
+    assert "Download the records and their state as CSV" in page
+    assert "Download the points over time as CSV" in page
+
+
 def test_list_entries_csv_has_the_same_filter(world, client_for):
     client = client_for("auditor")
     now = rows_of(client.get("/officials/lists/court-defaulters?format=csv"))
@@ -236,3 +258,11 @@ def test_a_download_is_audited(world, client_for, db):
     (-5, -5), (0, 0), (None, ""), (True, "yes"), (("a", "b"), "a b")])
 def test_cells_are_defused(value, expected):
     assert cell(value) == expected
+
+
+def test_rulebook_history_csv_has_the_pages_rows(world, client_for):
+    client = client_for("rule-author")
+    rows = rows_of(client.get("/authors?format=csv"))
+    page = page_text(client.get("/authors"))
+    assert rows and all(len(r["fingerprint"]) == 64 and r["at"] and r["how"] for r in rows)
+    assert all(r["fingerprint"][:12] in page for r in rows)
