@@ -48,7 +48,7 @@ from app.services.standings import (
 from app.standing import evaluate
 from app.standing.spans import window_exit
 from tests.conftest import new_person_id
-from tests.services.test_two_paths import START, VOIDED_AT, worlds
+from tests.services.test_two_paths import START, VOIDED_AT, store_facts, worlds
 from tests.services.test_two_paths import _clean as _clean_facts
 
 REGISTERED = datetime(2020, 1, 1, tzinfo=UTC)
@@ -273,19 +273,7 @@ def test_an_incremental_run_stores_what_a_full_run_stores(session, data, monkeyp
     gap = data.draw(st.sampled_from([1, 1, 2, 7, 8, 30, 60]))
     day = first - timedelta(days=gap)
     rc.recompute(session, rulebook=rulebook, as_of=START)  # stores the rulebook, department
-    if records:
-        session.execute(insert(Record), records)
-        ids = session.execute(select(Record.id).order_by(Record.id)).scalars().all()
-        if disputes:
-            session.execute(insert(Objection), [
-                {"record_id": ids[i], "subject_id": records[i]["subject_id"], "level": level,
-                 "filed_on": filed, "filed_at": VOIDED_AT, "filed_by": "s", "reason": "r",
-                 "deadline": filed + timedelta(days=15), "decided_on": decided,
-                 "outcome": None if decided is None else "upheld"}
-                for i, level, filed, decided in disputes])
-    if entries:
-        session.execute(insert(ListEntry), entries)
-    session.commit()
+    store_facts(session, records, entries, disputes)
     assert rc.recompute(session, rulebook=rulebook, as_of=day).scope == "full"
 
     # Round 1: changes, days pass; the incremental run against the evaluator.

@@ -227,6 +227,13 @@ def test_recompute_agrees_with_the_evaluator(session, world):
         for sid, consent in subjects])
     session.commit()
     recompute(session, rulebook=rulebook, as_of=dates[0])  # stores the rulebook and department
+    store_facts(session, records, entries, disputes)
+    for as_of in dates:
+        _compare_on(session, rulebook, as_of)
+
+
+def store_facts(session, records, entries, disputes) -> None:
+    """Store a world's records, their objections and the list entries, and commit."""
     if records:
         session.execute(insert(Record), records)
         ids = session.execute(select(Record.id).order_by(Record.id)).scalars().all()
@@ -240,8 +247,6 @@ def test_recompute_agrees_with_the_evaluator(session, world):
     if entries:
         session.execute(insert(ListEntry), entries)
     session.commit()
-    for as_of in dates:
-        _compare_on(session, rulebook, as_of)
 
 
 def _compare_on(session, rulebook: Rulebook, as_of: date) -> None:
