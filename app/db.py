@@ -51,7 +51,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if _writes(conn) else "BEGIN")
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    # Timestamps are stored without a time zone, meaning UTC: a server whose default zone
+    # is local (Asia/Shanghai on a host set up in China) would shift aware values by hours.
+    return create_engine(url, echo=echo, pool_pre_ping=True,
+                         connect_args={"options": "-c timezone=UTC"})
 
 
 def get_engine(app: Flask | None = None) -> Engine:

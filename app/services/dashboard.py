@@ -114,23 +114,29 @@ class EndingEntry:
     ends_on: date
 
 
+def _ending_filter(today: date, within: int):
+    last = today + timedelta(days=within)
+    return (ListEntry.entered_on <= today, ListEntry.ends_on.is_not(None),
+            ListEntry.ends_on > today, ListEntry.ends_on <= last,
+            or_(ListEntry.removed_on.is_(None), ListEntry.removed_on > today))
+
+
 def entries_ending(session: Session, *, today: date, within: int = ENDING_WITHIN,
                    limit: int = 200) -> list[EndingEntry]:
-    """Return the list entries that count today and end within `within` days, soonest first."""
-    last = today + timedelta(days=within)
+    """Return the list entries that count today and end within `within` days, soonest first
+    (the first `limit`; `ending_per_list` counts them all)."""
     rows = session.execute(
         select(ListEntry, Subject).join(Subject, Subject.subject_id == ListEntry.subject_id)
-        .where(ListEntry.entered_on <= today, ListEntry.ends_on.is_not(None),
-               ListEntry.ends_on > today, ListEntry.ends_on <= last,
-               or_(ListEntry.removed_on.is_(None), ListEntry.removed_on > today))
+        .where(*_ending_filter(today, within))
         .order_by(ListEntry.ends_on, ListEntry.list_code, ListEntry.id).limit(limit)).all()
     return [EndingEntry(entry, subject, min(d for d in (entry.ends_on, entry.removed_on) if d))
             for entry, subject in rows]
 
 
-def ending_per_list(entries: list[EndingEntry]) -> list[tuple[str, int]]:
-    """Return (list code, entries ending) for the lists with entries ending soon."""
-    counts: dict[str, int] = defaultdict(int)
-    for item in entries:
-        counts[item.entry.list_code] += 1
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+def ending_per_list(session: Session, *, today: date,
+                    within: int = ENDING_WITHIN) -> list[tuple[str, int]]:
+    """Return (list code, entries ending within `within` days) for every such list, most first."""
+    rows = session.execute(select(ListEntry.list_code, func.count())
+                           .where(*_ending_filter(today, within))
+                           .group_by(ListEntry.list_code)).all()
+    return sorted(((code, n) for code, n in rows), key=lambda kv: (-kv[1], kv[0]))

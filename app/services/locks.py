@@ -14,17 +14,23 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def begin_write(session: Session, key: str) -> None:
+RECORDS = "records"  # whatever decides how records count: shared by one-record writers,
+#                      held alone by a bulk import, which fixes points for many subjects
+
+
+def begin_write(session: Session, key: str, *, shared: bool = False) -> None:
     """Serialise writers on `key` for the rest of the current transaction.
 
-    PostgreSQL: a transaction-level advisory lock on the key. SQLite: the database's
+    PostgreSQL: a transaction-level advisory lock on the key (`shared`: many holders may
+    share it, and only an exclusive holder waits for them). SQLite: the database's
     single write lock, taken now (with the busy timeout) rather than at the first write,
     so a read-then-write transaction cannot fail half-way on a lock upgrade. Call it
     before adding objects to the session: a transaction that had only read is restarted.
     """
     if is_postgres(session):
         session.execute(
-            text("SELECT pg_advisory_xact_lock(:k)"),
+            text("SELECT pg_advisory_xact_lock_shared(:k)" if shared
+                 else "SELECT pg_advisory_xact_lock(:k)"),
             {"k": zlib.crc32(key.encode()) - 2**31},
         )
     else:

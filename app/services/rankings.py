@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, case, func, or_, select, union
@@ -107,21 +107,22 @@ def tier_distributions(session: Session, *, rulebook: Rulebook,
         return TierDistributions(None, None, codes + (NOT_SCORED,), Distribution(), [], [])
     # The figures change only when a run completes: keep them per run (a grouped read of
     # every standing takes a second or more at a million subjects).
-    key = (str(session.get_bind().url), last.id, last.started_at, rulebook.fingerprint,
-           district)
+    key = (str(session.get_bind().url), last.id, last.started_at, rulebook.fingerprint)
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
     if cached is None:
-        cached = _tier_distributions(session, codes=codes, as_of=last.as_of, district=district)
+        cached = _tier_distributions(session, codes=codes, as_of=last.as_of, district=None)
         with _CACHE_LOCK:
             if len(_CACHE) >= _CACHE_SIZE:
                 _CACHE.pop(next(iter(_CACHE)))
             _CACHE[key] = cached
-    return cached
+    if district is None:
+        return cached
+    return replace(cached, villages=[v for v in cached.villages if v.district == district])
 
 
 _CACHE: dict[tuple, TierDistributions] = {}
-_CACHE_SIZE = 64  # the city and its districts, for the last run or two
+_CACHE_SIZE = 8  # one entry a run and rulebook (any district is cut from it)
 _CACHE_LOCK = threading.Lock()
 
 

@@ -23,7 +23,7 @@ from app.rulebook import Rulebook
 from app.rulebook.model import Rule
 from app.services import audit, notices
 from app.services.intake import RECORD_COLUMNS, RECORD_REQUIRED, Row, parse_iso_date, read_rows
-from app.services.locks import begin_write
+from app.services.locks import RECORDS, begin_write
 from app.services.refs import FileRefs
 from app.services.rulebooks import store_rulebook
 from app.standing import fix_points
@@ -290,6 +290,10 @@ def import_records(session: Session, *, rulebook: Rulebook, department: str,
     store_rulebook(session, rulebook, loaded_by=recorded_by, source="in force")
     _check_department(session, rulebook, department)
     rows = list(rows)
+    if not dry_run:
+        # Points are fixed from the records already stored (repeats, caps): nobody may
+        # store, void or annul a record between that reading and this import's commit.
+        begin_write(session, RECORDS)
     batch = _Batch(session, rulebook=rulebook, department=department, today=today,
                    recorded_by=recorded_by, name=name)
     batch.preload(rows)
@@ -317,7 +321,6 @@ def import_records(session: Session, *, rulebook: Rulebook, department: str,
         return result
     restore_cache = None
     try:
-        begin_write(session, f"records:{department}")
         if new:
             restore_cache = _sqlite_cache(session, kib=min(SQLITE_CACHE_MAX_KIB, len(new)))
             _store(session, new, rulebook=rulebook, department=department, today=today)
@@ -463,6 +466,7 @@ def record_conduct(session: Session, *, rulebook: Rulebook, department: str, sub
                   "occurred_on": occurred_on.isoformat() if isinstance(occurred_on, date)
                   else str(occurred_on or ""),
                   "evidence": str(evidence or ""), "external_ref": str(external_ref or "")})
+    begin_write(session, RECORDS, shared=True)  # a bulk import fixes points meanwhile: wait
     begin_write(session, f"subject:{row.values['subject_id'].strip().upper()}")
     batch = _Batch(session, rulebook=rulebook, department=department, today=today,
                    recorded_by=recorded_by, name="")

@@ -45,7 +45,7 @@ def dashboard(session) -> dict:
             (gettext("due within 3 days"), objections.due_soon),
             (gettext("later"), objections.later)]),
         "ending": ending if current_user.role in NAMES_READERS else [],
-        "ending_per_list": ending_per_list(ending),
+        "ending_per_list": ending_per_list(session, today=day),
         "ending_within": ENDING_WITHIN, "days": DAYS,
         "may_review": current_user.role in REVIEW_ROLES,
     }

@@ -72,14 +72,16 @@ def csv_response(rows: Iterable, columns: Sequence[Column], *, name: str,
     streamed. The download is audited with its row count and query.
     """
     table = [[cell(_get(row, getter)) for _, getter in columns]
-             for row, _ in zip(rows, range(MAX_ROWS), strict=False)]
+             for row, _ in zip(rows, range(MAX_ROWS + 1), strict=False)]
+    truncated = len(table) > MAX_ROWS
+    del table[MAX_ROWS:]
     filename = _filename(f"{name}-{date.today().isoformat()}")
     if audited and current_user.is_authenticated:
         session = get_session()
         try:
             audit.append(session, actor=current_user.username, action="export.csv",
                          target=(request.endpoint or "")[:200],
-                         details={"file": filename, "rows": len(table),
+                         details={"file": filename, "rows": len(table), "truncated": truncated,
                                   "query": request.query_string.decode("utf-8", "replace")[:500]})
             session.commit()
         except BaseException:
@@ -103,6 +105,8 @@ def csv_response(rows: Iterable, columns: Sequence[Column], *, name: str,
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
+    if truncated:  # said where a script can see it; the file itself stays plain CSV
+        response.headers["X-Citypoints-Truncated"] = f"first {MAX_ROWS} rows only"
     return response
 
 
@@ -110,7 +114,9 @@ def csv_url(table: str | None = None) -> str:
     """Return this page's URL with its filters, asking for CSV (and one of its tables)."""
     args: dict = dict(request.view_args or {})
     for key, values in request.args.lists():
-        if key not in ("format", "page", "table"):
+        # A leading underscore is url_for's own (_method, _scheme, _external, _anchor):
+        # never a filter of ours, and not to be taken from the query.
+        if key not in ("format", "page", "table") and not key.startswith("_"):
             args[key] = values if len(values) > 1 else values[0]
     args["format"] = "csv"
     if table:

@@ -171,3 +171,47 @@ def test_a_reference_recorded_meanwhile_is_a_conflict_and_nothing_is_written(
         _import(session, rulebook, rows)
     assert len(_records(session)) == before
     assert len(_notices(session)) == before
+
+
+def test_a_record_made_while_an_import_fixes_points_waits_for_it(app, session, make_subject,
+                                                                 rulebook, today):
+    """Points are fixed from the records already stored: a recording that comes while an
+    import is checking its rows waits for the import, and then counts the imported ticket
+    as a repeat. (Without the lock it committed first and missed it: factor 1.)"""
+    import threading
+    import time
+
+    from app.db import session_scope
+
+    sid = make_subject(session).subject_id
+    session.close()
+    data = (f"subject_id,rule_code,occurred_on,evidence,external_ref\n"
+            f"{sid},TRAFFIC-TICKET,{(today - timedelta(days=10)).isoformat()},,imp-1\n").encode()
+    errors: list[BaseException] = []
+
+    def record_meanwhile() -> None:
+        try:
+            with app.app_context(), session_scope(app) as other:
+                record_conduct(other, rulebook=rulebook, department="traffic-police",
+                               subject_id=sid, rule_code="TRAFFIC-TICKET", occurred_on=today,
+                               recorded_by="web", today=today, external_ref="web-1")
+        except BaseException as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    other = threading.Thread(target=record_meanwhile)
+
+    def progress(_n) -> None:  # the import has read the stored records and checked its rows
+        other.start()
+        time.sleep(1.0)  # time enough for the other recording to commit, were it not held
+
+    with app.app_context(), session_scope(app) as imp:
+        import_records_file(imp, rulebook=rulebook, department="traffic-police", data=data,
+                            name="f.csv", recorded_by="imp", today=today, progress=progress)
+    other.join(timeout=60)
+    assert not other.is_alive() and not errors, errors
+    with app.app_context(), session_scope(app) as check:
+        rows = {r.external_ref: r for r in check.execute(
+            select(Record).where(Record.subject_id == sid)).scalars()}
+    assert rows["imp-1"].id < rows["web-1"].id  # the recording waited for the import
+    assert rows["imp-1"].factor == 1
+    assert rows["web-1"].factor == 2  # the imported ticket ten days before is a repeat

@@ -10,6 +10,7 @@ from sqlalchemy import delete, update
 
 from app.models import Objection, Run, Standing
 from app.services.dashboard import (
+    ending_per_list,
     entries_ending,
     objection_summary,
     records_per_day,
@@ -197,6 +198,14 @@ def test_dashboard_figures(session, rulebook, city, today):
     ending = entries_ending(session, today=today)
     assert [e.entry.id for e in ending] == [entry.id]
     assert ending[0].ends_on == entry.ends_on
+    second = enter_on_list(session, rulebook=rulebook, list_code="model-citizens",
+                           subject_id=city["s3"], department="civil-affairs",
+                           entered_on=today - timedelta(days=340), today=today, actor="t",
+                           decision_ref="(2026) 9")
+    # the names shown are cut at `limit`; the count per list is not
+    assert [e.entry.id for e in entries_ending(session, today=today, limit=1)] == [entry.id]
+    assert ending_per_list(session, today=today) == [("model-citizens", 2)]
+    assert second.id != entry.id
     session.add(Run(as_of=today, status="failed", error="disk full"))
     session.commit()
     assert [r.error for r in run_status(session).failures] == ["disk full"]

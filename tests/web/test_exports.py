@@ -266,3 +266,29 @@ def test_rulebook_history_csv_has_the_pages_rows(world, client_for):
     page = page_text(client.get("/authors"))
     assert rows and all(len(r["fingerprint"]) == 64 and r["at"] and r["how"] for r in rows)
     assert all(r["fingerprint"][:12] in page for r in rows)
+
+
+@pytest.mark.parametrize("query", ["_method=POST", "_scheme=javascript&_external=1",
+                                   "_external=1", "_anchor=x"])
+def test_the_csv_link_takes_no_url_options_from_the_query(world, client_for, query):
+    page = client_for("auditor").get(f"/audit?{query}")
+    assert page.status_code == 200
+    links = re.findall(r'href="([^"]*format=csv[^"]*)"', page.get_data(as_text=True))
+    assert links and all(link.startswith("/audit?") and "_" not in link.split("?")[1]
+                         and "#" not in link for link in links), links
+
+
+def test_a_cut_download_says_so(world, client_for, monkeypatch, db):
+    from app.web import exports
+
+    monkeypatch.setattr(exports, "MAX_ROWS", 1)
+    admin = client_for("admin")
+    response = admin.get("/admin/accounts?format=csv")
+    assert len(rows_of(response)) == 1
+    assert response.headers["X-Citypoints-Truncated"] == "first 1 rows only"
+    with db() as s:
+        event = s.execute(select(AuditEvent).where(AuditEvent.action == "export.csv")
+                          .order_by(AuditEvent.id.desc())).scalars().first()
+    assert '"truncated": true' in event.details
+    monkeypatch.setattr(exports, "MAX_ROWS", 1000)
+    assert "X-Citypoints-Truncated" not in admin.get("/admin/accounts?format=csv").headers
