@@ -72,18 +72,17 @@ class Duration:
         except (OverflowError, ValueError):
             return date.min
 
-    def elapsed_from(self, since: date) -> date:
-        """Return the first day d with d - this duration on or after `since`.
+    def latest_start(self, day: date) -> date:
+        """Return the last day s with s + this duration on or before `day`.
 
-        That is the day a period begun on `since` has run, as the nightly recompute asks it
-        (looking back from each day): the same as `after(since)` for days, a day or two
-        later where months are short (from Jan 31 a month has run on Mar 1, since Feb 28
-        minus a month is only Jan 28).
+        A period begun on any day up to that one has run by `day`. The same as `before(day)`
+        for days; where months are short, later: on Feb 28 a month has run since Jan 31
+        (Jan 31 + 1m = Feb 28), though Feb 28 - 1m is Jan 28.
         """
-        day = self.after(since)
-        while day < date.max and self.before(day) < since:
-            day += timedelta(days=1)
-        return day
+        start = self.before(day)
+        while start < date.max and self.after(start + timedelta(days=1)) <= day:
+            start += timedelta(days=1)
+        return start
 
     def __str__(self) -> str:
         return f"{self.count}{self.unit}"

@@ -283,7 +283,9 @@ def _write_measures(session: Session, rulebook: Rulebook, as_of: date, *,
                        f"SELECT DISTINCT subject_id, :code FROM ({holds}) h", params, dates)
     _exec(session, "DROP TABLE IF EXISTS cp_cand")
     _exec(session, "CREATE TEMPORARY TABLE cp_cand (subject_id VARCHAR(18) PRIMARY KEY)")
-    first = min(m.notice.before(as_of) for m, *_ in noticed)
+    # A notice has run on as_of when its condition held from latest_start(as_of) on, where
+    # latest_start + notice = as_of (PRODUCT.md: Jan 31 + 1m = Feb 28, clamped).
+    first = min(m.notice.latest_start(as_of) for m, *_ in noticed)
     last = as_of - timedelta(days=1)
     days = [last - timedelta(days=k) for k in range((last - first).days + 1)]
     _exec(session, "INSERT INTO cp_cand (subject_id) SELECT DISTINCT subject_id FROM cp_mcand")
@@ -307,7 +309,7 @@ def _write_measures(session: Session, rulebook: Rulebook, as_of: date, *,
                        "FROM cp_cand c CROSS JOIN cp_days w WHERE w.subject_id = c.subject_id",
               params)
         for measure, *_ in noticed:
-            if day < measure.notice.before(as_of):
+            if day < measure.notice.latest_start(as_of):
                 continue
             p: dict = {"code": measure.code}
             held, held_dates = _holds_sql(rulebook, measure, "cp_day", day, p, "x", "cp_cand")
@@ -450,8 +452,7 @@ def _prepare(session: Session) -> None:
     """
     if not is_postgres(session):
         return
-    session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'"))
-    session.execute(text("LOCK TABLE subject, record, list_entry, objection IN SHARE MODE"))
+    _hold_facts(session)
     # The default 4 MB makes the GROUP BY over a million subjects spill to disk; 64 MB
     # holds its sort, and the peak memory of the server process stays under 500 MB.
     session.execute(text("SET LOCAL work_mem = '64MB'"))
@@ -462,6 +463,37 @@ def _prepare(session: Session) -> None:
             session.execute(text("SET LOCAL temp_buffers = '128MB'"))
     except DBAPIError:
         pass
+
+
+# In the order writers take them: deciding an objection updates the objection, then its
+# record; the run must not hold the record while it waits for the objection (a deadlock).
+FACT_TABLES = ("objection", "record", "list_entry", "subject")
+FACT_LOCK_TRY_SECONDS = 5  # while the run waits, new writers queue behind it: keep it short
+FACT_LOCK_TRIES = 6
+
+
+def _hold_facts(session: Session) -> None:
+    """Take SHARE locks on the fact tables, trying a few times for a few seconds each.
+
+    A waiting SHARE request holds up every writer that comes after it, so each try is
+    short and the run steps aside between tries; after the last one it is refused (a
+    Conflict: the run did nothing and says why), never left failed half-way.
+    """
+    session.execute(text(f"SET LOCAL lock_timeout = '{FACT_LOCK_TRY_SECONDS}s'"))
+    for attempt in range(1, FACT_LOCK_TRIES + 1):
+        try:
+            with session.begin_nested():
+                for table in FACT_TABLES:
+                    session.execute(text(f"LOCK TABLE {table} IN SHARE MODE"))
+            break
+        except OperationalError as error:  # lock timeout (55P03) or deadlock (40P01)
+            if attempt == FACT_LOCK_TRIES:
+                raise Conflict(
+                    "writers held the records, objections, lists or register for over "
+                    f"{FACT_LOCK_TRIES * FACT_LOCK_TRY_SECONDS} s; this run did nothing "
+                    f"(run it again): {str(error.orig).splitlines()[0]}") from None
+            time.sleep(FACT_LOCK_TRY_SECONDS)
+    session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'"))
 
 
 def _watermarks(session: Session) -> dict:

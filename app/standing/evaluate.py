@@ -232,7 +232,7 @@ def _measure_state(
     holds_since = segments[index].start
     if holds_since is None or measure.notice is None:
         return holds_since, holds_since
-    return holds_since, measure.notice.elapsed_from(holds_since)
+    return holds_since, measure.notice.after(holds_since)
 
 
 def _reasons(
@@ -343,7 +343,7 @@ def _joint_measure_state(
     holds_since = starts[index]
     if holds_since is None or measure.notice is None:
         return holds_since, holds_since
-    return holds_since, measure.notice.elapsed_from(holds_since)
+    return holds_since, measure.notice.after(holds_since)
 
 
 def _joint_reasons(

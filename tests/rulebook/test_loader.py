@@ -765,16 +765,17 @@ def test_sample_rulebook_loads():
     assert result.rulebook.scheme.tiers
 
 
-@pytest.mark.parametrize("text, since, elapsed", [
-    ("7d", date(2025, 1, 31), date(2025, 2, 7)),  # days: the same as after()
-    ("1m", date(2025, 1, 15), date(2025, 2, 15)),
-    ("1m", date(2025, 1, 31), date(2025, 3, 1)),  # Feb 28 - 1m is Jan 28, not yet Jan 31
-    ("1m", date(2024, 1, 31), date(2024, 3, 1)),  # leap year: Feb 29 - 1m is Jan 29
-    ("1m", date(2025, 3, 31), date(2025, 5, 1)),
-    ("1y", date(2024, 2, 29), date(2025, 3, 1)),
+@pytest.mark.parametrize("text, day, start", [
+    ("7d", date(2025, 2, 7), date(2025, 1, 31)),  # days: the same as before()
+    ("1m", date(2025, 2, 15), date(2025, 1, 15)),
+    ("1m", date(2025, 2, 28), date(2025, 1, 31)),  # Jan 31 + 1m = Feb 28 (clamped)
+    ("1m", date(2024, 2, 29), date(2024, 1, 31)),  # leap year
+    ("1m", date(2025, 3, 1), date(2025, 2, 1)),
+    ("1m", date(2025, 4, 30), date(2025, 3, 31)),
+    ("1y", date(2025, 2, 28), date(2024, 2, 29)),
 ])
-def test_a_period_has_run_on_the_first_day_that_looks_back_to_its_start(text, since, elapsed):
+def test_a_period_has_run_by_a_day_from_every_start_up_to_its_latest(text, day, start):
     duration = Duration.parse(text)
-    assert duration.elapsed_from(since) == elapsed
-    assert duration.before(elapsed) >= since
-    assert duration.before(elapsed - timedelta(days=1)) < since
+    assert duration.latest_start(day) == start
+    assert duration.after(start) <= day
+    assert duration.after(start + timedelta(days=1)) > day

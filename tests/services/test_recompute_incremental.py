@@ -372,3 +372,61 @@ def test_an_incremental_run_sees_the_days_alone_change_things(session):
     assert summary.scope == "incremental" and summary.recomputed == 5
     assert _stored(session)[1:] == (set(), {(ids[3], "BAN")})
     assert _stored(session)[0][ids[4]] == (1000, "HIGH") and summary.tier_changes == 1
+
+
+def test_a_representative_follows_the_organisation_into_an_incremental_run(session):
+    """An organisation's blacklist entry ends on the day, and another changes its legal
+    representative: the measures that reached the representatives must go with them."""
+    from app.rulebook.model import (
+        ConductTable,
+        Department,
+        Duration,
+        ListDef,
+        Measure,
+        Objections,
+        Rule,
+        Rulebook,
+        Scheme,
+        Tier,
+        When,
+    )
+    from tests.conftest import new_organisation_id
+
+    rule = Rule(code="R", title="r", points=-100, table="t", departments=("dept",),
+                expires_after=Duration(1, "y"))
+    rulebook = Rulebook(
+        Scheme("s", "S", 1000, False, (Tier("HIGH", 1000), Tier("LOW", None)),
+               objections=Objections()),
+        (Department("dept", "Dept"),), (ConductTable("t", "T", ("dept",), (rule,)),),
+        (Measure("BAN", "restriction", "ban", "dept", When(lists=("black",)), legal_basis="l",
+                 reaches=("legal_representative",)),),
+        (ListDef("black", "blacklist", departments=("dept",)),), fingerprint="reps")
+    day = date(2026, 3, 1)
+    ending, changing = new_organisation_id(), new_organisation_id()
+    p_ending, p_old, p_new = (new_person_id() for _ in range(3))
+    people = [{"subject_id": sid, "kind": "person", "name": sid, "registered_at": REGISTERED,
+               "updated_at": REGISTERED} for sid in (p_ending, p_old, p_new)]
+    orgs = [{"subject_id": org, "kind": "organisation", "name": org,
+             "legal_representative": rep, "registered_at": REGISTERED,
+             "updated_at": REGISTERED} for org, rep in ((ending, p_ending), (changing, p_old))]
+    session.execute(insert(Subject), people + orgs)
+    session.commit()
+    rc.recompute(session, rulebook=rulebook, as_of=day)  # stores the rulebook and department
+    entry = {"department_code": "dept", "legal_basis": "", "decision_ref": "",
+             "list_code": "black", "entered_on": day - timedelta(days=5)}
+    session.execute(insert(ListEntry), [
+        {**entry, "subject_id": ending, "ends_on": day + timedelta(days=1)},
+        {**entry, "subject_id": changing}])
+    session.commit()
+    rc.recompute(session, rulebook=rulebook, as_of=day)
+    assert _stored(session)[2] == {(ending, "BAN"), (p_ending, "BAN"), (changing, "BAN"),
+                                   (p_old, "BAN")}
+    # The register changes the second organisation's representative (as subjects import does).
+    session.execute(update(Subject).where(Subject.subject_id == changing)
+                    .values(legal_representative=p_new, updated_at=datetime.now(UTC)))
+    session.commit()
+    summary = rc.recompute(session, rulebook=rulebook, as_of=day + timedelta(days=1),
+                           incremental=True)
+    assert summary.scope == "incremental"
+    assert _stored(session)[2] == {(changing, "BAN"), (p_new, "BAN")}
+    assert _stored(session) == _evaluated(session, rulebook, day + timedelta(days=1))

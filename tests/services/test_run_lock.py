@@ -56,3 +56,95 @@ def test_a_second_run_gives_up_saying_why(session, make_subject, rulebook, datab
     holder.join()
     runs = session.execute(text("SELECT status, error FROM run ORDER BY id")).all()
     assert runs[-1][0] == "refused" and "another recompute" in runs[-1][1]
+
+
+def _writer_annuls(url: str, objection_id: int, record_id: int, started: threading.Event,
+                   go: threading.Event, out: dict) -> None:
+    """As deciding an objection does: update the objection, then (later) its record."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("UPDATE objection SET outcome = 'annulled' WHERE id = :i"),
+                         {"i": objection_id})
+            started.set()
+            go.wait(10)
+            conn.execute(text("UPDATE record SET annulled_on = '2026-05-01' WHERE id = :i"),
+                         {"i": record_id})
+            conn.commit()
+            out["writer"] = "committed"
+    except Exception as error:  # reported by the test
+        out["writer"] = f"{type(error).__name__}: {error}"
+    finally:
+        engine.dispose()
+
+
+def test_a_run_and_an_objection_decided_meanwhile_do_not_deadlock(
+        session, make_subject, rulebook, database_url, today, monkeypatch):
+    """The run's table locks come in the writers' order (objection, then record)."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite has one write lock; PostgreSQL's table locks are what is tested")
+    monkeypatch.setattr(rc, "FACT_LOCK_TRIES", 1)  # no second try to hide a deadlock
+    from app.services.objections import file_objection
+    from app.services.records import record_conduct
+
+    sid = make_subject(session).subject_id
+    record = record_conduct(session, rulebook=rulebook, department="traffic-police",
+                            subject_id=sid, rule_code="TRAFFIC-TICKET", occurred_on=today,
+                            recorded_by="t", today=today).record
+    objection = file_objection(session, rulebook=rulebook, subject_id=sid, record_id=record.id,
+                               reason="not me", actor=sid, today=today)
+    ids = (objection.id, record.id)
+    session.close()
+    started, go, out = threading.Event(), threading.Event(), {}
+    writer = threading.Thread(target=_writer_annuls,
+                              args=(database_url, *ids, started, go, out))
+    writer.start()
+    started.wait(10)
+
+    def release_writer_soon():  # once the run is waiting for its locks
+        time.sleep(0.5)
+        go.set()
+
+    threading.Thread(target=release_writer_soon).start()
+    summary = rc.recompute(session, rulebook=rulebook, as_of=today)
+    writer.join(20)
+    assert out.get("writer") == "committed", out
+    assert summary.status == "ok"
+
+
+def _hold_records(url: str, seconds: float, ready: threading.Event) -> None:
+    """A long writer: an uncommitted change to the record table for `seconds`."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        conn.execute(text("UPDATE record SET evidence = evidence"))
+        ready.set()
+        time.sleep(seconds)
+        conn.rollback()
+    engine.dispose()
+
+
+@pytest.mark.parametrize("tries, held, outcome", [(4, 1.5, "ok"), (1, 3, "refused")])
+def test_a_run_steps_aside_for_a_long_writer_then_runs_or_is_refused(
+        session, make_subject, rulebook, database_url, today, monkeypatch, tries, held, outcome):
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite has one write lock; PostgreSQL's table locks are what is tested")
+    from app.services.records import record_conduct
+
+    monkeypatch.setattr(rc, "FACT_LOCK_TRY_SECONDS", 1)
+    monkeypatch.setattr(rc, "FACT_LOCK_TRIES", tries)
+    sid = make_subject(session).subject_id
+    record_conduct(session, rulebook=rulebook, department="traffic-police", subject_id=sid,
+                   rule_code="TRAFFIC-TICKET", occurred_on=today, recorded_by="t", today=today)
+    session.close()
+    ready = threading.Event()
+    holder = threading.Thread(target=_hold_records, args=(database_url, held, ready))
+    holder.start()
+    ready.wait(10)
+    if outcome == "ok":
+        assert rc.recompute(session, rulebook=rulebook, as_of=today).status == "ok"
+    else:
+        with pytest.raises(Conflict, match="writers held the records"):
+            rc.recompute(session, rulebook=rulebook, as_of=today)
+        status = session.execute(text("SELECT status FROM run ORDER BY id DESC")).first()[0]
+        assert status == "refused"
+    holder.join()

@@ -180,8 +180,9 @@ def worlds(draw):
 def _month_end_notice_world():
     """A month's notice from Jan 31: Jan 31 + 1m is Feb 28, but Feb 28 - 1m is only Jan 28.
 
-    The evaluator once took effect on Feb 28 while the recompute, looking a month back from
-    each day, waited until Mar 1 (found by hand; random dates rarely land on a month end).
+    The evaluator took effect on Feb 28 (PRODUCT.md: month steps clamp) while the recompute,
+    looking a month back from each day, waited until Mar 1 (found by hand; random dates
+    rarely land on a month end).
     """
     tiers = (Tier("T0", 1000), Tier("LOW", None))
     rule = Rule(code="R0", title="rule", points=-50, table="t", departments=("dept",),
