@@ -115,3 +115,24 @@ def test_backup_of_a_running_sqlite_database_restores_with_its_chain(app, sessio
     assert check.ok and check.events == 5
     with sqlite3.connect(dest) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_check_goes_on_from_an_earlier_one_only_while_its_head_stands(session):
+    _events(session, 3)
+    digest = audit.publish_digest(session, day=date(2026, 11, 1))
+    first = audit.verify(session, digests=[audit.Digest(digest.day, digest.head_id,
+                                                        digest.head_hash)])
+    assert first.ok and first.events == 3 and first.new_events is None
+    _events(session, 2)
+    digests = audit.published_digests(session)
+    second = audit.verify(session, digests=digests, after=first)
+    assert second.ok and second.events == 5 and second.new_events == 2
+    assert second.head_id > first.head_id
+    # The event the earlier check ended on is changed: the walk starts again from the first.
+    session.execute(text("UPDATE audit_event SET hash = :h WHERE id = :i"),
+                    {"h": "f" * 64, "i": first.head_id})
+    session.commit()
+    again = audit.verify(session, digests=digests, after=second)
+    assert again.ok is False and again.new_events is None
+    third = audit.verify(session, digests=digests, after=first)
+    assert third.ok is False and third.broken_id == first.head_id

@@ -53,6 +53,9 @@ class VerifyResult:
     events: int
     broken_id: int | None = None
     reason: str = ""
+    head_id: int = 0  # the last event checked, and its hash: where a later check can go on
+    head_hash: str = GENESIS
+    new_events: int | None = None  # when it went on from `after`: the events it walked
 
 
 @dataclass(frozen=True)
@@ -94,13 +97,33 @@ def published_digests(session: Session) -> list[Digest]:
         select(AuditDigest).order_by(AuditDigest.day)).scalars()]
 
 
-def verify(session: Session, *, digests: list[Digest] | None = None) -> VerifyResult:
+def verify(session: Session, *, digests: list[Digest] | None = None,
+           after: VerifyResult | None = None) -> VerifyResult:
     """Walk the chain in order; report the first event whose hash or link does not hold,
-    or that differs from a digest published earlier (a rewritten history)."""
+    or that differs from a digest published earlier (a rewritten history).
+
+    `after`, the result of an earlier good check, lets the walk go on from the event where
+    that one ended (only if that event still has its hash, and the digests published of
+    earlier events still match): the events before it are not read again. Only a full
+    walk (`flask audit verify`, or without `after`) finds an older event changed since.
+    """
     prev = GENESIS
     count = 0
+    resumed = False
     expected_heads = {d.head_id: d for d in digests or []}
-    rows = session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()
+    query = select(AuditEvent).order_by(AuditEvent.id)
+    if after is not None and after.ok and after.head_id:
+        earlier = {d.head_id: d for d in digests or [] if d.head_id <= after.head_id}
+        hashes = dict(session.execute(select(AuditEvent.id, AuditEvent.hash).where(
+            AuditEvent.id.in_([after.head_id, *earlier]))).all())
+        if hashes.get(after.head_id) == after.head_hash and all(
+                hashes.get(i) == d.head_hash for i, d in earlier.items()):
+            prev, count, resumed = after.head_hash, after.events, True
+            expected_heads = {i: d for i, d in expected_heads.items() if i > after.head_id}
+            query = query.where(AuditEvent.id > after.head_id)
+    walked_from = count
+    head_id, head_hash = (after.head_id, after.head_hash) if resumed else (0, GENESIS)
+    rows = session.execute(query).scalars()
     seen_heads = set()
     for event in rows:
         count += 1
@@ -121,12 +144,14 @@ def verify(session: Session, *, digests: list[Digest] | None = None) -> VerifyRe
         if expected != event.hash:
             return VerifyResult(False, count, event.id, "its content was changed after it was written")
         prev = event.hash
+        head_id, head_hash = event.id, event.hash
     missing = sorted(set(expected_heads) - seen_heads)
     if missing:
         digest = expected_heads[missing[0]]
         return VerifyResult(False, count, digest.head_id,
                             f"the event published on {digest.day} is missing from the trail")
-    return VerifyResult(True, count)
+    return VerifyResult(True, count, head_id=head_id, head_hash=head_hash,
+                        new_events=count - walked_from if resumed else None)
 
 
 MAX_SEARCH = 500  # the most events one search returns

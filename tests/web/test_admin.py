@@ -262,3 +262,30 @@ def test_a_resident_gets_403_on_the_audit_trail(client, login, account_of):
     _as(login, account_of("resident"))
     assert client.get("/audit").status_code == 403
     assert client.get("/audit?action=account.create").status_code == 403
+
+
+def test_the_audit_page_walks_only_new_events_and_still_sees_tampering(
+        client, login, db, account_of, make_account, new_subject):
+    from sqlalchemy import text as sql
+
+    make_account("resident", subject_id=new_subject())
+    _as(login, account_of("auditor"))
+    first = page_text(client.get("/audit"))
+    assert "The chain holds" in first and "checked on this load" not in first
+    make_account("resident", subject_id=new_subject())  # new events (account.create)
+    second = page_text(client.get("/audit"))
+    assert "The chain holds" in second and "checked on this load" in second
+    make_account("resident", subject_id=new_subject())
+    with db() as s:  # an event written since the last check is changed behind the app's back
+        last = s.execute(sql("SELECT MAX(id) FROM audit_event WHERE action = 'account.create'"
+                             )).scalar()
+        s.execute(sql("UPDATE audit_event SET details = '{}' WHERE id = :i"), {"i": last})
+        s.commit()
+    assert f"The chain is broken at event {last}" in page_text(client.get("/audit"))
+    with db() as s:  # and an old one: only the whole walk, which the page offers, reads it
+        s.execute(sql("UPDATE audit_event SET details = '{}' WHERE id = (SELECT MIN(id) FROM "
+                      "audit_event)"))
+        s.commit()
+        first_id = s.execute(sql("SELECT MIN(id) FROM audit_event")).scalar()
+    full = page_text(client.get("/audit?verify=full"))
+    assert f"The chain is broken at event {first_id}" in full
