@@ -38,14 +38,7 @@ from app.services import recompute as rc
 from app.services.consent import set_consent
 from app.services.corrections import void_record
 from app.services.lists import remove_from_list
-from app.services.standings import (
-    list_entry_fact,
-    load_disputes,
-    load_represented,
-    record_fact,
-    subject_fact,
-)
-from app.standing import evaluate
+from app.services.standings import standing_for
 from app.standing.spans import window_exit
 from tests.conftest import new_person_id
 from tests.services.test_two_paths import START, VOIDED_AT, store_facts, worlds
@@ -217,17 +210,11 @@ def _stored(session) -> tuple[dict, set, set]:
 
 def _evaluated(session, rulebook, as_of: date) -> tuple[dict, set, set]:
     standings, flags, measures = {}, set(), set()
-    for subject in session.execute(select(Subject)).scalars():
-        disputes = load_disputes(session, [subject.subject_id])
-        facts = [record_fact(r, disputes.get(r.id, ())) for r in session.execute(
-            select(Record).where(Record.subject_id == subject.subject_id)).scalars()]
-        lists = [list_entry_fact(e) for e in session.execute(
-            select(ListEntry).where(ListEntry.subject_id == subject.subject_id)).scalars()]
-        s = evaluate(subject=subject_fact(subject), records=facts, list_entries=lists,
-                     rulebook=rulebook, as_of=as_of, represented=load_represented(session, subject))
-        standings[subject.subject_id] = (s.points, s.tier.code if s.tier else None)
-        flags |= {(subject.subject_id, f.code) for f in s.flags}
-        measures |= {(subject.subject_id, m.measure.code) for m in s.measures}
+    for sid in session.execute(select(Subject.subject_id)).scalars().all():
+        s = standing_for(session, rulebook=rulebook, subject_id=sid, as_of=as_of)
+        standings[sid] = (s.points, s.tier.code if s.tier else None)
+        flags |= {(sid, f.code) for f in s.flags}
+        measures |= {(sid, m.measure.code) for m in s.measures}
     return standings, flags, measures
 
 

@@ -40,14 +40,7 @@ from app.rulebook.model import (
     When,
 )
 from app.services.recompute import recompute
-from app.services.standings import (
-    list_entry_fact,
-    load_disputes,
-    load_represented,
-    record_fact,
-    subject_fact,
-)
-from app.standing import evaluate
+from app.services.standings import standing_for
 from tests.conftest import new_organisation_id, new_person_id
 
 START = date(2024, 1, 1)
@@ -255,21 +248,14 @@ def _compare_on(session, rulebook: Rulebook, as_of: date) -> None:
     stored = {s.subject_id: s for s in session.execute(select(Standing)).scalars()}
     measures = {(m.subject_id, m.measure_code) for m in session.execute(select(StandingMeasure)).scalars()}
     flags = {(f.subject_id, f.flag_code) for f in session.execute(select(StandingFlag)).scalars()}
-    for subject in session.execute(select(Subject)).scalars():
-        disputes = load_disputes(session, [subject.subject_id])
-        facts = [record_fact(r, disputes.get(r.id, ())) for r in session.execute(
-            select(Record).where(Record.subject_id == subject.subject_id)).scalars()]
-        lists = [list_entry_fact(e) for e in session.execute(
-            select(ListEntry).where(ListEntry.subject_id == subject.subject_id)).scalars()]
-        expected = evaluate(subject=subject_fact(subject), records=facts, list_entries=lists,
-                            rulebook=rulebook, as_of=as_of,
-                            represented=load_represented(session, subject))
-        row = stored[subject.subject_id]
+    for sid in session.execute(select(Subject.subject_id)).scalars().all():
+        expected = standing_for(session, rulebook=rulebook, subject_id=sid, as_of=as_of)
+        row = stored[sid]
         assert row.as_of == as_of
         assert row.points == expected.points
         assert row.tier == (expected.tier.code if expected.tier else None)
-        assert {c for s, c in flags if s == subject.subject_id} == {f.code for f in expected.flags}
-        assert {c for s, c in measures if s == subject.subject_id} == {
+        assert {c for s, c in flags if s == sid} == {f.code for f in expected.flags}
+        assert {c for s, c in measures if s == sid} == {
             m.measure.code for m in expected.measures}
 
 
