@@ -33,6 +33,20 @@ from app.models import (
     TierChange,
     utcnow,
 )
+from app.rulebook.model import (
+    ConductTable,
+    Department,
+    Duration,
+    Flag,
+    ListDef,
+    Measure,
+    Objections,
+    Rule,
+    Rulebook,
+    Scheme,
+    Tier,
+    When,
+)
 from app.services import audit
 from app.services import recompute as rc
 from app.services.consent import set_consent
@@ -40,7 +54,7 @@ from app.services.corrections import void_record
 from app.services.lists import remove_from_list
 from app.services.standings import standing_for
 from app.standing.spans import window_exit
-from tests.conftest import new_person_id
+from tests.conftest import new_organisation_id, new_person_id
 from tests.services.test_two_paths import START, VOIDED_AT, store_facts, worlds
 from tests.services.test_two_paths import _clean as _clean_facts
 
@@ -297,30 +311,22 @@ def test_a_run_is_full_when_it_must_be(session, make_subject, rulebook, case, mo
     assert again.scope == "incremental" and again.subjects == 1
 
 
-def test_an_incremental_run_sees_the_days_alone_change_things(session):
-    """No new fact at all: a removal, an end, a watchlist window and a record's expiry
-    reached on the day."""
-    from app.rulebook.model import (
-        ConductTable,
-        Department,
-        Duration,
-        Flag,
-        ListDef,
-        Measure,
-        Objections,
-        Rule,
-        Rulebook,
-        Scheme,
-        Tier,
-        When,
-    )
-
+def _one_rule_rulebook(measures, lists, *, fingerprint: str) -> Rulebook:
+    """A rulebook of one -100 rule lasting a year, tiers HIGH (1000) and LOW, and these
+    measures and lists: for the fixed examples below."""
     rule = Rule(code="R", title="r", points=-100, table="t", departments=("dept",),
                 expires_after=Duration(1, "y"))
-    rulebook = Rulebook(
+    return Rulebook(
         Scheme("s", "S", 1000, False, (Tier("HIGH", 1000), Tier("LOW", None)),
                objections=Objections()),
         (Department("dept", "Dept"),), (ConductTable("t", "T", ("dept",), (rule,)),),
+        measures, lists, fingerprint=fingerprint)
+
+
+def test_an_incremental_run_sees_the_days_alone_change_things(session):
+    """No new fact at all: a removal, an end, a watchlist window and a record's expiry
+    reached on the day."""
+    rulebook = _one_rule_rulebook(
         (Measure("BAN", "restriction", "ban", "dept", When(lists=("black",)), legal_basis="l"),
          Measure("CHECK", "restriction", "check", "dept", When(flags=("watched",)),
                  legal_basis="l")),
@@ -364,27 +370,7 @@ def test_an_incremental_run_sees_the_days_alone_change_things(session):
 def test_a_representative_follows_the_organisation_into_an_incremental_run(session):
     """An organisation's blacklist entry ends on the day, and another changes its legal
     representative: the measures that reached the representatives must go with them."""
-    from app.rulebook.model import (
-        ConductTable,
-        Department,
-        Duration,
-        ListDef,
-        Measure,
-        Objections,
-        Rule,
-        Rulebook,
-        Scheme,
-        Tier,
-        When,
-    )
-    from tests.conftest import new_organisation_id
-
-    rule = Rule(code="R", title="r", points=-100, table="t", departments=("dept",),
-                expires_after=Duration(1, "y"))
-    rulebook = Rulebook(
-        Scheme("s", "S", 1000, False, (Tier("HIGH", 1000), Tier("LOW", None)),
-               objections=Objections()),
-        (Department("dept", "Dept"),), (ConductTable("t", "T", ("dept",), (rule,)),),
+    rulebook = _one_rule_rulebook(
         (Measure("BAN", "restriction", "ban", "dept", When(lists=("black",)), legal_basis="l",
                  reaches=("legal_representative",)),),
         (ListDef("black", "blacklist", departments=("dept",)),), fingerprint="reps")
