@@ -334,9 +334,8 @@ def main(argv: list[str] | None = None) -> None:
     duration = min(args.duration, 20)
     url, build = args.url, None
     if url is None:
-        tag = f"{args.subjects // 1000}k_{args.records // 1000}k"
-        url = (common.pg_url(f"citypoints_bench_http_{tag}") if args.on == "postgresql"
-               else f"sqlite:///{common.WORKDIR / f'http_city_{tag}.sqlite3'}")
+        url = common.city_url("http", on=args.on, subjects=args.subjects,
+                              records=args.records)
         print(f"building {url} ...", file=sys.stderr)
         build = common.build(url, subjects=args.subjects, records=args.records)
     work = url if (args.in_place or build) else common.copy_city(url, "http_city")

@@ -137,6 +137,7 @@ def child_service(url: str, path: Path, today: date) -> dict:
     wrap(records, "read_rows", "read csv")
     wrap(records._Batch, "preload", "preload")
     wrap(records, "begin_write", "write lock")
+    wrap(records, "_store", "store")  # a mark only: the steps inside are timed on their own
     wrap(notices, "notify_imported", "notices")  # the per-record notices (before 2026-11-26)
     wrap(notices, "notify_imported_after", "notices")  # one INSERT ... SELECT (SQLite)
     wrap(records, "_store_postgres", "copy, insert records and notices (PostgreSQL)")
@@ -151,10 +152,13 @@ def child_service(url: str, path: Path, today: date) -> dict:
             recorded_by="bench", today=today)
         total = time.perf_counter() - started
     steps = dict(spent)
-    if {"preload:end", "write lock:start"} <= marks.keys():
-        steps["check rows, fix points"] = marks["write lock:start"] - marks["preload:end"]
-    if {"write lock:end", "notices:start"} <= marks.keys():
-        steps["insert records"] = marks["notices:start"] - marks["write lock:end"]
+    steps.pop("store", None)
+    # The write lock is taken before the rows are read (points depend on what is stored):
+    # the checks run from the end of the preload to the start of storing.
+    if {"preload:end", "store:start"} <= marks.keys():
+        steps["check rows, fix points"] = marks["store:start"] - marks["preload:end"]
+    if {"store:start", "notices:start"} <= marks.keys():
+        steps["insert records"] = marks["notices:start"] - marks["store:start"]
     return {"rows": result.rows, "added": result.added, "seconds_total": total, "steps": steps}
 
 
@@ -260,9 +264,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     url, build = args.url, None
     if url is None:
-        tag = f"{args.subjects // 1000}k_{args.records // 1000}k"
-        url = (common.pg_url(f"citypoints_bench_import_{tag}") if args.on == "postgresql"
-               else f"sqlite:///{common.WORKDIR / f'import_city_{tag}.sqlite3'}")
+        url = common.city_url("import", on=args.on, subjects=args.subjects,
+                              records=args.records)
         print(f"building {url} ...", file=sys.stderr)
         build = common.build(url, subjects=args.subjects, records=args.records)
     try:

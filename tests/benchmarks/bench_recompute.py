@@ -30,6 +30,7 @@ import re
 import sys
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 from sqlalchemy import Date, bindparam, text
@@ -98,6 +99,33 @@ def child_floor(url: str, day: date) -> dict:
             "written": written, "server_peak_mb": server, "plan": plan}
 
 
+@contextmanager
+def _timing_statements(rc, phases: dict, statements: dict, captured: dict | None = None):
+    """Time each statement the recompute runs through its `_exec` helper, by kind; keep the
+    first points aggregate in `captured` (for its query plan)."""
+    original = getattr(rc, "_exec", None)
+    if original is None:  # phase figures only while recompute keeps its _exec helper
+        yield
+        return
+
+    def timed(session, sql, params=None, dates=()):
+        key = _statement_key(sql)
+        if captured is not None and key == "INSERT cp_new" and "sql" not in captured:
+            captured.update(sql=sql, params=dict(params or {}), dates=dates)
+        started = time.perf_counter()
+        try:
+            return original(session, sql, params, dates)
+        finally:
+            phases[key] += time.perf_counter() - started
+            statements[key] += 1
+
+    rc._exec = timed
+    try:
+        yield
+    finally:
+        rc._exec = original
+
+
 def child_recompute(url: str, day: date) -> dict:
     import app.services.recompute as rc
     from app.db import session_scope
@@ -108,25 +136,12 @@ def child_recompute(url: str, day: date) -> dict:
     phases: dict[str, float] = defaultdict(float)
     statements: dict[str, int] = defaultdict(int)
     captured: dict = {}
-    original = getattr(rc, "_exec", None)
-
-    def timed(session, sql, params=None, dates=()):
-        key = _statement_key(sql)
-        if key == "INSERT cp_new" and "sql" not in captured:
-            captured.update(sql=sql, params=dict(params or {}), dates=dates)
-        started = time.perf_counter()
-        try:
-            return original(session, sql, params, dates)
-        finally:
-            phases[key] += time.perf_counter() - started
-            statements[key] += 1
-
-    if original is not None:  # phase figures only while recompute keeps its _exec helper
-        rc._exec = timed
     with app.app_context(), session_scope(app) as session:
-        started = time.perf_counter()
-        summary = rc.recompute(session, rulebook=rulebook, as_of=day, triggered_by="benchmark")
-        seconds = time.perf_counter() - started
+        with _timing_statements(rc, phases, statements, captured):
+            started = time.perf_counter()
+            summary = rc.recompute(session, rulebook=rulebook, as_of=day,
+                                   triggered_by="benchmark")
+            seconds = time.perf_counter() - started
         conn = session.connection()
         server = common.pg_backend_peak_mb(conn) if common.is_pg(url) else None
         plan = None
@@ -149,17 +164,6 @@ def child_incremental(url: str, day: date, new_records: int) -> dict:
     rulebook = load_rulebook(common.RULES)
     phases: dict[str, float] = defaultdict(float)
     statements: dict[str, int] = defaultdict(int)
-    original = rc._exec
-
-    def timed(session, sql, params=None, dates=()):
-        key = _statement_key(sql)
-        started = time.perf_counter()
-        try:
-            return original(session, sql, params, dates)
-        finally:
-            phases[key] += time.perf_counter() - started
-            statements[key] += 1
-
     ref = f"bench-incremental-{day.isoformat()}-"
     with app.app_context(), session_scope(app) as session:
         # Every 97th subject (streamed: the client's peak memory is the run's, not this list's).
@@ -181,12 +185,11 @@ def child_incremental(url: str, day: date, new_records: int) -> dict:
         del subjects
         session.execute(Record.__table__.insert(), rows)
         session.commit()
-        rc._exec = timed
-        started = time.perf_counter()
-        summary = rc.recompute(session, rulebook=rulebook, as_of=day, triggered_by="benchmark",
-                               incremental=True)
-        seconds = time.perf_counter() - started
-        rc._exec = original
+        with _timing_statements(rc, phases, statements):
+            started = time.perf_counter()
+            summary = rc.recompute(session, rulebook=rulebook, as_of=day,
+                                   triggered_by="benchmark", incremental=True)
+            seconds = time.perf_counter() - started
         server = common.pg_backend_peak_mb(session.connection()) if common.is_pg(url) else None
         session.execute(text("DELETE FROM record WHERE external_ref LIKE :p"), {"p": ref + "%"})
         session.commit()
@@ -338,11 +341,9 @@ def main(argv: list[str] | None = None) -> None:
     results = []
     targets = [(url, None) for url in args.url]
     if not targets:
-        tag = f"{args.subjects // 1000}k_{args.records // 1000}k"
         for on in args.on.split(","):
-            url = (common.pg_url(f"citypoints_bench_{tag}") if on == "postgresql" else
-                   f"sqlite:///{common.WORKDIR / f'city_{tag}.sqlite3'}")
-            targets.append((url, on))
+            targets.append((common.city_url("", on=on, subjects=args.subjects,
+                                            records=args.records), on))
     for url, on in targets:
         build = None
         if on:

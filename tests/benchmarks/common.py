@@ -147,6 +147,16 @@ def checkpoint(url: str) -> None:
         con.close()
 
 
+def city_url(name: str, *, on: str, subjects: int, records: int) -> str:
+    """Return where a benchmark keeps its generated city of that size on `on` (sqlite or
+    postgresql); `name` keeps one benchmark's city apart from another's ("" for none)."""
+    tag = f"{subjects // 1000}k_{records // 1000}k"
+    prefix = f"{name}_" if name else ""
+    if on == "postgresql":
+        return pg_url(f"citypoints_bench_{prefix}{tag}")
+    return f"sqlite:///{WORKDIR / f'{prefix}city_{tag}.sqlite3'}"
+
+
 def build(url: str, *, subjects: int, records: int, seed: int = 2026,
           today: date = CITY_TODAY) -> dict:
     """Build a city at `url` (a fresh SQLite file or PostgreSQL database); return its summary."""
