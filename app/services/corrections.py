@@ -18,7 +18,7 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from app.models import Record, utcnow
 from app.rulebook import Rulebook
 from app.services import audit, notice_texts
-from app.services.locks import RECORDS, begin_write
+from app.services.locks import begin_record_write
 from app.services.notices import NewNotice, add_notices
 
 MAX_TEXT = 2000
@@ -61,8 +61,7 @@ def void_record(session: Session, *, record_id: int, department: str | None, rea
         raise Conflict(f"record {record.id} was annulled on {record.annulled_on} after an "
                        "objection; it does not count already")
     try:
-        begin_write(session, RECORDS, shared=True)
-        begin_write(session, f"subject:{record.subject_id}")
+        begin_record_write(session, record.subject_id)
         done = session.execute(
             update(Record).where(Record.id == record.id, Record.voided_at.is_(None))
             .values(voided_at=utcnow(), voided_by=actor, void_reason=reason)).rowcount
@@ -115,8 +114,7 @@ def repair_record(session: Session, *, rulebook: Rulebook, record_id: int,
     if record.ends_on <= today:
         raise Conflict(f"record {record.id} already stopped counting on {record.ends_on}")
     try:
-        begin_write(session, RECORDS, shared=True)
-        begin_write(session, f"subject:{record.subject_id}")
+        begin_record_write(session, record.subject_id)
         done = session.execute(
             update(Record).where(Record.id == record.id, Record.repaired_on.is_(None))
             .values(repaired_on=today, repaired_by=actor, repair_evidence=evidence)).rowcount

@@ -45,3 +45,11 @@ def begin_write(session: Session, key: str, *, shared: bool = False) -> None:
             # afresh with the lock as the first statement, which waits the busy timeout.
             session.rollback()
             session.execute(take)
+
+
+def begin_record_write(session: Session, subject_id: str) -> None:
+    """Lock for a change to one subject's records (a record, a void, a repair, an
+    annulment): the subject's own lock, after a share of `RECORDS`, which a bulk import
+    holds alone while it fixes points from the records already stored."""
+    begin_write(session, RECORDS, shared=True)
+    begin_write(session, f"subject:{subject_id}")

@@ -25,7 +25,7 @@ from app.models import Objection, Record, Subject, utcnow
 from app.models.due_process import OUTCOMES
 from app.rulebook import Rulebook
 from app.services import audit, notice_texts
-from app.services.locks import RECORDS, begin_write
+from app.services.locks import begin_record_write, begin_write
 from app.services.notices import NewNotice, add_notices, record_notice_dates
 
 MAX_REASON = 4000
@@ -205,8 +205,7 @@ def decide_objection(session: Session, *, rulebook: Rulebook, objection_id: int,
     reason = _text(reason, name="reason", limit=MAX_REASON,
                    required="a decision needs a written reason (the reason is empty)")
     try:
-        begin_write(session, RECORDS, shared=True)  # an annulment changes what counts
-        begin_write(session, f"subject:{objection.subject_id}")
+        begin_record_write(session, objection.subject_id)  # an annulment changes what counts
         done = session.execute(
             update(Objection).where(Objection.id == objection_id, Objection.decided_on.is_(None))
             .values(decided_on=today, decided_at=utcnow(), decided_by=reviewer, outcome=outcome,

@@ -23,7 +23,7 @@ from app.rulebook import Rulebook
 from app.rulebook.model import Rule
 from app.services import audit, notices
 from app.services.intake import RECORD_COLUMNS, RECORD_REQUIRED, Row, parse_iso_date, read_rows
-from app.services.locks import RECORDS, begin_write
+from app.services.locks import RECORDS, begin_record_write, begin_write
 from app.services.refs import FileRefs
 from app.services.rulebooks import store_rulebook
 from app.standing import fix_points
@@ -466,8 +466,7 @@ def record_conduct(session: Session, *, rulebook: Rulebook, department: str, sub
                   "occurred_on": occurred_on.isoformat() if isinstance(occurred_on, date)
                   else str(occurred_on or ""),
                   "evidence": str(evidence or ""), "external_ref": str(external_ref or "")})
-    begin_write(session, RECORDS, shared=True)  # a bulk import fixes points meanwhile: wait
-    begin_write(session, f"subject:{row.values['subject_id'].strip().upper()}")
+    begin_record_write(session, row.values["subject_id"].strip().upper())
     batch = _Batch(session, rulebook=rulebook, department=department, today=today,
                    recorded_by=recorded_by, name="")
     batch.preload([row])
