@@ -27,13 +27,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
         os.makedirs(app.instance_path, exist_ok=True)
 
-    from app import cli, db, i18n
-    from app.services.rulebooks import RulebookRegistry
+    from app import cli, db
+    from app.services.rulebooks.registry import RulebookRegistry
     from app.web import init_web
 
     db.init_app(app)
     RulebookRegistry.init_app(app)
-    i18n.init_app(app)
     init_web(app)
     cli.init_app(app)
     return app

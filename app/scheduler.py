@@ -13,13 +13,13 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from datetime import date
 
 from flask import Flask
 
+from app import clock
 from app.db import get_engine, session_scope
 from app.errors import Conflict
-from app.services.rulebooks import EXTENSION_KEY as RULEBOOKS
+from app.services.rulebooks.registry import EXTENSION_KEY as RULEBOOKS
 
 log = logging.getLogger(__name__)
 JOBSTORE_TABLE = "apscheduler_jobs"
@@ -29,14 +29,14 @@ _apps: dict[str, Flask] = {}  # jobs are stored by reference; they find their ap
 
 def nightly_recompute(app: Flask) -> None:
     """Reload the rulebook (keeping the last good one) and recompute every standing."""
-    from app.services.recompute import recompute
+    from app.services.standings.recompute import recompute
 
     with app.app_context():
         registry = app.extensions[RULEBOOKS]
         registry.reload(loaded_by="scheduler")
         with session_scope(app) as session:
             try:
-                summary = recompute(session, rulebook=registry.current(), as_of=date.today(),
+                summary = recompute(session, rulebook=registry.current(), as_of=clock.today(),
                                     triggered_by="scheduler", incremental=True)
                 log.info("nightly recompute: run %s (%s, %d recomputed), %d subjects, "
                          "%d tier changes, %d ms", summary.run_id, summary.scope,
@@ -45,7 +45,7 @@ def nightly_recompute(app: Flask) -> None:
             except Conflict as error:
                 log.warning("nightly recompute skipped: %s", error.message)
                 return
-            from app.services.notices import send_nightly_notices
+            from app.services.due_process.notices import send_nightly_notices
 
             made = send_nightly_notices(session, rulebook=registry.current(),
                                         as_of=summary.as_of)
@@ -54,7 +54,7 @@ def nightly_recompute(app: Flask) -> None:
 
 def deliver_notices(app: Flask) -> None:
     """Send the pending notices by email when a mail server is configured (with retry)."""
-    from app.services.delivery import channel_from_config, deliver_pending
+    from app.services.due_process.delivery import channel_from_config, deliver_pending
 
     channel = channel_from_config(app.config)
     if channel is None:
@@ -80,10 +80,10 @@ def run_job(job_id: str) -> None:
 
 def publish_audit_digest(app: Flask) -> None:
     """Publish the day's head of the audit chain on the public transparency page."""
-    from app.services.audit import publish_digest
+    from app.services.audit.chain import publish_digest
 
     with app.app_context(), session_scope(app, write=True) as session:
-        digest = publish_digest(session, day=date.today())
+        digest = publish_digest(session, day=clock.today())
         if digest is not None:
             log.info("audit digest %s: event %d %s", digest.day, digest.head_id, digest.head_hash)
 

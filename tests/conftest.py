@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from app import create_app
+from app import clock, create_app
 from app.db import get_engine, session_scope
 from app.identifiers import organisation_id, person_id
 from app.migrations import upgrade
@@ -45,7 +45,8 @@ def _prepare_postgres() -> str | None:
     if "url" in _pg_state or "error" in _pg_state:
         return _pg_state.get("url")
     try:
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT",
+                              connect_args={"connect_timeout": 3})
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {PG_TEST_DB} WITH (FORCE)"))
             conn.execute(text(f"CREATE DATABASE {PG_TEST_DB}"))
@@ -147,7 +148,7 @@ def runner(app):
 @pytest.fixture
 def rulebook(app):
     """The rulebook in force in the test app (tests/data/rules)."""
-    from app.services.rulebooks import EXTENSION_KEY
+    from app.services.rulebooks.registry import EXTENSION_KEY
 
     with app.app_context():
         return app.extensions[EXTENSION_KEY].current()
@@ -190,7 +191,7 @@ def make_subject():
 
 @pytest.fixture
 def today() -> date:
-    return date.today()
+    return clock.today()
 
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

@@ -15,8 +15,8 @@ from app.db import make_engine
 from app.identifiers import validate_subject_id
 from app.migrations import upgrade
 from app.rulebook import load_rulebook
-from app.services.recompute import recompute
-from app.services.standings import standing_for
+from app.services.standings.facts import standing_for
+from app.services.standings.recompute import recompute
 from tests.benchmarks.city import build_city
 from tests.conftest import SAMPLE_RULES
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from app import clock
 from app.db import session_scope
 from app.models import RulebookEvent
-from app.services.records import record_conduct
-from app.services.rulebooks import EXTENSION_KEY
+from app.services.records.conduct import record_conduct
+from app.services.rulebooks.registry import EXTENSION_KEY
 from tests.conftest import SAMPLE_RULES
 
 
@@ -91,7 +92,7 @@ def test_rules_simulate(app, runner, rules_dir, tmp_path, make_subject):
         make_subject(session, name="Clean")
         record_conduct(session, rulebook=rules, department="traffic-police", subject_id=person,
                        rule_code="TRAFFIC-TICKET", occurred_on=date(2024, 3, 1),
-                       recorded_by="t", today=date.today())
+                       recorded_by="t", today=clock.today())
     result = runner.invoke(args=["rules", "simulate", str(target), "--as-of", "2024-03-10"])
     assert result.exit_code == 0, result.output
     out = result.output

@@ -12,14 +12,15 @@ import sys
 import urllib.error
 import urllib.request
 from concurrent.futures import ProcessPoolExecutor
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+from app import clock
 from app.db import get_engine
-from app.services.tokens import create_token
+from app.services.accounts.tokens import create_token
 from tests.conftest import TEST_RULES
 from tests.test_production import _free_port, _wait_for
 
@@ -42,7 +43,7 @@ def _post(base: str, token: str, body: dict) -> int:
 def _client(args) -> list[tuple[str, int]]:
     base, token, subjects, n = args
     out = []
-    today = date.today()
+    today = clock.today()
     for i in range(PER_CLIENT):
         if i % 5 == 0:  # a shared key: every client sends the same record
             k = (i // 5) % SHARED

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from app.db import session_scope
-from app.services.accounts import authenticate, create_account
+from app.services.accounts.users import authenticate, create_account
 
 # SQLite only: PostgreSQL has no database-wide write lock to upgrade.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -72,7 +72,7 @@ def test_a_login_survives_a_commit_between_its_read_and_its_write(app, session, 
     create_account(session, username="ana", password="correct horse battery", role="resident",
                    subject_id=subject.subject_id)
     session.close()
-    from app.services import accounts
+    from app.services.accounts import users as accounts
 
     real = accounts.check_password_hash
 

@@ -20,6 +20,7 @@ def test_one_head():
 def test_migrated_schema_matches_the_models(app):
     with get_engine(app).connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
-    tables = [d for d in diff if d[0] in ("add_table", "remove_table", "add_column", "remove_column")]
+    changes = ("add_table", "remove_table", "add_column", "remove_column")
+    tables = [d for d in diff if d[0] in changes]
     assert tables == [] or all(d[0] == "remove_table" and d[1].name == "apscheduler_jobs"
                                for d in tables), tables

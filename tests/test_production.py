@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from app.db import get_engine
-from app.services.accounts import create_account
+from app.services.accounts.users import create_account
 from tests.conftest import TEST_RULES
 
 pytestmark = pytest.mark.slow
@@ -43,7 +43,8 @@ def _wait_for(port: int, proc: subprocess.Popen, seconds: float = 30) -> None:
     raise AssertionError("gunicorn did not start")
 
 
-def test_gunicorn_workers_and_the_scheduler_serve_together(app, session, database_url, make_subject):
+def test_gunicorn_workers_and_the_scheduler_serve_together(app, session, database_url,
+                                                           make_subject):
     subject = make_subject(session)
     create_account(session, username="ana", password="correct horse battery", role="resident",
                    subject_id=subject.subject_id)

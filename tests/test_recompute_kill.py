@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.services.recompute import recompute
+from app.services.standings.recompute import recompute
 from tests.benchmarks.city import build_city
 from tests.conftest import SAMPLE_RULES
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -37,7 +37,7 @@ def test_a_missed_night_is_caught_up_once_on_the_next_start(app, session, make_s
     scheduler.start(paused=True)
     sched.install_jobs(scheduler, declared)
     # The process was down when the job was due, an hour ago and again thirty minutes ago.
-    missed = datetime.now(timezone.utc) - timedelta(hours=1)
+    missed = datetime.now(UTC) - timedelta(hours=1)
     scheduler.modify_job("nightly-recompute", next_run_time=missed)
     # The process dies here (no orderly shutdown: APScheduler's own shutdown would process
     # due jobs once more on its way out). Its thread is left waiting, paused, for good.
@@ -52,7 +52,7 @@ def test_a_missed_night_is_caught_up_once_on_the_next_start(app, session, make_s
         time.sleep(1.0)  # give a second (wrong) catch-up run the time to show itself
         assert _runs(session) == 1
         next_run = scheduler.get_job("nightly-recompute").next_run_time
-        assert next_run > datetime.now(timezone.utc)
+        assert next_run > datetime.now(UTC)
     finally:
         scheduler.shutdown(wait=True)
 

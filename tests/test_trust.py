@@ -11,8 +11,8 @@ from sqlalchemy import select, text
 from app import create_app
 from app.config import DEV_SECRET_KEY
 from app.models import AuditEvent
-from app.services import audit
-from app.services.accounts import create_account
+from app.services.accounts.users import create_account
+from app.services.audit import chain as audit
 from tests.conftest import csrf_token
 
 PASSWORD = "correct horse battery"

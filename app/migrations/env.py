@@ -1,4 +1,4 @@
-"""Alembic environment: the URL and connection come from the app (see app/cli.py)."""
+"""Alembic environment: the URL and connection come from the app (see app/cli/db.py)."""
 
 from __future__ import annotations
 

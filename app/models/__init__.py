@@ -2,8 +2,6 @@
 
 from app.models.api import ApiToken
 from app.models.authors import RulebookEvent
-
-from app.models.trust import AuditDigest, LoginAttempt
 from app.models.core import (
     Account,
     AuditEvent,
@@ -27,6 +25,7 @@ from app.models.due_process import (
     Objection,
     SubjectContact,
 )
+from app.models.trust import AuditDigest, LoginAttempt
 
 __all__ = [
     "Account",

@@ -37,7 +37,7 @@ class Account(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=80, unique=True)
     password_hash: str = Field(max_length=255)
-    role: str = Field(max_length=32)  # see app.services.accounts.ROLES
+    role: str = Field(max_length=32)  # see app.services.accounts.users.ROLES
     display_name: str = Field(default="", max_length=200)
     department_code: str | None = Field(default=None, foreign_key="department.code")
     subject_id: str | None = Field(default=None, foreign_key="subject.subject_id")

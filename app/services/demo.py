@@ -14,15 +14,15 @@ from app.errors import CitypointsError
 from app.identifiers import organisation_id, person_id
 from app.models import Account, Record, Subject
 from app.rulebook import Rulebook
-from app.services.accounts import create_account
-from app.services.intake import Row
-from app.services.lists import enter_on_list
-from app.services.objections import decide_objection, file_objection
-from app.services.rankings import MONTH
-from app.services.recompute import recompute
-from app.services.records import import_records
-from app.services.rulebooks import store_rulebook
-from app.services.subjects import import_subjects
+from app.services.accounts.users import create_account
+from app.services.due_process.objections import decide_objection, file_objection
+from app.services.intake.rows import Row
+from app.services.lists.entries import enter_on_list
+from app.services.records.conduct import import_records
+from app.services.reports.rankings import MONTH
+from app.services.rulebooks.registry import store_rulebook
+from app.services.standings.recompute import recompute
+from app.services.subjects.register import import_subjects
 
 DEMO_PASSWORD = "citypoints-demo"
 # Rongcheng's subdistricts and towns, with a few villages or neighbourhoods each.
@@ -70,9 +70,11 @@ def _people(rng: random.Random, count: int) -> list[dict]:
         prefix = f"{region}{birth:%Y%m%d}{i % 1000:03d}"
         district = rng.choice(list(PLACES))
         rows.append({"subject_id": person_id(prefix), "kind": "person",
-                     "name": f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}{rng.choice(GIVEN).lower()}",
+                     "name": f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}"
+                             f"{rng.choice(GIVEN).lower()}",
                      "district": district, "village": rng.choice(PLACES[district]),
-                     "legal_representative": "", "consent": "true" if rng.random() < 0.9 else "false"})
+                     "legal_representative": "",
+                     "consent": "true" if rng.random() < 0.9 else "false"})
     return rows
 
 
@@ -85,7 +87,8 @@ def _organisations(rng: random.Random, count: int, people: list[dict]) -> list[d
         district = rng.choice(list(PLACES))
         rep = people[rng.randrange(len(people))]["subject_id"]
         rows.append({"subject_id": organisation_id(prefix), "kind": "organisation",
-                     "name": f"Rongcheng {rng.choice(SURNAMES)}'s {rng.choice(TRADES)} Co., Ltd. {i + 1}",
+                     "name": f"Rongcheng {rng.choice(SURNAMES)}'s {rng.choice(TRADES)} "
+                             f"Co., Ltd. {i + 1}",
                      "district": district, "village": rng.choice(PLACES[district]),
                      "legal_representative": rep, "consent": "true"})
     return rows
@@ -192,13 +195,15 @@ def _lists(session, *, rulebook, rng, ids, kinds, today) -> None:
             enter_on_list(session, rulebook=rulebook, list_code=list_def.code,
                           subject_id=subject, department=department,
                           entered_on=today - timedelta(days=rng.randint(10, 300)), today=today,
-                          actor="demo", decision_ref=f"({today.year}) Lu 1082 Zhi {rng.randint(100, 999)}")
+                          actor="demo",
+                          decision_ref=f"({today.year}) Lu 1082 Zhi {rng.randint(100, 999)}")
 
 
 def _accounts(session, *, rulebook, people, today) -> None:
     # The resident account belongs to the person with the most records: a rich page to read.
     resident = session.execute(
-        select(Record.subject_id, func.count()).join(Subject, Subject.subject_id == Record.subject_id)
+        select(Record.subject_id, func.count())
+        .join(Subject, Subject.subject_id == Record.subject_id)
         .where(Subject.kind == "person").group_by(Record.subject_id)
         .order_by(func.count().desc(), Record.subject_id).limit(1)).first()
     subject_id = resident[0] if resident else people[0]["subject_id"]

@@ -8,10 +8,11 @@ from flask import Flask, current_app, jsonify, render_template, request
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from app import clock
 from app.db import get_session
 from app.errors import CitypointsError
 from app.models import Account
-from app.services.rulebooks import EXTENSION_KEY as RULEBOOKS
+from app.services.rulebooks.registry import EXTENSION_KEY as RULEBOOKS
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -60,8 +61,8 @@ def rulebook_state():
 
 
 def today() -> date:
-    """Return today's date (one place, so tests and pages agree)."""
-    return date.today()
+    """Return today in the city (`TIMEZONE`): what every page and API call means by today."""
+    return clock.today()
 
 
 def _wants_json() -> bool:
@@ -70,29 +71,33 @@ def _wants_json() -> bool:
 
 def init_web(app: Flask) -> None:
     """Register login, CSRF, blueprints, template helpers and error handlers."""
-    from app.web import api, auth, authors, officials, public, residents, transparency
+    from app.web import (
+        admin,
+        api,
+        audit_pages,
+        auth,
+        authors,
+        exports,
+        i18n,
+        public,
+        residents,
+        transparency,
+    )
+    from app.web.officials import bp as officials
+    from app.web.officials import intake, lists, rankings
+    from app.web.terms import web_message
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see that page."
-    from app.web.terms import web_message
-
     login_manager.localize_callback = web_message  # the message in the page's language
     csrf.init_app(app)
-    for module in (public, auth, residents, officials, authors, api, transparency):
-        app.register_blueprint(module.bp)
+    i18n.init_app(app)
+    blueprints = (public.bp, auth.bp, residents.bp, officials, authors.bp, api.bp,
+                  transparency.bp, lists.bp, intake.bp, admin.bp, audit_pages.bp, rankings.bp)
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
     csrf.exempt(api.bp)  # the API authenticates by bearer token, not by cookie
-    from app.web import intake, lists  # lists and bulk intake (issue 3)
-
-    for module in (lists, intake):
-        app.register_blueprint(module.bp)
-    from app.web import admin, audit_pages  # accounts, tokens and the audit trail (admin, auditor)
-
-    for module in (admin, audit_pages):
-        app.register_blueprint(module.bp)
-    from app.web import exports, rankings  # rankings and CSV downloads (issue 8)
-
-    app.register_blueprint(rankings.bp)
     exports.init_app(app)
 
     @app.context_processor
@@ -108,7 +113,8 @@ def init_web(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf_error(error):
         return render_template("error.html", error=CitypointsError(
-            "the form expired or was sent from elsewhere; go back, reload it and send it again")), 400
+            "the form expired or was sent from elsewhere; go back, reload it and send it "
+            "again")), 400
 
     for status, message in ((403, "you may not open this page"), (404, "there is no such page"),
                             (405, "that method is not allowed here"),

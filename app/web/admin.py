@@ -14,14 +14,14 @@ from wtforms.validators import Length
 
 from app.db import get_session
 from app.errors import CitypointsError, Conflict, InvalidInput
-from app.i18n import local_title
 from app.models import utcnow
-from app.services import accounts as account_service
-from app.services import tokens as token_service
-from app.services.accounts import ADMIN, MIN_PASSWORD, ROLES
+from app.services.accounts import tokens as token_service
+from app.services.accounts import users as account_service
+from app.services.accounts.users import ADMIN, MIN_PASSWORD, ROLES
 from app.web import export_tables, rulebook
 from app.web.auth import role_required
 from app.web.exports import wants_csv
+from app.web.i18n import local_title
 from app.web.terms import term
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -9,9 +9,9 @@ from flask import Blueprint, render_template, request
 
 from app.db import get_session
 from app.errors import CitypointsError
-from app.services import audit
-from app.services.accounts import ADMIN, AUDITOR
-from app.services.intake import parse_iso_date
+from app.services.accounts.users import ADMIN, AUDITOR
+from app.services.audit import chain as audit
+from app.services.intake.rows import parse_iso_date
 from app.web import export_tables
 from app.web.auth import role_required
 from app.web.exports import wants_csv

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from app.db import get_session
-from app.services.accounts import RESIDENT, Throttled, authenticate
+from app.services.accounts.users import RESIDENT, Throttled, authenticate
 from app.web import User, login_manager
 from app.web.forms import LoginForm
 

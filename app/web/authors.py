@@ -13,17 +13,17 @@ from wtforms import SelectField, StringField
 
 from app.db import get_session
 from app.errors import CitypointsError, InvalidInput
-from app.services.accounts import ADMIN, RULE_AUTHOR
-from app.services.candidates import (
+from app.services.accounts.users import ADMIN, RULE_AUTHOR
+from app.services.rulebooks.candidates import (
     candidate_dir,
     candidate_dirs,
     candidate_from_dir,
     candidate_from_texts,
     read_zip,
 )
-from app.services.rulebook_history import rulebook_diff, rulebook_history, rulebook_status
-from app.services.rulebooks import EXTENSION_KEY as RULEBOOKS
-from app.services.simulate import simulate
+from app.services.rulebooks.history import rulebook_diff, rulebook_history, rulebook_status
+from app.services.rulebooks.registry import EXTENSION_KEY as RULEBOOKS
+from app.services.rulebooks.simulate import simulate
 from app.web import rulebook, today
 from app.web.auth import role_required
 from app.web.exports import csv_response, wants_csv
@@ -143,7 +143,7 @@ def simulate_page():
 
 def as_of_arg_from(raw: str | None):
     """Return the date typed in the form, or today (a bad date is a readable error)."""
-    from app.services.intake import parse_iso_date
+    from app.services.intake.rows import parse_iso_date
 
     raw = (raw or "").strip()
     if not raw:

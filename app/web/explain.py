@@ -14,7 +14,7 @@ from datetime import date
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from app.i18n import DEFAULT, current_language, local_day, local_title
+from app.web.i18n import DEFAULT, current_language, local_day, local_title
 
 _DAY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 

@@ -18,8 +18,9 @@ from datetime import date, datetime
 from flask import Flask, Response, request, url_for
 from flask_login import current_user
 
+from app import clock
 from app.db import get_session
-from app.services import audit
+from app.services.audit import chain as audit
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_ROWS = 100_000
@@ -75,7 +76,7 @@ def csv_response(rows: Iterable, columns: Sequence[Column], *, name: str,
              for row, _ in zip(rows, range(MAX_ROWS + 1), strict=False)]
     truncated = len(table) > MAX_ROWS
     del table[MAX_ROWS:]
-    filename = _filename(f"{name}-{date.today().isoformat()}")
+    filename = _filename(f"{name}-{clock.today().isoformat()}")
     if audited and current_user.is_authenticated:
         session = get_session()
         try:

@@ -7,7 +7,7 @@ from datetime import date
 from flask import request
 
 from app.errors import CitypointsError
-from app.services.intake import parse_iso_date
+from app.services.intake.rows import parse_iso_date
 from app.web import today
 
 

@@ -12,7 +12,7 @@ import re
 
 from flask_babel import lazy_gettext as _l
 
-from app.i18n import DEFAULT, current_language
+from app.web.i18n import DEFAULT, current_language
 
 TERMS = {
     # roles

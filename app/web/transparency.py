@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template
 
 from app.db import get_session
-from app.services.audit import published_digests
+from app.services.audit.chain import published_digests
 
 bp = Blueprint("transparency", __name__, url_prefix="/transparency")
 

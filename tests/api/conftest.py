@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from app import clock
 from app.db import session_scope
 from app.models import AuditEvent, ListEntry, Record
-from app.services.tokens import create_token
+from app.services.accounts.tokens import create_token
 
 
 @pytest.fixture
@@ -102,7 +103,7 @@ def counts(db):
 
 
 def days_ago(n: int) -> str:
-    return (date.today() - timedelta(days=n)).isoformat()
+    return (clock.today() - timedelta(days=n)).isoformat()
 
 
 def assert_error(response, status: int, code: str | None = None, field: str | None = None):

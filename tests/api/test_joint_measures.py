@@ -4,13 +4,14 @@ is its legal representative, on both paths (the evaluator and the nightly tables
 from __future__ import annotations
 
 import shutil
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from app import clock
 from app.models import StandingMeasure
-from app.services.recompute import recompute
+from app.services.standings.recompute import recompute
 from tests.api.conftest import days_ago
 from tests.conftest import TEST_RULES
 
@@ -62,11 +63,11 @@ def test_a_listed_companys_measure_reaches_its_legal_representative(api, new_sub
     assert api.get(f"/measures/TENDER-BAN/check?subject_id={bystander}").get_json()[
         "applies"] is False
     # The nightly tables agree.
-    assert _stored_measures(db, rulebook, date.today()) >= {(boss, "TENDER-BAN"),
+    assert _stored_measures(db, rulebook, clock.today()) >= {(boss, "TENDER-BAN"),
                                                             (company, "TENDER-BAN")}
-    assert (bystander, "TENDER-BAN") not in _stored_measures(db, rulebook, date.today())
+    assert (bystander, "TENDER-BAN") not in _stored_measures(db, rulebook, clock.today())
     # Within the notice period it is pending for both, on both paths.
-    early = date.today() - timedelta(days=27)
+    early = clock.today() - timedelta(days=27)
     pending = api.get(f"/measures/TENDER-BAN/check?subject_id={boss}&as_of={early}").get_json()
     assert pending["applies"] is False and pending["pending"]["takes_effect_on"] == days_ago(23)
     assert (boss, "TENDER-BAN") not in _stored_measures(db, rulebook, early)
@@ -76,7 +77,7 @@ def test_a_listed_companys_measure_reaches_its_legal_representative(api, new_sub
     assert api.get(f"/measures/TENDER-BAN/check?subject_id={boss}").get_json()[
         "applies"] is False
     assert not {(boss, "TENDER-BAN"), (company, "TENDER-BAN")} & _stored_measures(
-        db, rulebook, date.today())
+        db, rulebook, clock.today())
 
 
 def test_a_measure_without_reaches_stays_with_the_company(api, new_subject):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from dateutil.relativedelta import relativedelta
 
+from app import clock
 from tests.api.conftest import assert_error, days_ago
 from tests.conftest import new_person_id
 
@@ -26,7 +27,7 @@ def test_enter_replay_and_conflict(api, new_subject, counts):
     body = first.get_json()
     assert body["list_code"] == "court-defaulters" and body["department"] == "court"
     assert body["legal_basis"] == "Civil Procedure Law"
-    entered = date.today() - timedelta(days=30)
+    entered = clock.today() - timedelta(days=30)
     assert body["ends_on"] == (entered + relativedelta(years=2)).isoformat()  # lasts: 2y
     assert body["removed_on"] is None and body["created_by"].startswith("api#")
     again = api.post("/lists/court-defaulters/entries", department="court", json=entry(subject))
@@ -49,11 +50,11 @@ def test_a_department_that_does_not_keep_the_list_cannot_write_to_it(api, new_su
 
 
 @pytest.mark.parametrize("change, field", [
-    ({"entered_on": (date.today() + timedelta(days=1)).isoformat()}, "entered_on"),
+    ({"entered_on": (clock.today() + timedelta(days=1)).isoformat()}, "entered_on"),
     ({"entered_on": "1800-01-01"}, "entered_on"),
     ({"entered_on": "not a date"}, "entered_on"),
     ({"ends_on": days_ago(40)}, "ends_on"),
-    ({"ends_on": (date.today() + timedelta(days=5000)).isoformat()}, "ends_on"),
+    ({"ends_on": (clock.today() + timedelta(days=5000)).isoformat()}, "ends_on"),
     ({"decision_ref": "   "}, "decision_ref"),
     ({"decision_ref": ""}, "decision_ref"),
     ({"subject_id": "37108219900101001X"}, "subject_id"),
@@ -84,7 +85,7 @@ def test_removal_ends_the_measure_at_once(api, new_subject, counts):
     removed = api.post(path, department="court", json={"reason": "the debt was paid in full"})
     assert removed.status_code == 200, removed.get_json()
     body = removed.get_json()
-    assert body["removed_on"] == date.today().isoformat()
+    assert body["removed_on"] == clock.today().isoformat()
     assert body["removed_reason"] == "the debt was paid in full"
     assert body["removed_by"].startswith("api#")
     after = api.get(check).get_json()

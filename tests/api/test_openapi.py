@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from app.web.api_openapi import openapi_document
+from app.web.api.openapi import openapi_document
 
 
 def _routes(app) -> dict[str, set[str]]:

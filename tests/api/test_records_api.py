@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from app import clock
 from app.models import ApiToken, AuditEvent
-from app.services.tokens import revoke_token
+from app.services.accounts.tokens import revoke_token
 from tests.api.conftest import assert_error, days_ago
 
 
@@ -63,7 +64,7 @@ def test_wrong_department_is_forbidden(api, new_subject, counts):
 
 @pytest.mark.parametrize("change, field, words", [
     ({"rule_code": "NO-SUCH-CODE"}, "rule_code", "unknown rule code"),
-    ({"occurred_on": (date.today() + timedelta(days=1)).isoformat()}, "occurred_on", "future"),
+    ({"occurred_on": (clock.today() + timedelta(days=1)).isoformat()}, "occurred_on", "future"),
     ({"occurred_on": "1900-01-01"}, "occurred_on", "mistyped"),
     ({"occurred_on": "2024-02-30"}, "occurred_on", "date"),
     ({"occurred_on": "15/01/2024"}, "occurred_on", "date"),

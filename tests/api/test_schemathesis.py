@@ -4,7 +4,7 @@ the document. Bounded: a few dozen examples per operation, on SQLite and on Post
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import schemathesis
@@ -13,8 +13,9 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from app.services.lists import enter
-from app.services.tokens import create_token
+from app import clock
+from app.services.accounts.tokens import create_token
+from app.services.lists.entries import enter
 
 PERSON = "371082199001010017"  # the examples in the OpenAPI document name these
 COMPANY = "91371082MA3C00001H"
@@ -28,8 +29,8 @@ def api_token(db, rulebook, make_subject) -> str:
         make_subject(s, subject_id=COMPANY, kind="organisation", name="Haiyang Fisheries",
                      legal_representative=PERSON)
         enter(s, rulebook=rulebook, list_code="court-defaulters", subject_id=COMPANY,
-              department="court", entered_on=date.today() - timedelta(days=30),
-              today=date.today(), actor="seed", decision_ref="(2026) Zhi 1")
+              department="court", entered_on=clock.today() - timedelta(days=30),
+              today=clock.today(), actor="seed", decision_ref="(2026) Zhi 1")
         return create_token(s, rulebook=rulebook, department="court", actor="seed").secret
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 from dateutil.relativedelta import relativedelta
 
+from app import clock
 from app.rulebook import canonical_json
 from tests.api.conftest import assert_error, days_ago
 from tests.conftest import new_person_id
@@ -36,7 +37,7 @@ def test_standing_today_and_on_a_past_date(api, new_subject, counts):
     assert body["points"] == 800 and body["tier"] == "C"
     assert [r["rule_code"] for r in body["records"]] == ["DRUNK-DRIVING"]
     assert body["records"][0]["legal_basis"] == "Road Traffic Safety Law, art. 91"
-    occurred = date.today() - timedelta(days=10)
+    occurred = clock.today() - timedelta(days=10)
     assert body["records"][0]["ends_on"] == (occurred + relativedelta(years=2)).isoformat()
     before = api.get(f"/subjects/{subject}/standing?as_of={days_ago(11)}").get_json()
     assert before["points"] == 1000 and before["records"] == []
@@ -60,7 +61,7 @@ def test_measure_check_list_reason_notice_and_past_dates(api, new_subject):
     entry = _enter(api, subject, days_ago(30))
     check = api.get(f"/measures/TENDER-BAN/check?subject_id={subject}").get_json()
     assert check["applies"] is True and check["measure"] == "TENDER-BAN"
-    assert check["subject_id"] == subject and check["as_of"] == date.today().isoformat()
+    assert check["subject_id"] == subject and check["as_of"] == clock.today().isoformat()
     assert check["since"] == days_ago(23)  # 7 days' notice after the entry
     (reason,) = check["reasons"]
     assert reason["kind"] == "list" and reason["code"] == "court-defaulters"

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.errors import InvalidInput
 from app.models import ApiToken, AuditEvent
-from app.services.tokens import authenticate, create_token, parse_expiry
+from app.services.accounts.tokens import authenticate, create_token, parse_expiry
 
 
 def _secret(output: str) -> str:

@@ -27,11 +27,11 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from datetime import date
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from app import clock
 from tests.benchmarks import common
 
 MEASURE = "TENDER-BAN"
@@ -106,7 +106,7 @@ def choose_subjects(url: str, seed: int = 11) -> tuple[list[str], list[str]]:
 
 def create_accounts(url: str, residents: list[str]) -> list[str]:
     from app.db import session_scope
-    from app.services.accounts import create_account
+    from app.services.accounts.users import create_account
 
     app = common.make_app(url)
     names = []
@@ -256,7 +256,7 @@ def bench(url: str, *, duration: int, connections: list[int], workers: int,
                 persons = [sid for sid in checked if validate_subject_id(sid)[1] == PERSON][:500]
                 # The city's today is the day after its last record: after a run in place,
                 # a day after the app's own today, which it refuses as the future.
-                day = min(today, date.today()).isoformat()
+                day = min(today, clock.today()).isoformat()
                 post_headers = {"Authorization": f"Bearer {recorder}",
                                 "Content-Type": "application/json"}
                 status_post, _, post_body = get(

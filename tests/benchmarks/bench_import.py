@@ -8,7 +8,7 @@ traffic police would send it, is imported into a copy of the city three ways, ea
 child process of its own (peak memory is its own):
 - baseline: csv parsing plus executemany of the same rows into `record`, in one
   transaction, with no checks, no points fixing and no notices (what the driver can do);
-- service: app.services.records.import_records_file, the path the web upload and the CLI
+- service: app.services.records.conduct.import_records_file, the path the web upload and the CLI
   share, with its steps timed by wrapping the functions it calls;
 - cli: `flask --app app records import FILE --department traffic-police`, end to end
   (process start, app creation and rulebook loading included).
@@ -106,9 +106,9 @@ def child_baseline(url: str, path: Path, today: date) -> dict:
 
 def child_service(url: str, path: Path, today: date) -> dict:
     """import_records_file, with the steps it takes timed by wrapping what it calls."""
-    import app.services.audit as audit
-    import app.services.notices as notices
-    import app.services.records as records
+    import app.services.audit.chain as audit
+    import app.services.due_process.notices as notices
+    import app.services.records.conduct as records
     from app.db import session_scope
     from app.rulebook import load_rulebook
 

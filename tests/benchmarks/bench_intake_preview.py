@@ -21,20 +21,20 @@ import random
 import re
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine
 
-from app import create_app
+from app import clock, create_app
 from app.db import session_scope
 from app.identifiers import person_id
 from app.migrations import upgrade
-from app.services.accounts import create_account
-from app.services.intake import Row
-from app.services.rulebooks import EXTENSION_KEY as RULEBOOKS
-from app.services.rulebooks import store_rulebook
-from app.services.subjects import import_subjects
+from app.services.accounts.users import create_account
+from app.services.intake.rows import Row
+from app.services.rulebooks.registry import EXTENSION_KEY as RULEBOOKS
+from app.services.rulebooks.registry import store_rulebook
+from app.services.subjects.register import import_subjects
 from tests.conftest import TEST_RULES, csrf_token
 
 PASSWORD = "benchmark-password"
@@ -56,7 +56,7 @@ def _city(app, subjects: int) -> list[str]:
 
 def _csv(ids: list[str], rows: int, *, broken_every: int = 0) -> bytes:
     rng = random.Random(3)
-    today = date.today()
+    today = clock.today()
     out = ["subject_id,rule_code,occurred_on,evidence,external_ref"]
     for n in range(rows):
         sid = rng.choice(ids)

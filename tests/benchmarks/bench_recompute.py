@@ -7,7 +7,7 @@
 The floor is what no recompute can beat on this database: the one aggregate SQL query over
 the same live records (SUM of points per subject over the records that count on the day)
 plus one bulk write of N rows (one per subject) into a scratch table shaped like
-`standing`. The recompute is app.services.recompute.recompute, run as the scheduler runs
+`standing`. The recompute is app.services.standings.recompute.recompute, run as the scheduler runs
 it, on the nights after a first run has filled the standings (a steady state: yesterday's
 standings are replaced). Floor and recompute alternate, each in a child process of its
 own, which reports its peak memory (ru_maxrss; on PostgreSQL also the server process's
@@ -127,7 +127,7 @@ def _timing_statements(rc, phases: dict, statements: dict, captured: dict | None
 
 
 def child_recompute(url: str, day: date) -> dict:
-    import app.services.recompute as rc
+    import app.services.standings.recompute as rc
     from app.db import session_scope
     from app.rulebook import load_rulebook
 
@@ -155,7 +155,7 @@ def child_recompute(url: str, day: date) -> dict:
 
 
 def child_incremental(url: str, day: date, new_records: int) -> dict:
-    import app.services.recompute as rc
+    import app.services.standings.recompute as rc
     from app.db import session_scope
     from app.models import Record
     from app.rulebook import load_rulebook

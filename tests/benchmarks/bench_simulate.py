@@ -22,11 +22,12 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlmodel import Session
 
+from app import clock
 from app.db import make_engine
 from app.migrations import upgrade
 from app.rulebook import load_rulebook
-from app.services.recompute import recompute
-from app.services.simulate import simulate
+from app.services.rulebooks.simulate import simulate
+from app.services.standings.recompute import recompute
 from tests.benchmarks.city import build_city
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", default=None,
                         help="an EMPTY database to fill (default: a temporary SQLite file)")
     args = parser.parse_args(argv)
-    today = date.today()
+    today = clock.today()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/city.sqlite3"
         engine = make_engine(url)

@@ -48,6 +48,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
 
+from app import clock
 from app.identifiers import organisation_id, person_id
 from app.migrations import upgrade
 from app.rulebook import Rulebook, load_rulebook
@@ -391,7 +392,7 @@ def build_city(engine: Engine, *, subjects: int, records: int, seed: int = 2026,
     pooled connections are closed first (the load needs the database to itself).
     """
     rulebook = rulebook or load_rulebook(ROOT / "rules")
-    today = today or date.today()
+    today = today or clock.today()
     rng = random.Random(seed)
     started = time.perf_counter()
     timings: dict[str, float] = {}

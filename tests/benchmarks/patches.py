@@ -74,7 +74,7 @@ def recompute_diff_writes():
     import re
     from types import SimpleNamespace
 
-    import app.services.recompute as rc
+    import app.services.standings.recompute as rc
 
     inner_exec, inner_flags, inner_measures = rc._exec, rc._write_flags, rc._write_measures
     is_pg = rc.is_postgres

@@ -18,17 +18,17 @@ import shutil
 import threading
 import traceback
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from app import create_app
+from app import clock, create_app
 from app.db import get_engine, session_scope
 from app.models import Record, Subject
-from app.services.accounts import create_account
-from app.services.rulebooks import EXTENSION_KEY
+from app.services.accounts.users import create_account
+from app.services.rulebooks.registry import EXTENSION_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRE_BROWSER = os.environ.get("CITYPOINTS_REQUIRE_BROWSER", "") not in ("", "0", "false")
@@ -170,7 +170,7 @@ def live_server(browser, tmp_path_factory) -> LiveServer:
         subject = session.execute(
             select(Record.subject_id).join(Subject, Subject.subject_id == Record.subject_id)
             .where(Subject.kind == "person", Subject.consent.is_(True),
-                   Record.occurred_on >= date.today() - timedelta(days=365))
+                   Record.occurred_on >= clock.today() - timedelta(days=365))
             .group_by(Record.subject_id)
             .order_by(func.count().desc(), Record.subject_id).limit(1)).scalar_one()
         department = "traffic-police"

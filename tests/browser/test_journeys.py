@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
 from uuid import uuid4
 
 import pytest
 
+from app import clock
 from tests.browser.conftest import ACCOUNTS, DESKTOP, log_in
 
 pytestmark = pytest.mark.browser
@@ -39,7 +39,7 @@ def test_resident_logs_in_and_reads_their_standing(new_page, live_server):
 
 
 def test_recorder_records_conduct_and_sees_it_on_the_file(new_page, live_server):
-    rules, today = live_server.rulebook(), date.today()
+    rules, today = live_server.rulebook(), clock.today()
     code = next(c for c in rules.codes_for_department(live_server.recorder_department, today)
                 if "person" in rules.rule_on(c, today).subjects)
     evidence = f"browser suite ticket {uuid4().hex[:8]}"

@@ -12,20 +12,20 @@ from sqlalchemy import func, select
 
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.models import AuditEvent, ConsentChange, Notice, Objection, Record, Standing, Subject
-from app.services.consent import set_consent, set_contact_email
-from app.services.corrections import repair_record, void_record
-from app.services.dossier import due_process_file
-from app.services.history import next_tier_sentence, points_chart, subject_history
-from app.services.objections import (
+from app.services.due_process.objections import (
     WindowClosed,
     ask_reconsideration,
     decide_objection,
     file_objection,
     review_queue,
 )
-from app.services.recompute import recompute
-from app.services.records import record_conduct
-from app.services.standings import standing_for
+from app.services.records.conduct import record_conduct
+from app.services.records.corrections import repair_record, void_record
+from app.services.standings.facts import standing_for
+from app.services.standings.recompute import recompute
+from app.services.subject_file.chart import next_tier_sentence, points_chart, subject_history
+from app.services.subject_file.due_process import due_process_file
+from app.services.subjects.consent import set_consent, set_contact_email
 from app.standing import next_changes
 from app.standing.model import RecordFact, SubjectFact
 

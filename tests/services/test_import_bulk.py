@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Notice, NoticeOutbox, Record
-from app.services.notices import record_notice
-from app.services.records import import_records_file, record_conduct
+from app.services.due_process.notices import record_notice
+from app.services.records.conduct import import_records_file, record_conduct
 from app.standing import fix_points
 from app.standing.model import PriorRecord
 
@@ -157,7 +157,7 @@ def test_an_import_equals_the_same_rows_recorded_one_by_one(session, rulebook, m
 
 def test_a_reference_recorded_meanwhile_is_a_conflict_and_nothing_is_written(
         session, rulebook, make_subject, monkeypatch):
-    import app.services.records as records
+    import app.services.records.conduct as records
     from app.errors import Conflict
 
     person = make_subject(session).subject_id

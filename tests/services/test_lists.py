@@ -10,15 +10,15 @@ from sqlalchemy import func, select
 
 from app.errors import Conflict, ExternalRefConflict, Forbidden, InvalidInput, NotFound
 from app.models import AuditEvent, ListEntry, StandingFlag
-from app.services.intake import Row
-from app.services.list_queries import entries_on, flagged_subjects, public_entries
-from app.services.lists import (
+from app.services.intake.rows import Row
+from app.services.lists.entries import (
     enter,
     import_list_entries,
     import_list_entries_file,
     remove_from_list,
 )
-from app.services.recompute import recompute
+from app.services.lists.queries import entries_on, flagged_subjects, public_entries
+from app.services.standings.recompute import recompute
 
 TODAY = date(2026, 6, 15)
 

@@ -13,10 +13,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
+from app import clock
 from app import scheduler as sched
 from app.models import AuditEvent, ListEntry, Notice, NoticeOutbox
-from app.services.consent import set_contact_email
-from app.services.delivery import (
+from app.services.due_process.delivery import (
     SmtpChannel,
     backoff,
     channel_from_config,
@@ -24,9 +24,10 @@ from app.services.delivery import (
     mark_letters_posted,
     pending_letters,
 )
-from app.services.notices import send_nightly_notices
-from app.services.recompute import recompute
-from app.services.records import import_records_file, record_conduct
+from app.services.due_process.notices import send_nightly_notices
+from app.services.records.conduct import import_records_file, record_conduct
+from app.services.standings.recompute import recompute
+from app.services.subjects.consent import set_contact_email
 
 TODAY = date(2026, 11, 26)
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -127,7 +128,7 @@ def test_the_nightly_notices_are_made_once_even_when_run_twice(session, rulebook
 
 def test_the_scheduler_job_run_twice_sends_no_notice_twice(app, session, rulebook,
                                                             make_subject):
-    today = date.today()
+    today = clock.today()
     subject = make_subject(session)
     recompute(session, rulebook=rulebook, as_of=today - timedelta(days=3))
     _record(session, rulebook, subject, occurred_on=today - timedelta(days=1), today=today)

@@ -9,16 +9,17 @@ import pytest
 from sqlalchemy import delete, update
 
 from app.models import Objection, Run, Standing
-from app.services.dashboard import (
+from app.services.due_process.objections import decide_objection, file_objection
+from app.services.lists.entries import enter_on_list
+from app.services.records.conduct import record_conduct
+from app.services.reports.dashboard import (
     ending_per_list,
     entries_ending,
     objection_summary,
     records_per_day,
     run_status,
 )
-from app.services.lists import enter_on_list
-from app.services.objections import decide_objection, file_objection
-from app.services.rankings import (
+from app.services.reports.rankings import (
     NOT_SCORED,
     a_and_above,
     by_objections_upheld,
@@ -28,8 +29,7 @@ from app.services.rankings import (
     tier_distributions,
     village_ranking,
 )
-from app.services.recompute import recompute
-from app.services.records import record_conduct
+from app.services.standings.recompute import recompute
 
 
 def _record(session, rulebook, subject, code, day, today, department="traffic-police"):

@@ -47,12 +47,12 @@ from app.rulebook.model import (
     Tier,
     When,
 )
-from app.services import audit
-from app.services import recompute as rc
-from app.services.consent import set_consent
-from app.services.corrections import void_record
-from app.services.lists import remove_from_list
-from app.services.standings import standing_for
+from app.services.audit import chain as audit
+from app.services.lists.entries import remove_from_list
+from app.services.records.corrections import void_record
+from app.services.standings import recompute as rc
+from app.services.standings.facts import standing_for
+from app.services.subjects.consent import set_consent
 from app.standing.spans import window_exit
 from tests.conftest import new_organisation_id, new_person_id
 from tests.services.test_two_paths import START, VOIDED_AT, store_facts, worlds

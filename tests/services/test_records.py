@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.errors import InvalidInput
 from app.models import Record, RulebookVersion
-from app.services.records import import_records_file, record_conduct
+from app.services.records.conduct import import_records_file, record_conduct
 from tests.conftest import new_person_id
 
 TODAY = date(2026, 11, 26)
@@ -111,7 +111,8 @@ def test_external_ref_makes_recording_idempotent(session, rulebook, make_subject
 
 
 def _csv(*rows: str) -> bytes:
-    return ("subject_id,rule_code,occurred_on,evidence,external_ref\n" + "\n".join(rows) + "\n").encode()
+    header = "subject_id,rule_code,occurred_on,evidence,external_ref\n"
+    return (header + "\n".join(rows) + "\n").encode()
 
 
 def _import(session, rulebook, data: bytes, department="traffic-police", name="tp.csv"):
@@ -132,7 +133,8 @@ def test_import_is_all_or_nothing_and_names_each_bad_row(session, rulebook, make
     assert _count(session) == 0
 
 
-def test_import_fixes_points_in_file_order_and_a_rerun_adds_nothing(session, rulebook, make_subject):
+def test_import_fixes_points_in_file_order_and_a_rerun_adds_nothing(session, rulebook,
+                                                                     make_subject):
     a = make_subject(session)
     data = _csv(f"{a.subject_id},TRAFFIC-TICKET,2026-01-05,,TP-1",
                 f"{a.subject_id},TRAFFIC-TICKET,2026-02-05,,TP-2")
@@ -145,7 +147,8 @@ def test_import_fixes_points_in_file_order_and_a_rerun_adds_nothing(session, rul
 
 def test_rows_without_external_ref_are_idempotent_too(session, rulebook, make_subject):
     a = make_subject(session)
-    data = _csv(f"{a.subject_id},TRAFFIC-TICKET,2026-01-05,,", f"{a.subject_id},TRAFFIC-TICKET,2026-01-05,,")
+    data = _csv(f"{a.subject_id},TRAFFIC-TICKET,2026-01-05,,",
+                f"{a.subject_id},TRAFFIC-TICKET,2026-01-05,,")
     assert _import(session, rulebook, data).added == 2  # two identical tickets are two records
     assert _import(session, rulebook, data).added == 0
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from app.errors import Conflict
-from app.services import recompute as rc
+from app.services.standings import recompute as rc
 
 
 def _hold_lock(url: str, seconds: float, ready: threading.Event) -> None:
@@ -84,8 +84,8 @@ def test_a_run_and_an_objection_decided_meanwhile_do_not_deadlock(
     if database_url.startswith("sqlite"):
         pytest.skip("SQLite has one write lock; PostgreSQL's table locks are what is tested")
     monkeypatch.setattr(rc, "FACT_LOCK_TRIES", 1)  # no second try to hide a deadlock
-    from app.services.objections import file_objection
-    from app.services.records import record_conduct
+    from app.services.due_process.objections import file_objection
+    from app.services.records.conduct import record_conduct
 
     sid = make_subject(session).subject_id
     record = record_conduct(session, rulebook=rulebook, department="traffic-police",
@@ -128,7 +128,7 @@ def test_a_run_steps_aside_for_a_long_writer_then_runs_or_is_refused(
         session, make_subject, rulebook, database_url, today, monkeypatch, tries, held, outcome):
     if database_url.startswith("sqlite"):
         pytest.skip("SQLite has one write lock; PostgreSQL's table locks are what is tested")
-    from app.services.records import record_conduct
+    from app.services.records.conduct import record_conduct
 
     monkeypatch.setattr(rc, "FACT_LOCK_TRY_SECONDS", 1)
     monkeypatch.setattr(rc, "FACT_LOCK_TRIES", tries)

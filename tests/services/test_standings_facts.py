@@ -6,8 +6,8 @@ from datetime import date
 
 from sqlalchemy import event
 
-from app.services.records import record_conduct
-from app.services.standings import facts_read_once, get_subject, load_facts
+from app.services.records.conduct import record_conduct
+from app.services.standings.facts import facts_read_once, get_subject, load_facts
 
 TODAY = date(2026, 11, 26)
 
@@ -44,8 +44,8 @@ def test_facts_are_read_once_inside_the_block_and_afresh_outside(session, rulebo
 
 
 def test_the_resident_page_reads_the_facts_once(app, session, rulebook, make_subject):
-    from app.services.history import subject_history
-    from app.services.subject_files import open_subject_file
+    from app.services.subject_file.chart import subject_history
+    from app.services.subject_file.standing import open_subject_file
 
     subject = make_subject(session)
     reads = _record_reads(session)

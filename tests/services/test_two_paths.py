@@ -4,7 +4,7 @@ tier, flags and measures for every subject, on generated rulebooks, records and 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -14,8 +14,8 @@ from app.models import (
     ListEntry,
     Objection,
     Record,
-    Run,
     RulebookVersion,
+    Run,
     Standing,
     StandingFlag,
     StandingMeasure,
@@ -39,15 +39,16 @@ from app.rulebook.model import (
     Tier,
     When,
 )
-from app.services.recompute import recompute
-from app.services.standings import standing_for
+from app.services.standings.facts import standing_for
+from app.services.standings.recompute import recompute
 from tests.conftest import new_organisation_id, new_person_id
 
 START = date(2024, 1, 1)
-VOIDED_AT = datetime(2024, 1, 1, tzinfo=timezone.utc)
+VOIDED_AT = datetime(2024, 1, 1, tzinfo=UTC)
 DAYS = 500
-durations = st.builds(Duration, st.integers(1, 400), st.just("d")) | st.builds(
-    Duration, st.integers(1, 14), st.just("m")) | st.builds(Duration, st.integers(1, 2), st.just("y"))
+durations = (st.builds(Duration, st.integers(1, 400), st.just("d"))
+             | st.builds(Duration, st.integers(1, 14), st.just("m"))
+             | st.builds(Duration, st.integers(1, 2), st.just("y")))
 
 
 @st.composite
@@ -57,7 +58,8 @@ def rulebooks(draw) -> Rulebook:
     codes = tiers_codes = [t.code for t in tiers]
     rules = []
     for i in range(draw(st.integers(1, 4))):
-        cap = draw(st.none() | st.builds(Cap, st.integers(1, 60), st.sampled_from(["year", "month"])))
+        cap = draw(st.none()
+                   | st.builds(Cap, st.integers(1, 60), st.sampled_from(["year", "month"])))
         repeat = draw(st.none() | st.builds(Repeat, durations, st.integers(2, 3)))
         first = Rule(code=f"R{i}", title=f"rule {i}", points=draw(st.integers(-120, 60)),
                      table="t", departments=("dept",), expires_after=draw(durations),
@@ -71,7 +73,8 @@ def rulebooks(draw) -> Rulebook:
             rules.append(replace(first, version=n + 1, effective=Effective(begin, until),
                                  points=draw(st.integers(-120, 60)) if n else first.points,
                                  relief=bool(n) and draw(st.booleans())))
-    lists = (ListDef("black", "blacklist", departments=("dept",), lasts=draw(st.none() | durations)),
+    lists = (ListDef("black", "blacklist", departments=("dept",),
+                     lasts=draw(st.none() | durations)),
              ListDef("watch", "watchlist", departments=("dept",),
                      flag=Flag("watched", draw(st.integers(1, 3)),
                                Duration(draw(st.integers(5, 90)), "d"))))
@@ -246,7 +249,8 @@ def store_facts(session, records, entries, disputes) -> None:
 def _compare_on(session, rulebook: Rulebook, as_of: date) -> None:
     recompute(session, rulebook=rulebook, as_of=as_of)
     stored = {s.subject_id: s for s in session.execute(select(Standing)).scalars()}
-    measures = {(m.subject_id, m.measure_code) for m in session.execute(select(StandingMeasure)).scalars()}
+    measures = {(m.subject_id, m.measure_code)
+                for m in session.execute(select(StandingMeasure)).scalars()}
     flags = {(f.subject_id, f.flag_code) for f in session.execute(select(StandingFlag)).scalars()}
     for sid in session.execute(select(Subject.subject_id)).scalars().all():
         expected = standing_for(session, rulebook=rulebook, subject_id=sid, as_of=as_of)
@@ -260,7 +264,7 @@ def _compare_on(session, rulebook: Rulebook, as_of: date) -> None:
 
 
 def test_recompute_is_idempotent(session, make_subject, rulebook, today):
-    from app.services.records import record_conduct
+    from app.services.records.conduct import record_conduct
 
     subject = make_subject(session)
     record_conduct(session, rulebook=rulebook, department="traffic-police",

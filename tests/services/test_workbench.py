@@ -13,18 +13,19 @@ from datetime import date
 import pytest
 from sqlalchemy import inspect, select, text
 
+from app import clock
 from app.errors import InvalidInput, NotFound
 from app.models import ListEntry, Record, RulebookEvent, Standing
-from app.services.candidates import candidate_from_dir
-from app.services.recompute import recompute
-from app.services.records import record_conduct
-from app.services.rulebook_history import rulebook_diff, rulebook_history, rulebook_status
-from app.services.rulebooks import EXTENSION_KEY, RulebookRegistry
-from app.services.simulate import simulate
-from app.services.standings import standing_for
+from app.services.records.conduct import record_conduct
+from app.services.rulebooks.candidates import candidate_from_dir
+from app.services.rulebooks.history import rulebook_diff, rulebook_history, rulebook_status
+from app.services.rulebooks.registry import EXTENSION_KEY, RulebookRegistry
+from app.services.rulebooks.simulate import simulate
+from app.services.standings.facts import standing_for
+from app.services.standings.recompute import recompute
 from tests.conftest import SAMPLE_RULES
 
-TODAY = date.today()
+TODAY = clock.today()
 V3 = """
   - code: TRAFFIC-TICKET
     title: Traffic ticket (a fined traffic offence)

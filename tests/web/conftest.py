@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from app.db import session_scope
 from app.models import Record
-from app.services.accounts import create_account
+from app.services.accounts.users import create_account
 
 PASSWORD = "correct horse battery"
 _names = itertools.count(1)

@@ -8,14 +8,14 @@ resident guessing ids is refused too.
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import pytest
 from flask.testing import FlaskClient
 
-from app.services.lists import enter_on_list
-from app.services.objections import file_objection
-from app.services.records import record_conduct
+from app import clock
+from app.services.due_process.objections import file_objection
+from app.services.lists.entries import enter_on_list
+from app.services.records.conduct import record_conduct
 from tests.conftest import csrf_token
 
 PASSWORD = "correct horse battery"
@@ -52,7 +52,8 @@ POLICY: dict[str, object] = {
     # The recorder here is the traffic police's: it keeps no list, so it may not write to
     # the court's (a court recorder's writes are tested in test_lists.py).
     "lists.enter_entry": set(), "lists.remove_entry": set(),
-    "authors.home": AUTH, "authors.reload": AUTH, "authors.diff": AUTH, "authors.simulate_page": AUTH,
+    "authors.home": AUTH, "authors.reload": AUTH, "authors.diff": AUTH,
+    "authors.simulate_page": AUTH,
     "admin.accounts": ADMIN, "admin.create_account": ADMIN, "admin.deactivate_account": ADMIN,
     "admin.tokens": ADMIN, "admin.create_token": ADMIN, "admin.revoke_token": ADMIN,
     "audit_pages.search": AUDIT,
@@ -76,7 +77,7 @@ def world(app, db, make_account, new_subject, rulebook):
              "reviewer": make_account("reviewer", department="court"),
              "rule-author": make_account("rule-author"),
              "auditor": make_account("auditor"), "admin": make_account("admin")}
-    today = date.today()
+    today = clock.today()
     with db() as s:
         record = record_conduct(s, rulebook=rulebook, department="traffic-police",
                                 subject_id=other, rule_code="TRAFFIC-TICKET", occurred_on=today,
@@ -106,8 +107,9 @@ def _client(app, role, users) -> FlaskClient:
     client = app.test_client()
     if role != "anonymous":
         page = client.get("/login")
+        token = csrf_token(page.get_data(as_text=True))
         response = client.post("/login", data={"username": users[role], "password": PASSWORD,
-                                                "csrf_token": csrf_token(page.get_data(as_text=True))})
+                                                "csrf_token": token})
         assert response.status_code == 302, f"{role} could not log in"
     return client
 
@@ -121,7 +123,8 @@ def _token(client) -> str:
 
 
 def _login_redirect(response) -> bool:
-    return response.status_code in (301, 302, 303) and "/login" in response.headers.get("Location", "")
+    location = response.headers.get("Location", "")
+    return response.status_code in (301, 302, 303) and "/login" in location
 
 
 def test_every_route_has_a_rule(app):

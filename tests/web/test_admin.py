@@ -4,13 +4,13 @@ and admins: through the test client, with real logins and CSRF tokens."""
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import pytest
 from sqlalchemy import select
 
+from app import clock
 from app.models import Account, ApiToken, AuditEvent
-from app.services.audit import search
+from app.services.audit.chain import search
 from tests.conftest import csrf_token
 from tests.web.conftest import PASSWORD, page_text
 
@@ -222,7 +222,7 @@ def test_auditor_searches_the_trail_by_action_and_subject(client, login, db, acc
     assert len(rows) == 1 and subject in text
     none = client.get(f"/audit?action=token.create&subject_id={subject}")
     assert "No event matches" in page_text(none)
-    day = date.today().isoformat()
+    day = clock.today().isoformat()
     assert len(re.findall(r"<code>account\.create</code>", client.get(
         f"/audit?action=account.create&since={day}&until={day}").get_data(as_text=True))) == 3
     assert "No event matches" in page_text(client.get(
@@ -230,7 +230,7 @@ def test_auditor_searches_the_trail_by_action_and_subject(client, login, db, acc
 
 
 def test_audit_pages_by_fifty_newest_first(client, login, db, account_of):
-    from app.services.audit import append
+    from app.services.audit.chain import append
 
     with db() as s:
         for n in range(60):

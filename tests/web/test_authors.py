@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from app import clock
 from app.models import ListEntry
-from app.services.records import record_conduct
-from app.services.rulebooks import EXTENSION_KEY
+from app.services.records.conduct import record_conduct
+from app.services.rulebooks.registry import EXTENSION_KEY
 from tests.conftest import SAMPLE_RULES, csrf_token
 from tests.web.conftest import PASSWORD, page_text
 
@@ -129,7 +130,7 @@ def city(db, rulebook, make_subject):
                                  ("court", "FIN-DEBT-LIABLE")):
             record_conduct(s, rulebook=rulebook, department=department, subject_id=x,
                            rule_code=code, occurred_on=date(2024, 6, 1), recorded_by="t",
-                           today=date.today())
+                           today=clock.today())
         s.add(ListEntry(list_code="court-defaulters", subject_id=z, department_code="court",
                         entered_on=date(2025, 1, 1), legal_basis="SPC", decision_ref="1"))
         s.commit()
@@ -170,7 +171,7 @@ def test_simulate_an_uploaded_zip(client, author, city, candidate):
     assert "LOAN-TERMS" in text and "CREDIT-WARNING" in text
     with client.application.app_context():
         from app.db import session_scope
-        from app.services.rulebook_history import rulebook_status
+        from app.services.rulebooks.history import rulebook_status
 
         with session_scope() as s:
             assert rulebook_status(s).simulations[0]["by"] == author

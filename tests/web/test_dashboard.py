@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import update
 
 from app.models import Objection, Run
-from app.services.lists import enter_on_list
-from app.services.objections import file_objection
-from app.services.recompute import recompute
-from app.services.records import record_conduct
+from app.services.due_process.objections import file_objection
+from app.services.lists.entries import enter_on_list
+from app.services.records.conduct import record_conduct
+from app.services.standings.recompute import recompute
 from tests.web.conftest import PASSWORD, page_text
 
 

@@ -12,8 +12,8 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
 from app.models import AuditEvent, ConsentChange, Notice, NoticeOutbox, Objection, Record
-from app.services.objections import file_objection
-from app.services.records import record_conduct
+from app.services.due_process.objections import file_objection
+from app.services.records.conduct import record_conduct
 from tests.conftest import TEST_RULES, csrf_token
 from tests.web.conftest import PASSWORD, page_text
 

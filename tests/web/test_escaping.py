@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from app.services.lists import enter_on_list
-from app.services.objections import file_objection
-from app.services.records import record_conduct
+from app import clock
+from app.services.due_process.objections import file_objection
+from app.services.lists.entries import enter_on_list
+from app.services.records.conduct import record_conduct
 from tests.conftest import csrf_token
 
 PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -23,7 +22,7 @@ def _login(app, username):
 
 def test_script_payloads_in_every_free_text_field_are_escaped(app, db, make_account,
                                                               new_subject, rulebook):
-    today = date.today()
+    today = clock.today()
     sid = new_subject(name=PAYLOAD, district=PAYLOAD, village=PAYLOAD)
     with db() as s:
         record = record_conduct(s, rulebook=rulebook, department="traffic-police",

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from babel.messages.pofile import read_po
 
-from app.services.records import record_conduct
+from app.services.records.conduct import record_conduct
 from tests.web.conftest import PASSWORD, page_text
 
 ROOT = Path(__file__).parents[2]
@@ -165,7 +165,7 @@ def test_public_pages_in_both_languages(client, zh_client):
 
 def test_a_resident_reads_their_standing_in_chinese(app, db, zh_client, client, make_account,
                                                      new_subject, today):
-    from app.services.rulebooks import EXTENSION_KEY
+    from app.services.rulebooks.registry import EXTENSION_KEY
 
     subject_id = new_subject(name="Wang Fang")
     with app.app_context():

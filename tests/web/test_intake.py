@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from app import clock
 from app.models import ListEntry
 from tests.conftest import csrf_token, new_person_id
 from tests.web.conftest import PASSWORD, page_text
@@ -40,14 +41,14 @@ def _confirm(client, preview):
 
 
 def _day(n: int) -> str:
-    return (date.today() - timedelta(days=n)).isoformat()
+    return (clock.today() - timedelta(days=n)).isoformat()
 
 
 def test_preview_marks_every_bad_row_and_column_and_writes_nothing(
         client, intake, new_subject, count_records):
     good = new_subject()
     bad_digit = good[:-1] + ("0" if good[-1] != "0" else "1")
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
     text = (HEADER + f"{good},TRAFFIC-TICKET,{_day(3)},ticket 1,T-1\n"
             f"{bad_digit},TRAFFIC-TICKET,{_day(3)},ticket 2,T-2\n"
             f"{good},HEAT-TAMPER,{_day(2)},seal,T-3\n"
@@ -150,8 +151,8 @@ def test_only_recorders_take_files_in(client, login, make_account):
 
 
 def test_records_dry_run_fixes_points_and_writes_nothing(session, rulebook, make_subject):
-    from app.services.intake import Row
-    from app.services.records import import_records
+    from app.services.intake.rows import Row
+    from app.services.records.conduct import import_records
 
     subject = make_subject(session).subject_id
     rows = [Row(2, {"subject_id": subject, "rule_code": "TRAFFIC-TICKET", "occurred_on": _day(9),
@@ -159,7 +160,7 @@ def test_records_dry_run_fixes_points_and_writes_nothing(session, rulebook, make
             Row(3, {"subject_id": subject, "rule_code": "TRAFFIC-TICKET", "occurred_on": _day(8),
                     "evidence": "", "external_ref": "B"})]
     plan = import_records(session, rulebook=rulebook, department="traffic-police", rows=rows,
-                          recorded_by="t", today=date.today(), dry_run=True)
+                          recorded_by="t", today=clock.today(), dry_run=True)
     assert [r["points"] for r in plan.planned] == [-5, -10] and plan.added == 2
     from app.models import Record
     assert session.execute(select(func.count()).select_from(Record)).scalar_one() == 0

@@ -4,10 +4,11 @@ entry counts; officials of the keeping department enter and remove; others get 4
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
-from app.services.lists import enter, remove_from_list
-from app.services.recompute import recompute
+from app import clock
+from app.services.lists.entries import enter, remove_from_list
+from app.services.standings.recompute import recompute
 from tests.conftest import csrf_token
 from tests.web.conftest import PASSWORD, page_text
 
@@ -16,8 +17,8 @@ def _enter(db, rulebook, subject_id, *, list_code="court-defaulters", department
            days=10, **extra):
     with db() as s:
         return enter(s, rulebook=rulebook, list_code=list_code, subject_id=subject_id,
-                     department=department, entered_on=date.today() - timedelta(days=days),
-                     today=date.today(), actor="clerk", decision_ref=f"D-{subject_id[-4:]}",
+                     department=department, entered_on=clock.today() - timedelta(days=days),
+                     today=clock.today(), actor="clerk", decision_ref=f"D-{subject_id[-4:]}",
                      **extra).entry
 
 
@@ -30,7 +31,7 @@ def test_public_page_shows_name_list_basis_and_dates_only(client, db, rulebook, 
     _enter(db, rulebook, watched, list_code="priority-scrutiny")
     with db() as s:
         remove_from_list(s, rulebook=rulebook, entry_id=gone.id, department="court",
-                         reason="paid", actor="judge", today=date.today())
+                         reason="paid", actor="judge", today=clock.today())
     page = client.get("/lists")
     assert page.status_code == 200
     text = page_text(page)
@@ -69,7 +70,7 @@ def test_court_recorder_enters_and_removes(client, login, make_account, new_subj
     ref = re.search(r'name="external_ref"[^>]*value="([^"]+)"', html) or \
         re.search(r'id="external_ref"[^>]*value="([^"]+)"', html)
     form = {"csrf_token": csrf_token(html), "external_ref": ref.group(1),
-            "subject_id": subject, "entered_on": (date.today() - timedelta(days=3)).isoformat(),
+            "subject_id": subject, "entered_on": (clock.today() - timedelta(days=3)).isoformat(),
             "ends_on": "", "decision_ref": "(2026) Lu 1082 Zhi 88", "legal_basis": ""}
     bad = client.post("/officials/lists/court-defaulters/entries",
                       data={**form, "decision_ref": "", "entered_on": "2026-13-01"})
@@ -114,7 +115,7 @@ def test_flagged_subjects_with_the_entries_behind_each_flag(client, login, make_
                external_ref=f"PS-{days}")
     _enter(db, rulebook, new_subject(name="Feng Once"), list_code="priority-scrutiny")
     with db() as s:
-        recompute(s, rulebook=rulebook, as_of=date.today())
+        recompute(s, rulebook=rulebook, as_of=clock.today())
     login(make_account("reviewer", department="court"), PASSWORD)
     page = client.get("/officials/flags")
     assert page.status_code == 200
@@ -122,7 +123,7 @@ def test_flagged_subjects_with_the_entries_behind_each_flag(client, login, make_
     assert "Zheng Flagged" in text and "Feng Once" not in text
     assert "3 entries on priority-scrutiny within 1y (threshold 3)" in text
     for days in (5, 50, 150):
-        assert (date.today() - timedelta(days=days)).isoformat() in text
+        assert (clock.today() - timedelta(days=days)).isoformat() in text
     overview = page_text(client.get("/officials/lists"))
     assert "Priority" in overview or "priority-scrutiny" in overview
 

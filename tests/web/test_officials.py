@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import AuditEvent
-from app.services.rulebooks import EXTENSION_KEY
+from app.services.rulebooks.registry import EXTENSION_KEY
 from tests.conftest import TEST_RULES, csrf_token, new_person_id
 from tests.web.conftest import PASSWORD, page_text
 
@@ -213,7 +213,7 @@ def test_record_post_without_csrf_is_refused(client, recording, new_subject, tod
 
 def test_home_shows_runs_and_the_recorders_recent_records(client, recording, new_subject,
                                                           today, db, rulebook):
-    from app.services.recompute import recompute
+    from app.services.standings.recompute import recompute
 
     subject = new_subject()
     recording(subject_id=subject, rule_code="TRAFFIC-TICKET", occurred_on=today.isoformat())

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import update
 
 from app.models import Standing
-from app.services.lists import enter_on_list
-from app.services.recompute import recompute
-from app.services.records import record_conduct
+from app.services.lists.entries import enter_on_list
+from app.services.records.conduct import record_conduct
+from app.services.standings.recompute import recompute
 from tests.web.conftest import PASSWORD, page_text
 
 

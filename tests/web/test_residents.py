@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from app.services.lists import enter_on_list
-from app.services.records import record_conduct
+from app.services.lists.entries import enter_on_list
+from app.services.records.conduct import record_conduct
 from tests.conftest import TEST_RULES
 from tests.web.conftest import PASSWORD, page_text
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0001'
 down_revision = None
 branch_labels = None
@@ -18,7 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('audit_event',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
@@ -96,7 +95,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('subject_id', 'measure_code')
     )
     with op.batch_alter_table('standing_measure', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_standing_measure_measure_code'), ['measure_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_standing_measure_measure_code'), ['measure_code'],
+                              unique=False)
 
     op.create_table('subject',
     sa.Column('subject_id', sa.String(length=18), nullable=False),
@@ -113,7 +113,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('subject', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_subject_district'), ['district'], unique=False)
-        batch_op.create_index(batch_op.f('ix_subject_legal_representative'), ['legal_representative'], unique=False)
+        batch_op.create_index(batch_op.f('ix_subject_legal_representative'),
+                              ['legal_representative'], unique=False)
         batch_op.create_index(batch_op.f('ix_subject_name'), ['name'], unique=False)
 
     op.create_table('tier_change',
@@ -201,7 +202,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('department_code', 'external_ref', name='uq_record_external_ref')
     )
     with op.batch_alter_table('record', schema=None) as batch_op:
-        batch_op.create_index('ix_record_subject_rule', ['subject_id', 'rule_code', 'occurred_on'], unique=False)
+        batch_op.create_index('ix_record_subject_rule', ['subject_id', 'rule_code', 'occurred_on'],
+                              unique=False)
         batch_op.create_index('ix_record_window', ['occurred_on', 'ends_on'], unique=False)
 
     op.create_table('standing',
@@ -220,7 +222,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table('standing', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_standing_tier'))
 

@@ -1,0 +1,54 @@
+"""What the commands share: the rulebook in force, the city's today, reading a date
+option, and printing a user's error before exiting 1."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from typing import NoReturn
+
+import click
+from flask import current_app
+
+from app import clock
+from app.errors import CitypointsError
+from app.services.intake.rows import parse_iso_date
+from app.services.rulebooks.registry import EXTENSION_KEY as RULEBOOKS
+from app.services.rulebooks.registry import RulebookRegistry
+
+
+def rulebook_registry() -> RulebookRegistry:
+    """Return this app's rulebook registry (the rulebook in force, reloads)."""
+    return current_app.extensions[RULEBOOKS]
+
+
+def rulebook():
+    """Return the rulebook in force."""
+    return rulebook_registry().current()
+
+
+def today() -> date:
+    """Return today in the city (`TIMEZONE`)."""
+    return clock.today()
+
+
+def day_or_today(value: str | None) -> date:
+    """Return the ISO date `value` of an option, or today in the city when it is not given."""
+    if value is None:
+        return today()
+    try:
+        return parse_iso_date(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def fail(error: CitypointsError) -> NoReturn:
+    """Print a user error with every problem, one per line, and exit 1."""
+    click.echo(f"error: {error.message}", err=True)
+    for problem in error.problems:
+        click.echo(f"  {problem}", err=True)
+    if error.details and not error.problems:
+        details = error.details if isinstance(error.details, list) else [error.details]
+        for item in details:
+            click.echo(f"  {item}", err=True)
+    sys.exit(1)

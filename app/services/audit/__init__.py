@@ -1,0 +1,2 @@
+"""The audit trail: append-only events chained by hashes, the published daily digests,
+verifying the chain and searching it (`chain`)."""

@@ -1,0 +1,453 @@
+"""Notices: made by the service that causes the event, inside its transaction, kept in the
+subject's inbox and queued (pending) in the outbox for delivery (see services.delivery).
+
+Every notice has a dedupe key that names its event ("record:17", "list_end:4", ...), unique
+in the database, so the same event never makes two notices: the nightly job may run twice,
+or be re-run after a failure, and adds only what is missing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import and_, exists, insert, or_, select, text
+from sqlmodel import Session
+
+from app.models import (
+    ListEntry,
+    Notice,
+    NoticeOutbox,
+    Record,
+    Standing,
+    StandingFlag,
+    StandingMeasure,
+    Subject,
+    TierChange,
+    utcnow,
+)
+from app.rulebook import Rulebook
+from app.services.audit import chain as audit
+from app.services.due_process import notice_texts as notice_texts
+from app.services.locks import begin_write
+
+CHUNK = 500
+LOOKBACK = timedelta(days=30)  # the nightly job catches up on events this far back
+LAPSE_AHEAD = timedelta(days=30)  # a record's lapse is announced this long before
+
+
+@dataclass(frozen=True)
+class NewNotice:
+    subject_id: str
+    kind: str
+    dedupe_key: str
+    title: str
+    body: str
+    record_id: int | None = None
+    list_entry_id: int | None = None
+    objection_id: int | None = None
+
+
+def add_notices(session: Session, notices: Iterable[NewNotice], *, today: date) -> int:
+    """Store each notice whose dedupe key is new, with a pending outbox row; return how many.
+
+    Runs inside the caller's transaction (the caller commits).
+    """
+    unique: dict[str, NewNotice] = {}
+    for notice in notices:
+        unique.setdefault(notice.dedupe_key, notice)
+    keys = list(unique)
+    added = 0
+    for i in range(0, len(keys), CHUNK):
+        chunk = keys[i:i + CHUNK]
+        known = set(session.execute(
+            select(Notice.dedupe_key).where(Notice.dedupe_key.in_(chunk))).scalars())
+        fresh = [k for k in chunk if k not in known]
+        if not fresh:
+            continue
+        now = utcnow()
+        session.execute(insert(Notice), [
+            {"subject_id": unique[k].subject_id, "kind": unique[k].kind, "dedupe_key": k,
+             "title": unique[k].title[:300], "body": unique[k].body,
+             "record_id": unique[k].record_id, "list_entry_id": unique[k].list_entry_id,
+             "objection_id": unique[k].objection_id, "notified_on": today, "created_at": now}
+            for k in fresh])
+        ids = session.execute(select(Notice.id).where(Notice.dedupe_key.in_(fresh))).scalars()
+        session.execute(insert(NoticeOutbox), [
+            {"notice_id": nid, "state": "pending", "attempts": 0, "created_at": now}
+            for nid in ids])
+        added += len(fresh)
+    return added
+
+
+# --- records ---------------------------------------------------------------------------------
+def record_notice(rulebook: Rulebook, record, *, today: date) -> NewNotice:
+    """Return the notice of a new record (rule, points, evidence, how and until when to object)."""
+    rule = rulebook.rule_version(record.rule_code, record.rule_version)
+    title, body = notice_texts.record_notice(
+        rulebook=rulebook, rule=rule, record_id=record.id, rule_code=record.rule_code,
+        department=record.department_code, occurred_on=record.occurred_on, points=record.points,
+        note=record.note, evidence=record.evidence, ends_on=record.ends_on, notified_on=today,
+        object_until=rulebook.scheme.objections.window.after(today))
+    return NewNotice(record.subject_id, "record", f"record:{record.id}", title, body,
+                     record_id=record.id)
+
+
+def notify_record(session: Session, *, rulebook: Rulebook, record: Record, today: date) -> None:
+    """Queue the notice of one new record (inside the caller's transaction)."""
+    add_notices(session, [record_notice(rulebook, record, today=today)], today=today)
+
+
+def notify_imported(session: Session, *, rulebook: Rulebook, department: str,
+                    external_refs: Sequence[str], today: date) -> int:
+    """Queue the notices of the records an import just stored (by their external refs)."""
+    made = 0
+    for i in range(0, len(external_refs), CHUNK):
+        records = session.execute(  # plain rows, not ORM objects: imports can be large
+            select(Record.id, Record.subject_id, Record.rule_code, Record.rule_version,
+                   Record.department_code, Record.occurred_on, Record.points, Record.note,
+                   Record.evidence, Record.ends_on)
+            .where(Record.department_code == department,
+                   Record.external_ref.in_(external_refs[i:i + CHUNK]))).all()
+        made += add_notices(session, [record_notice(rulebook, r, today=today) for r in records],
+                            today=today)
+    return made
+
+
+@dataclass(frozen=True)
+class NoticeSQL:
+    """The record notices of many records, made by the database: `rules` is a CTE of the rule
+    texts (`rt`), `columns` the notice's columns selected from records `r` joined to `rt`."""
+
+    rules: str
+    columns: str
+    params: dict
+
+
+def record_notice_sql(rulebook: Rulebook, *, department: str, today: date, dialect: str,
+                      versions: Iterable[tuple[str, int]]) -> NoticeSQL:
+    """Return SQL that writes, for each record `r`, the title and body record_notice writes.
+
+    The fixed words come from notice_texts (how_to_object is cut at the record id); the
+    per-record values are concatenated by the database, so an import of a million records
+    makes its notices in one INSERT ... SELECT. tests/services/test_notices_sql.py holds
+    the two to the same text.
+    """
+    marker = "\x00"
+    before_id, after_id = notice_texts.how_to_object(
+        rulebook.scheme, record_id=marker,  # type: ignore[arg-type]
+        until=rulebook.scheme.objections.window.after(today)).split(marker)
+    params = {
+        "nt_head": (f"{notice_texts.department_title(rulebook, department)} recorded the "
+                    f"conduct below for you on {today.isoformat()}.\n\nRecord: "),
+        "nt_object": "\n\n" + before_id, "nt_object_end": after_id,
+        "nt_plain": " (the rule's points; no repeat or cap applied)",
+    }
+    values = []
+    for i, (code, version) in enumerate(sorted(set(versions))):
+        rule = rulebook.rule_version(code, version)
+        repair = ""
+        if rule is not None and rule.repairable_after is not None:
+            repair = (f"\nRepair: it may be marked repaired "
+                      f"{notice_texts.duration_words(rule.repairable_after)} after the "
+                      "conduct, once you show that you put it right.")
+        params.update({f"nt_c{i}": code, f"nt_v{i}": version,
+                       f"nt_t{i}": rule.title if rule is not None else code,
+                       f"nt_l{i}": (rule.legal_basis if rule is not None else "") or "none given",
+                       f"nt_r{i}": repair})
+        values.append(f"(CAST(:nt_c{i} AS TEXT), CAST(:nt_v{i} AS INTEGER), "
+                      f"CAST(:nt_t{i} AS TEXT), CAST(:nt_l{i} AS TEXT), CAST(:nt_r{i} AS TEXT))")
+    if not values:
+        values.append("(NULL, NULL, NULL, NULL, NULL)")
+    pg = dialect == "postgresql"
+
+    def day(column: str) -> str:
+        return f"to_char({column}, 'YYYY-MM-DD')" if pg else column  # SQLite stores ISO text
+
+    rid = "CAST(r.id AS TEXT)"
+    signed = "CASE WHEN r.points >= 0 THEN '+' ELSE '' END || CAST(r.points AS TEXT)"
+    title = f"SUBSTR('New record: ' || rt.title || ' (' || {signed} || ' points)', 1, 300)"
+    body = (f"CAST(:nt_head AS TEXT) || {rid} || '\nConduct: ' || rt.title || ' (rule ' || "
+            f"r.rule_code || ')\nOn: ' || {day('r.occurred_on')} || '\nPoints: ' || {signed}"
+            " || CASE WHEN r.note <> '' THEN ' (' || r.note || ')' "
+            "ELSE CAST(:nt_plain AS TEXT) END"
+            " || '\nLegal basis: ' || rt.legal || '\nEvidence reference: ' || "
+            "CASE WHEN r.evidence <> '' THEN r.evidence ELSE 'none given' END"
+            f" || '\nCounts until: ' || {day('r.ends_on')} || ' (from that day on it no "
+            "longer counts)' || rt.repair || CAST(:nt_object AS TEXT) || "
+            f"{rid} || CAST(:nt_object_end AS TEXT)")
+    # SQLite would read CAST(... AS DATE) as a number: it gets the ISO text it stores.
+    when = ("CAST(:nt_today AS DATE), CAST(:nt_now AS TIMESTAMP)" if pg
+            else ":nt_today, :nt_now")
+    columns = f"r.subject_id, 'record', 'record:' || {rid}, {title}, {body}, r.id, {when}"
+    params["nt_today"] = today if pg else today.isoformat()
+    now = utcnow()
+    params["nt_now"] = (now.replace(tzinfo=None) if pg
+                        else now.strftime("%Y-%m-%d %H:%M:%S.%f"))
+    return NoticeSQL(rules="rt(code, version, title, legal, repair) AS (VALUES "
+                           + ", ".join(values) + ")", columns=columns, params=params)
+
+
+NOTICE_INSERT = ("INSERT INTO notice (subject_id, kind, dedupe_key, title, body, record_id, "
+                 "notified_on, created_at)")
+OUTBOX_INSERT = "INSERT INTO notice_outbox (notice_id, state, attempts, created_at)"
+
+
+def notify_imported_after(session: Session, *, rulebook: Rulebook, department: str,
+                          today: date, after_record: int, after_notice: int,
+                          versions: Iterable[tuple[str, int]]) -> None:
+    """Queue the notices of the records with an id above `after_record` (SQLite, inside the
+    import's transaction, which holds the database's write lock: those are the import's)."""
+    sql = record_notice_sql(rulebook, department=department, today=today, dialect="sqlite",
+                            versions=versions)
+    session.execute(text(
+        f"WITH {sql.rules} {NOTICE_INSERT} SELECT {sql.columns} FROM record r "
+        "JOIN rt ON rt.code = r.rule_code AND rt.version = r.rule_version "
+        "WHERE r.id > :after ORDER BY r.id"), {**sql.params, "after": after_record})
+    session.execute(text(
+        f"{OUTBOX_INSERT} SELECT n.id, 'pending', 0, n.created_at FROM notice n "
+        "WHERE n.id > :after ORDER BY n.id"), {"after": after_notice})
+
+
+def check_record_notice(session: Session, *, rulebook: Rulebook, record_id: int,
+                        today: date) -> None:
+    """Raise RuntimeError unless the stored notice of a record is the one record_notice writes.
+
+    A guard on record_notice_sql, run on one record of each import: should the words of
+    notice_texts change without it, the import fails loudly instead of storing other words.
+    """
+    row = session.execute(
+        select(Record.id, Record.subject_id, Record.rule_code, Record.rule_version,
+               Record.department_code, Record.occurred_on, Record.points, Record.note,
+               Record.evidence, Record.ends_on).where(Record.id == record_id)).one()
+    want = record_notice(rulebook, row, today=today)
+    got = session.execute(select(Notice.title, Notice.body, Notice.subject_id).where(
+        Notice.dedupe_key == want.dedupe_key)).one_or_none()
+    if got is None or tuple(got) != (want.title[:300], want.body, want.subject_id):
+        raise RuntimeError(f"the notice of imported record {record_id} is not the one "
+                           "notice_texts.record_notice writes: fix notices.record_notice_sql")
+
+
+# --- the nightly notices ---------------------------------------------------------------------
+@dataclass
+class NightlyNotices:
+    as_of: date
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _no_notice(kind: str, column):
+    return ~exists().where(Notice.kind == kind, column)
+
+
+def _tier_changes(session: Session, rulebook: Rulebook, as_of: date) -> list[NewNotice]:
+    rows = session.execute(
+        select(TierChange).where(TierChange.on_date > as_of - LOOKBACK,
+                                 TierChange.on_date <= as_of).order_by(TierChange.id)).scalars()
+    out = []
+    for change in rows:
+        title, body = notice_texts.tier_change_notice(
+            scheme=rulebook.scheme, on=change.on_date, from_tier=change.from_tier,
+            to_tier=change.to_tier, from_points=change.from_points, to_points=change.to_points)
+        key = (f"tier_change:{change.subject_id}:{change.on_date.isoformat()}:"
+               f"{change.from_tier or '-'}>{change.to_tier or '-'}")
+        out.append(NewNotice(change.subject_id, "tier_change", key, title, body))
+    return out
+
+
+def _counting_entries(as_of: date):
+    return (ListEntry.entered_on <= as_of,
+            or_(ListEntry.ends_on.is_(None), ListEntry.ends_on > as_of),
+            or_(ListEntry.removed_on.is_(None), ListEntry.removed_on > as_of))
+
+
+def entry_end(entry: ListEntry, list_def) -> date | None:
+    """Return the first day a list entry no longer counts (its end or removal), or None."""
+    from app.services.standings.facts import list_entry_fact
+    from app.standing.spans import list_entry_end
+
+    return list_entry_end(list_entry_fact(entry), list_def)
+
+
+def _list_entries(session: Session, rulebook: Rulebook, as_of: date) -> list[NewNotice]:
+    rows = session.execute(
+        select(ListEntry).where(*_counting_entries(as_of),
+                                _no_notice("list_entry", Notice.list_entry_id == ListEntry.id))
+        .order_by(ListEntry.id)).scalars()
+    out = []
+    for entry in rows:
+        list_def = rulebook.list_def(entry.list_code)
+        title, body = notice_texts.list_entry_notice(
+            rulebook=rulebook, list_def=list_def, list_code=entry.list_code,
+            department=entry.department_code, entered_on=entry.entered_on,
+            until=entry_end(entry, list_def), decision_ref=entry.decision_ref,
+            legal_basis=entry.legal_basis)
+        out.append(NewNotice(entry.subject_id, "list_entry", f"list_entry:{entry.id}", title,
+                             body, list_entry_id=entry.id))
+    return out
+
+
+def _list_ends(session: Session, rulebook: Rulebook, as_of: date) -> list[NewNotice]:
+    since = as_of - LOOKBACK
+    rows = session.execute(
+        select(ListEntry).where(
+            or_(and_(ListEntry.ends_on > since, ListEntry.ends_on <= as_of),
+                and_(ListEntry.removed_on > since, ListEntry.removed_on <= as_of)),
+            _no_notice("list_end", Notice.list_entry_id == ListEntry.id))
+        .order_by(ListEntry.id)).scalars()
+    out = []
+    for entry in rows:
+        list_def = rulebook.list_def(entry.list_code)
+        end = entry_end(entry, list_def)
+        if end is None or not (since < end <= as_of) or end <= entry.entered_on:
+            continue
+        removed = entry.removed_reason if entry.removed_on == end else None
+        title, body = notice_texts.list_end_notice(
+            rulebook=rulebook, list_def=list_def, list_code=entry.list_code,
+            department=entry.department_code, ended_on=end, removed_reason=removed)
+        out.append(NewNotice(entry.subject_id, "list_end", f"list_end:{entry.id}", title, body,
+                             list_entry_id=entry.id))
+    return out
+
+
+def _pending_candidates(session: Session, rulebook: Rulebook, as_of: date) -> set[str]:
+    """Subjects for whom a measure with a notice period holds on `as_of` but is not in force
+    yet (from the standings the recompute just wrote)."""
+    noticed = [m for m in rulebook.measures if m.notice is not None]
+    tiers = sorted({t for m in noticed for t in m.when.tiers})
+    lists = sorted({c for m in noticed for c in m.when.lists})
+    flags = sorted({f for m in noticed for f in m.when.flags})
+    found: set[str] = set()
+    if tiers:
+        found.update(session.execute(select(Standing.subject_id).where(
+            Standing.tier.in_(tiers))).scalars())
+    listed: set[str] = set()
+    if lists:
+        listed.update(session.execute(select(ListEntry.subject_id).where(
+            ListEntry.list_code.in_(lists), *_counting_entries(as_of))).scalars())
+    if flags:
+        listed.update(session.execute(select(StandingFlag.subject_id).where(
+            StandingFlag.flag_code.in_(flags))).scalars())
+    found |= listed
+    if listed and any(m.reaches for m in noticed):
+        ids = sorted(listed)
+        for i in range(0, len(ids), CHUNK):
+            found.update(r for r in session.execute(
+                select(Subject.legal_representative).where(
+                    Subject.subject_id.in_(ids[i:i + CHUNK]),
+                    Subject.legal_representative.is_not(None))).scalars() if r)
+    in_force = {(s, c) for s, c in session.execute(
+        select(StandingMeasure.subject_id, StandingMeasure.measure_code))}
+    codes = {m.code for m in noticed}
+    return {s for s in found if any((s, c) not in in_force for c in codes)}
+
+
+def _measures_pending(session: Session, rulebook: Rulebook, as_of: date) -> list[NewNotice]:
+    from app.services.standings.facts import standing_for
+
+    out = []
+    for subject_id in sorted(_pending_candidates(session, rulebook, as_of)):
+        if session.get(Subject, subject_id) is None:
+            continue  # a legal representative named, not registered
+        standing = standing_for(session, rulebook=rulebook, subject_id=subject_id, as_of=as_of)
+        for pending in standing.pending_measures:
+            m = pending.measure
+            title, body = notice_texts.measure_pending_notice(
+                rulebook=rulebook, code=m.code, title=m.title, kind=m.kind, owner=m.owner,
+                legal_basis=m.legal_basis, holds_since=pending.holds_since,
+                takes_effect_on=pending.takes_effect_on,
+                reasons=[r.detail for r in pending.reasons])
+            key = f"measure_pending:{subject_id}:{m.code}:{pending.holds_since.isoformat()}"
+            out.append(NewNotice(subject_id, "measure_pending", key, title, body))
+    return out
+
+
+def _records_lapsing(session: Session, rulebook: Rulebook, as_of: date) -> list[NewNotice]:
+    from app.services.standings.facts import get_subject, load_facts, subject_fact
+    from app.standing import next_changes
+
+    rows = session.execute(
+        select(Record).where(
+            Record.voided_at.is_(None), Record.annulled_on.is_(None),
+            Record.repaired_on.is_(None), Record.occurred_on <= as_of,
+            Record.ends_on > as_of, Record.ends_on <= as_of + LAPSE_AHEAD,
+            _no_notice("record_lapsing", Notice.record_id == Record.id))
+        .order_by(Record.subject_id, Record.id)).scalars().all()
+    by_subject: dict[str, list[Record]] = defaultdict(list)
+    for record in rows:
+        by_subject[record.subject_id].append(record)
+    out = []
+    for subject_id, records in by_subject.items():
+        subject = get_subject(session, subject_id)
+        facts, _entries = load_facts(session, subject)
+        changes = {c.on: c for c in next_changes(
+            subject=subject_fact(subject), records=facts, rulebook=rulebook, as_of=as_of,
+            until=as_of + LAPSE_AHEAD)}
+        for record in records:
+            rule = rulebook.rule_version(record.rule_code, record.rule_version)
+            change = changes.get(record.ends_on)
+            effect = change.describe() if change is not None else ""
+            title, body = notice_texts.lapsing_notice(
+                record_id=record.id, rule_code=record.rule_code,
+                rule_title=rule.title if rule is not None else record.rule_code,
+                points=record.points, ends_on=record.ends_on, effect=effect)
+            out.append(NewNotice(subject_id, "record_lapsing", f"record_lapsing:{record.id}",
+                                 title, body, record_id=record.id))
+    return out
+
+
+def send_nightly_notices(session: Session, *, rulebook: Rulebook, as_of: date,
+                         actor: str = "scheduler") -> NightlyNotices:
+    """Make the notices the nightly recompute's results call for; safe to run twice.
+
+    Tier changes and list entries or ends of the last 30 days, measures that will take
+    effect after their notice period, and records that stop counting within 30 days; each
+    only once (by its dedupe key). Run it after the recompute of `as_of`.
+    """
+    result = NightlyNotices(as_of=as_of)
+    try:
+        begin_write(session, "notices")
+        for kind, make in (("tier_change", _tier_changes), ("list_entry", _list_entries),
+                           ("list_end", _list_ends), ("measure_pending", _measures_pending),
+                           ("record_lapsing", _records_lapsing)):
+            result.counts[kind] = add_notices(session, make(session, rulebook, as_of),
+                                              today=as_of)
+        if result.total:
+            audit.append(session, actor=actor, action="notices.nightly", target="notices",
+                         details={"as_of": as_of, **result.counts})
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return result
+
+
+# --- reading ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InboxItem:
+    notice: Notice
+    delivery: NoticeOutbox | None
+
+
+def inbox(session: Session, *, subject_id: str, limit: int = 100) -> list[InboxItem]:
+    """Return the subject's notices, newest first, with their delivery state."""
+    rows = session.execute(
+        select(Notice, NoticeOutbox).outerjoin(NoticeOutbox, NoticeOutbox.notice_id == Notice.id)
+        .where(Notice.subject_id == subject_id)
+        .order_by(Notice.notified_on.desc(), Notice.id.desc()).limit(limit)).all()
+    return [InboxItem(n, o) for n, o in rows]
+
+
+def record_notice_dates(session: Session, record_ids: Sequence[int]) -> dict[int, date]:
+    """Return, per record id, the day its record notice was made (where it has one)."""
+    out: dict[int, date] = {}
+    for i in range(0, len(record_ids), CHUNK):
+        out.update(session.execute(
+            select(Notice.record_id, Notice.notified_on).where(
+                Notice.kind == "record", Notice.record_id.in_(record_ids[i:i + CHUNK]))).all())
+    return out

@@ -1,0 +1,305 @@
+"""The rulebook in force: loaded from the rules directory, refused when broken, and
+stored in the database with its fingerprint so any record can name the exact rulebook."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.errors import RulebookUnavailable
+from app.models import Department, RulebookVersion, utcnow
+from app.rulebook import Problem, Rulebook, check_rulebook, load_rulebook_from_texts
+
+log = logging.getLogger(__name__)
+EXTENSION_KEY = "citypoints.rulebooks"
+
+
+@dataclass
+class RulebookState:
+    """What is in force, and what happened at the last attempt to load the rules directory."""
+
+    rulebook: Rulebook | None = None
+    source: str = ""  # "rules directory" or "database (last good)"
+    loaded_at: datetime | None = None
+    problems: list[Problem] = field(default_factory=list)  # of the last refused attempt
+    refused_at: datetime | None = None
+    loaded_by: str = ""
+    warnings: list[Problem] = field(default_factory=list)  # of the rulebook in force
+    tests: str = ""  # the summary of its rule tests
+
+
+def store_rulebook(session: Session, rulebook: Rulebook, *, loaded_by: str, source: str) -> bool:
+    """Store `rulebook` if its fingerprint is new; return True if it was stored now."""
+    exists = session.execute(
+        select(RulebookVersion.id).where(RulebookVersion.fingerprint == rulebook.fingerprint)
+    ).first()
+    if exists:
+        return False
+    sync_departments(session, rulebook)
+    session.add(
+        RulebookVersion(
+            fingerprint=rulebook.fingerprint,
+            loaded_by=loaded_by,
+            source=source,
+            files_json=json.dumps(dict(rulebook.files), sort_keys=True, ensure_ascii=False),
+        )
+    )
+    session.commit()
+    return True
+
+
+def sync_departments(session: Session, rulebook: Rulebook) -> None:
+    """Add the rulebook's departments to the database and keep their titles current."""
+    for department in rulebook.departments:
+        row = session.get(Department, department.code)
+        if row is None:
+            session.add(Department(code=department.code, title=department.title))
+        elif row.title != department.title:
+            row.title = department.title
+    session.flush()
+
+
+def last_stored_rulebook(session: Session) -> Rulebook | None:
+    """Return the rulebook most recently put in force, re-loaded from its stored files."""
+    row = session.execute(
+        select(RulebookVersion).order_by(RulebookVersion.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    return load_rulebook_from_texts(json.loads(row.files_json))
+
+
+def stored_rulebook(session: Session, fingerprint: str) -> Rulebook | None:
+    """Return the stored rulebook with `fingerprint`, or None."""
+    row = session.execute(
+        select(RulebookVersion).where(RulebookVersion.fingerprint == fingerprint)
+    ).scalar_one_or_none()
+    return load_rulebook_from_texts(json.loads(row.files_json)) if row else None
+
+
+class RulebookRegistry:
+    """Holds the rulebook in force for one app; reloads on demand, keeps the last good one.
+
+    A reload reads the rules directory and puts it in force only if it passes `rules check`
+    and its own rule tests (`<rules>/tests/*.yaml`); otherwise the last good rulebook stays.
+    Either way an event is logged in the database (rulebook_event), and every process
+    follows the latest rulebook put in force there (at most `sync_seconds` late), so a
+    reload in one worker or in the scheduler reaches every worker. A reload is asked for
+    by `reload()` (the rule author's button, the nightly run) or, safely, by SIGHUP.
+    """
+
+    def __init__(self, rules_dir: str, session_factory, *, sync_seconds: float | None = 10.0):
+        self.rules_dir = rules_dir
+        self._session_factory = session_factory
+        self._lock = threading.Lock()
+        self.state = RulebookState()
+        self.sync_seconds = sync_seconds
+        self._synced_at = time.monotonic()
+        self._event_id = 0  # the newest in-force event this process follows
+        self._reload_requested = False
+
+    @classmethod
+    def init_app(cls, app) -> None:
+        """Attach a registry to `app` (nothing is read until the rulebook is first needed)."""
+        from app.db import session_scope
+
+        registry = cls(app.config["RULES_DIR"], lambda write=False: session_scope(app, write=write),
+                       sync_seconds=app.config.get("RULEBOOK_SYNC_SECONDS", 10.0))
+        app.extensions[EXTENSION_KEY] = registry
+        if app.config.get("RELOAD_ON_SIGHUP", True):
+            install_sighup(registry)
+
+    def request_reload(self) -> None:
+        """Ask for a reload at the next use (safe to call from a signal handler)."""
+        self._reload_requested = True
+
+    def current(self) -> Rulebook:
+        """Return the rulebook in force, loading it on first use."""
+        if self._reload_requested:
+            self._reload_requested = False
+            self.reload(loaded_by="signal:SIGHUP")
+        elif self.state.rulebook is None:
+            self.reload()
+        else:
+            self.follow()
+        if self.state.rulebook is None:
+            raise RulebookUnavailable(
+                "no valid rulebook: the rules directory has errors and none was stored before",
+                details=[str(p) for p in self.state.problems],
+            )
+        return self.state.rulebook
+
+    def reload(self, *, loaded_by: str = "system") -> RulebookState:
+        """Load the rules directory; put it in force if valid, else keep the last good one."""
+        from app.ruletests import run_rule_tests_in
+
+        with self._lock:
+            result = check_rulebook(self.rules_dir)
+            problems = list(result.problems)
+            tests = None
+            if result.ok and result.rulebook is not None:
+                try:
+                    tests = run_rule_tests_in(result.rulebook, self.rules_dir)
+                    problems = tests.as_problems()
+                except Exception as exc:  # a bug in a test run must not take the app down
+                    problems = [Problem(self.rules_dir, 0, f"the rule tests could not run: "
+                                                           f"{type(exc).__name__}: {exc}")]
+            if not problems:
+                self.state = RulebookState(
+                    rulebook=result.rulebook, source="rules directory", loaded_at=utcnow(),
+                    loaded_by=loaded_by, warnings=list(result.warnings),
+                    tests=tests.summary() if tests else "")
+                self._put_in_force(result.rulebook, loaded_by=loaded_by,
+                                   warnings=len(result.warnings), tests=self.state.tests)
+                return self.state
+            log.error(
+                "rulebook in %s refused, %d problem(s); keeping the last good one:\n%s",
+                self.rules_dir,
+                len(problems),
+                "\n".join(str(p) for p in problems),
+            )
+            fallback = self.state.rulebook
+            source = self.state.source
+            if fallback is None:
+                try:
+                    with self._session_factory() as session:
+                        fallback = last_good_rulebook(session)
+                        source = "database (last good)"
+                except Exception:
+                    fallback = None
+            self.state = RulebookState(
+                rulebook=fallback,
+                source=source,
+                loaded_at=self.state.loaded_at or (utcnow() if fallback else None),
+                loaded_by=self.state.loaded_by,
+                problems=problems,
+                refused_at=utcnow(),
+                warnings=self.state.warnings,
+                tests=self.state.tests,
+            )
+            self._log_refusal(problems, loaded_by=loaded_by,
+                              fingerprint=result.rulebook.fingerprint if result.rulebook else None)
+            return self.state
+
+    def _put_in_force(self, rulebook: Rulebook, *, loaded_by: str, warnings: int,
+                      tests: str) -> None:
+        from app.services.rulebooks.history import IN_FORCE, REFUSED, latest_event, record_event
+
+        try:
+            with self._session_factory(write=True) as session:
+                store_rulebook(session, rulebook, loaded_by=loaded_by, source=self.rules_dir)
+                latest = latest_event(session, IN_FORCE)
+                refused = latest_event(session, REFUSED)
+                # A new rulebook, or a good reload after a refused one, is worth a line.
+                if latest is None or latest.fingerprint != rulebook.fingerprint or (
+                        refused is not None and refused.id > latest.id):
+                    latest = record_event(
+                        session, action=IN_FORCE, actor=loaded_by, source=self.rules_dir,
+                        fingerprint=rulebook.fingerprint,
+                        details={"previous": latest.fingerprint if latest else None,
+                                 "warnings": warnings, "tests": tests})
+                    session.commit()
+                self._event_id = latest.id
+                self._synced_at = time.monotonic()
+        except Exception as error:  # the schema may not exist yet (before `db upgrade`)
+            log.warning("rulebook %s not stored in the database: %s", rulebook.fingerprint[:12],
+                        str(error).splitlines()[0])
+
+    def _log_refusal(self, problems: list[Problem], *, loaded_by: str,
+                     fingerprint: str | None) -> None:
+        from app.services.rulebooks.history import REFUSED, record_event
+
+        try:
+            with self._session_factory(write=True) as session:
+                record_event(session, action=REFUSED, actor=loaded_by, source=self.rules_dir,
+                             fingerprint=fingerprint,
+                             details={"problems": [str(p) for p in problems[:500]]})
+                session.commit()
+        except Exception as error:
+            log.warning("refusal not logged in the database: %s", str(error).splitlines()[0])
+
+    def follow(self, *, force: bool = False) -> bool:
+        """Put in force the rulebook another process put in force since; return True if so."""
+        from app.services.rulebooks.history import IN_FORCE, latest_event
+
+        if not force and (self.sync_seconds is None or
+                          time.monotonic() - self._synced_at < self.sync_seconds):
+            return False
+        if not self._lock.acquire(blocking=False):
+            return False  # a reload is under way here; it decides
+        try:
+            self._synced_at = time.monotonic()
+            with self._session_factory() as session:
+                event = latest_event(session, IN_FORCE)
+                if event is None or event.id <= self._event_id:
+                    return False
+                self._event_id = event.id
+                if self.state.rulebook is not None and \
+                        event.fingerprint == self.state.rulebook.fingerprint:
+                    return False
+                rulebook = stored_rulebook(session, event.fingerprint or "")
+            if rulebook is None:
+                return False
+            self.state = RulebookState(
+                rulebook=rulebook, source=f"database (put in force from {event.source})",
+                loaded_at=event.at, loaded_by=event.actor)
+            log.info("rulebook %s put in force elsewhere by %s; following it",
+                     rulebook.fingerprint[:12], event.actor)
+            return True
+        except Exception:  # no table yet, or the database is away: keep what we have
+            return False
+        finally:
+            self._lock.release()
+
+
+def last_good_rulebook(session: Session) -> Rulebook | None:
+    """Return the rulebook last put in force (by a reload event), else the last one stored."""
+    from app.services.rulebooks.history import IN_FORCE, latest_event
+
+    event = latest_event(session, IN_FORCE)
+    if event is not None and event.fingerprint:
+        found = stored_rulebook(session, event.fingerprint)
+        if found is not None:
+            return found
+    return last_stored_rulebook(session)
+
+
+# SIGHUP asks every registry of this process to reload at its next use. The handler only
+# sets a flag: reloading inside a signal handler could deadlock on the registry's lock.
+_hup_registries: weakref.WeakSet = weakref.WeakSet()
+_hup_installed = False
+
+
+def install_sighup(registry: RulebookRegistry) -> bool:
+    """Make SIGHUP ask `registry` to reload; return False where that cannot be done safely.
+
+    Only from the main thread, and never over another program's handler (a server such as
+    gunicorn's master handles SIGHUP itself: it restarts its workers, which reload).
+    """
+    global _hup_installed
+    if not hasattr(signal, "SIGHUP") or threading.current_thread() is not threading.main_thread():
+        return False
+    if not _hup_installed:
+        if signal.getsignal(signal.SIGHUP) not in (signal.SIG_DFL, signal.SIG_IGN):
+            return False
+        signal.signal(signal.SIGHUP, _on_sighup)
+        _hup_installed = True
+    _hup_registries.add(registry)
+    return True
+
+
+def _on_sighup(_signum, _frame) -> None:
+    try:
+        for registry in list(_hup_registries):
+            registry.request_reload()
+    except RuntimeError:  # the set changed under us: the next SIGHUP will do
+        pass

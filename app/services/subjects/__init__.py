@@ -1,0 +1,2 @@
+"""The population register: importing and updating subjects, finding them
+(`register`); a subject's consent to be scored and where their notices go (`consent`)."""

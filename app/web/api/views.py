@@ -1,0 +1,362 @@
+"""The JSON API under /api/v1: bearer tokens per department, pydantic in and out.
+
+Each view parses its input with the request model, calls one service and answers with the
+response model; the OpenAPI document (app.web.api.openapi) is built from the same models.
+A token acts only within its department's codes and lists. No input yields a 500.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from flask import current_app, g, jsonify, request
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException
+
+from app.db import get_session
+from app.errors import CitypointsError, Conflict, Forbidden, InvalidInput, NotFound, Problem
+from app.identifiers import clean, looks_like_person_id
+from app.models import ApiToken, ListEntry, Record, Subject, utcnow
+from app.rulebook import canonical_json
+from app.rulebook.fingerprint import FORMAT
+from app.services.accounts.tokens import Unauthorized, authenticate
+from app.services.audit import chain as audit
+from app.services.intake.rows import Row, parse_iso_date
+from app.services.lists.entries import enter, remove_from_list
+from app.services.records.conduct import record_conduct
+from app.services.rulebooks.history import rulebook_history
+from app.services.standings.facts import get_subject, standing_for
+from app.services.subjects.register import import_subjects
+from app.standing import standing_to_json
+from app.web import rulebook, rulebook_state, today
+from app.web.api import bp
+from app.web.api import schemas as s
+from app.web.api.openapi import openapi_document
+
+PUBLIC = {"api.get_rulebook", "api.openapi"}
+QUERY = {"api.get_standing": {"as_of"}, "api.check_measure": {"subject_id", "as_of"}}
+MAX_BODY = 64 * 1024  # API bodies are one fact each; a larger body is refused with 413
+EARLIEST, LATEST = date(1949, 10, 1), date(2999, 12, 31)
+
+
+class MalformedJson(CitypointsError):
+    code = "malformed_json"
+    status = 400
+
+
+class UnsupportedMediaType(CitypointsError):
+    code = "unsupported_media_type"
+    status = 415
+
+
+@bp.before_request
+def _authenticate():
+    request.max_content_length = current_app.config.get("API_MAX_BODY", MAX_BODY)
+    if request.endpoint not in PUBLIC:
+        g.api_token = authenticate(get_session(), now=utcnow(),
+                                   authorization=request.headers.get("Authorization"))
+    unknown = sorted(set(request.args) - QUERY.get(request.endpoint, set()))
+    if unknown:
+        names = ", ".join(repr(name[:40]) for name in unknown[:5])
+        raise InvalidInput(f"unknown query parameter(s) {names}",
+                           problems=[Problem("unknown query parameter", field=n[:40])
+                                     for n in unknown[:20]])
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException):
+    """Answer Werkzeug's errors (413, 405...) as JSON errors, keeping their headers (Allow)."""
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+    body = {"error": {"code": codes.get(error.code, str(error.code)),
+                      "message": error.description or error.name, "details": None}}
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+    return jsonify(body), error.code, headers
+
+
+@bp.errorhandler(Unauthorized)
+def _unauthorized(error: Unauthorized):
+    return jsonify(error.as_dict()), 401, {"WWW-Authenticate": 'Bearer realm="citypoints"'}
+
+
+def _token() -> ApiToken:
+    return g.api_token
+
+
+def _actor() -> str:
+    token = _token()
+    return f"api#{token.id}:{token.department_code}"[:80]
+
+
+def _parse(model: type[BaseModel]):
+    """Return the request body as `model`, or raise 400/413/415/422 saying what is wrong."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(f"send the body as application/json (got "
+                                   f"{request.mimetype or 'no Content-Type'})")
+    raw = request.get_data(cache=False)  # raises 413 beyond request.max_content_length
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        errors = error.errors(include_url=False, include_input=False, include_context=False)
+        if any(e["type"] == "json_invalid" for e in errors):
+            raise MalformedJson(f"the body is not valid JSON: {errors[0]['msg']}") from None
+        problems = [Problem(_message(e), field=".".join(str(p) for p in e["loc"]))
+                    for e in errors]
+        raise InvalidInput("the request is not valid: " + "; ".join(
+            f"{p.field or 'body'}: {p.message}" for p in problems), problems=problems) from None
+
+
+def _message(error: dict) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    if error["type"] == "missing":
+        return "is required"
+    if error["type"] == "string_pattern_mismatch":
+        return "must not contain control characters"
+    return error["msg"]
+
+
+def _respond(model: type[BaseModel], data: dict, status: int = 200):
+    return current_app.response_class(
+        model.model_validate(data).model_dump_json(), status=status, mimetype="application/json")
+
+
+def _text_arg(name: str, value: str | None, *, required: bool = False, max_length: int = 40) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise InvalidInput(f"{name} is required", problems=[Problem("is required", field=name)])
+    if len(value) > max_length or not value.isprintable():
+        raise InvalidInput(f"{name} is not valid: at most {max_length} printable characters",
+                           problems=[Problem("is not valid", field=name)])
+    return value
+
+
+def _subject_arg(name: str, value: str | None) -> str:
+    """Return a subject identifier from the path or query, cleaned; 422 if it cannot be one."""
+    sid = clean(_text_arg(name, value, required=True))
+    if not sid.isascii() or not sid.isalnum() or len(sid) != 18:
+        raise InvalidInput(f"{name}: {value!r} is not a Resident Identity Card number or Unified "
+                           "Social Credit Code (18 letters and digits)",
+                           problems=[Problem("is not an 18-character identifier", field=name)])
+    return sid
+
+
+def _as_of() -> date:
+    if "as_of" not in request.args:
+        return today()
+    raw = _text_arg("as_of", request.args.get("as_of"), required=True)
+    try:
+        day = parse_iso_date(raw)
+    except ValueError as error:
+        raise InvalidInput(f"as_of: {error}", problems=[Problem(str(error), field="as_of")]) \
+            from None
+    if not EARLIEST <= day <= LATEST:
+        message = f"{day} is outside {EARLIEST} to {LATEST}"
+        raise InvalidInput(f"as_of: {message}", problems=[Problem(message, field="as_of")])
+    return day
+
+
+def _audit_look(subject_id: str, action: str, details: dict) -> None:
+    session = get_session()
+    try:
+        audit.append(session, actor=_actor(), action=action, subject_id=subject_id,
+                     target=f"subject:{subject_id}", details=details)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+# ----------------------------------------------------------------------------- records
+def _record_json(record: Record) -> dict:
+    return {"id": record.id, "subject_id": record.subject_id, "rule_code": record.rule_code,
+            "rule_version": record.rule_version, "department": record.department_code,
+            "occurred_on": record.occurred_on, "ends_on": record.ends_on,
+            "repairable_on": record.repairable_on, "base_points": record.base_points,
+            "factor": record.factor, "points": record.points, "note": record.note,
+            "evidence": record.evidence, "external_ref": record.external_ref,
+            "recorded_at": record.recorded_at, "recorded_by": record.recorded_by,
+            "rulebook_fingerprint": record.rulebook_fingerprint,
+            "voided": record.voided_at is not None}
+
+
+@bp.post("/records")
+def post_record():
+    """Record one conduct for the token's department (201), or replay it (200)."""
+    body = _parse(s.RecordIn)
+    rules, department = rulebook(), _token().department_code
+    versions = rules.versions(body.rule_code.strip())
+    if versions and not any(department in v.departments for v in versions):
+        raise Forbidden(f"department {department} may not record {body.rule_code}; the rule "
+                        f"table gives it to {', '.join(versions[-1].departments)}")
+    done = record_conduct(get_session(), rulebook=rules, department=department,
+                          subject_id=body.subject_id, rule_code=body.rule_code,
+                          occurred_on=body.occurred_on, evidence=body.evidence,
+                          external_ref=body.external_ref, recorded_by=_actor(), today=today())
+    return _respond(s.RecordOut, _record_json(done.record), 201 if done.created else 200)
+
+
+# ---------------------------------------------------------------------------- standing
+@bp.get("/subjects/<subject_id>/standing")
+def get_standing(subject_id: str):
+    """Answer a subject's standing on `as_of` (default today); the look is audited."""
+    sid, as_of = _subject_arg("subject_id", subject_id), _as_of()
+    standing = standing_for(get_session(), rulebook=rulebook(), subject_id=sid, as_of=as_of)
+    _audit_look(standing.subject_id, "subject.view", {"as_of": as_of, "via": "api"})
+    return _respond(s.StandingOut, standing_to_json(standing))
+
+
+def _entry_json(entry) -> dict:
+    return {"id": entry.id, "list_code": entry.list_code, "subject_id": entry.subject_id,
+            "department": entry.department, "entered_on": entry.entered_on,
+            "ends_on": entry.ends_on, "removed_on": entry.removed_on,
+            "decision_ref": entry.decision_ref, "legal_basis": entry.legal_basis}
+
+
+def _reason_json(reason) -> dict:
+    via = reason.via
+    return {"kind": reason.kind, "code": reason.code, "detail": reason.detail,
+            "legal_basis": reason.legal_basis,
+            "via": {"subject_id": via.subject_id, "name": via.name} if via else None,
+            "list_entries": [_entry_json(e) for e in reason.entries]}
+
+
+@bp.get("/measures/<code>/check")
+def check_measure(code: str):
+    """Answer whether a measure applies to a subject on `as_of`, with every reason."""
+    rules = rulebook()
+    measure = rules.measure(code)
+    if measure is None:
+        raise NotFound(f"no measure {code[:64]!r} in the rulebook in force; the measures are "
+                       f"{', '.join(m.code for m in rules.measures)}")
+    sid, as_of = _subject_arg("subject_id", request.args.get("subject_id")), _as_of()
+    standing = standing_for(get_session(), rulebook=rules, subject_id=sid, as_of=as_of)
+    active = next((m for m in standing.measures if m.measure.code == code), None)
+    pending = next((m for m in standing.pending_measures if m.measure.code == code), None)
+    reasons = active.reasons if active else pending.reasons if pending else ()
+    _audit_look(standing.subject_id, "measure.check",
+                {"measure": code, "as_of": as_of, "applies": active is not None})
+    return _respond(s.MeasureCheckOut, {
+        "subject_id": standing.subject_id, "measure": measure.code, "kind": measure.kind,
+        "title": measure.title, "legal_basis": measure.legal_basis, "as_of": as_of,
+        "applies": active is not None, "since": active.since if active else None,
+        "pending": {"holds_since": pending.holds_since,
+                    "takes_effect_on": pending.takes_effect_on} if pending else None,
+        "reasons": [_reason_json(r) for r in reasons], "fingerprint": standing.fingerprint})
+
+
+@bp.get("/rulebook")
+def get_rulebook():
+    """Answer the rulebook in force: its fingerprint and its content (public)."""
+    rules, state = rulebook(), rulebook_state()
+    content = json.loads(canonical_json(scheme=rules.scheme, departments=rules.departments,
+                                        tables=rules.tables, measures=rules.measures,
+                                        lists=rules.lists))
+    history = [entry.as_dict() for entry in rulebook_history(get_session())]
+    return _respond(s.RulebookOut, {"fingerprint": rules.fingerprint, "format": FORMAT,
+                                    "source": state.source, "loaded_at": state.loaded_at,
+                                    "content": content, "history": history})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """Answer the OpenAPI document of this API."""
+    return jsonify(openapi_document())
+
+
+# ------------------------------------------------------------------------------- lists
+def _list_entry_json(entry: ListEntry) -> dict:
+    return {"id": entry.id, "list_code": entry.list_code, "subject_id": entry.subject_id,
+            "department": entry.department_code, "entered_on": entry.entered_on,
+            "ends_on": entry.ends_on, "legal_basis": entry.legal_basis,
+            "decision_ref": entry.decision_ref, "external_ref": entry.external_ref,
+            "created_at": entry.created_at, "created_by": entry.created_by,
+            "removed_on": entry.removed_on, "removed_by": entry.removed_by,
+            "removed_reason": entry.removed_reason}
+
+
+def _list_or_404(code: str):
+    rules = rulebook()
+    if rules.list_def(code) is None:
+        raise NotFound(f"no list {code[:64]!r} in the rulebook in force; the lists are "
+                       f"{', '.join(x.code for x in rules.lists)}")
+    return rules
+
+
+@bp.post("/lists/<code>/entries")
+def post_list_entry(code: str):
+    """Enter a subject on a list the token's department keeps (201), or replay it (200)."""
+    rules = _list_or_404(code)
+    body = _parse(s.ListEntryIn)
+    done = enter(get_session(), rulebook=rules, list_code=code, subject_id=body.subject_id,
+                 department=_token().department_code, entered_on=body.entered_on,
+                 ends_on=body.ends_on, today=today(), actor=_actor(),
+                 legal_basis=body.legal_basis, decision_ref=body.decision_ref,
+                 external_ref=body.external_ref)
+    return _respond(s.ListEntryOut, _list_entry_json(done.entry), 201 if done.created else 200)
+
+
+@bp.post("/lists/<code>/entries/<int:entry_id>/removal")
+def post_list_removal(code: str, entry_id: int):
+    """End a list entry today, with the reason; it stops counting at once."""
+    rules = _list_or_404(code)
+    body = _parse(s.RemovalIn)
+    entry = remove_from_list(get_session(), rulebook=rules, entry_id=entry_id, list_code=code,
+                             department=_token().department_code, reason=body.reason,
+                             actor=_actor(), today=today())
+    return _respond(s.ListEntryOut, _list_entry_json(entry))
+
+
+# ---------------------------------------------------------------------------- subjects
+def _subject_json(subject: Subject) -> dict:
+    return {k: getattr(subject, k) for k in s.SubjectOut.model_fields}
+
+
+def _register(sid: str, fields: s.SubjectFields) -> Subject:
+    session = get_session()
+    row = Row(1, {"subject_id": sid, "kind": fields.kind, "name": fields.name,
+                  "district": fields.district, "village": fields.village,
+                  "legal_representative": fields.legal_representative or "",
+                  "consent": "true" if fields.consent else "false"})
+    try:
+        import_subjects(session, rows=[row], name="request", actor=_actor(), today=today())
+    except InvalidInput as error:  # one row: say what is wrong with each field
+        raise InvalidInput("the subject was not stored: " + "; ".join(
+            f"{p.field}: {p.message}" for p in error.problems), problems=[
+            Problem(p.message, field=p.field) for p in error.problems]) from None
+    session.expire_all()
+    return session.get(Subject, clean(sid))
+
+
+def _same(subject: Subject, fields: s.SubjectFields) -> bool:
+    rep = (fields.legal_representative or "").strip() or None
+    if rep and looks_like_person_id(rep):
+        rep = clean(rep)
+    return (subject.kind, subject.name, subject.district, subject.village,
+            subject.legal_representative, subject.consent) == (
+        fields.kind, fields.name.strip(), fields.district, fields.village, rep, fields.consent)
+
+
+@bp.post("/subjects")
+def post_subject():
+    """Register a subject (201); the same subject again answers 200, a different one 409."""
+    body = _parse(s.SubjectIn)
+    existing = get_session().get(Subject, clean(body.subject_id))
+    if existing is not None:
+        if _same(existing, body):
+            return _respond(s.SubjectOut, _subject_json(existing))
+        raise Conflict(f"{existing.subject_id} is already registered with other fields; "
+                       f"update it with PUT /api/v1/subjects/{existing.subject_id}")
+    return _respond(s.SubjectOut, _subject_json(_register(body.subject_id, body)), 201)
+
+
+@bp.put("/subjects/<subject_id>")
+def put_subject(subject_id: str):
+    """Update a registered subject's name, place, representative or consent."""
+    sid = _subject_arg("subject_id", subject_id)
+    body = _parse(s.SubjectFields)
+    subject = get_subject(get_session(), sid)  # 404 (or 422) before anything is written
+    if body.kind != subject.kind:
+        message = f"{subject.subject_id} is registered as a {subject.kind}; a kind cannot change"
+        raise InvalidInput(message, problems=[Problem(message, field="kind")])
+    return _respond(s.SubjectOut, _subject_json(_register(subject.subject_id, body)))

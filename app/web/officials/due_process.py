@@ -1,0 +1,184 @@
+"""Officials' due-process pages (on the officials blueprint): the reviewers' queue and
+decisions, a recorder's void and repair of their department's records, and the pending
+letters to print.
+"""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+
+from app.db import get_session
+from app.errors import InvalidInput
+from app.services.accounts.users import ADMIN, AUDITOR, RECORDER, REVIEWER
+from app.services.audit import chain as audit
+from app.services.due_process.delivery import (
+    channel_from_config,
+    mark_letters_posted,
+    pending_letters,
+)
+from app.services.due_process.objections import (
+    decide_objection,
+    open_objection,
+    recently_decided,
+    review_queue,
+)
+from app.services.records.corrections import repair_record, repairable_on, void_record
+from app.web import export_tables, rulebook, today
+from app.web.auth import role_required
+from app.web.due_forms import DecisionForm, PostedForm, RepairForm, VoidForm, problems_of
+from app.web.exports import wants_csv
+from app.web.officials import bp
+
+
+@bp.get("/objections")
+@role_required(REVIEWER, AUDITOR, ADMIN)
+def objections():
+    """The pending objections, the nearest deadline first, overdue ones marked."""
+    session = get_session()
+    if wants_csv():
+        return export_tables.objections(review_queue(session, today=today()))
+    return render_template("officials/objections.html", queue=review_queue(session, today=today()),
+                           decided=recently_decided(session), rules=rulebook())
+
+
+@bp.route("/objections/<int:objection_id>", methods=["GET", "POST"])
+@role_required(REVIEWER, AUDITOR, ADMIN)
+def objection(objection_id: int):
+    """One objection with its record; a reviewer decides it here, with reasons."""
+    session = get_session()
+    form = DecisionForm()
+    problems: dict[str, list[str]] = {}
+    if request.method == "POST":
+        if current_user.role != REVIEWER:
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                decided = decide_objection(
+                    session, rulebook=rulebook(), objection_id=objection_id,
+                    outcome=form.outcome.data or "", reason=form.reason.data,
+                    reviewer=current_user.username, today=today())
+            except InvalidInput as error:
+                problems = problems_of(error)
+            else:
+                message = (_("Objection %(id)s decided: record %(record)s annulled. The subject "
+                             "is notified.", id=objection_id, record=decided.record_id)
+                           if decided.outcome == "annulled" else
+                           _("Objection %(id)s decided: record %(record)s upheld. The subject "
+                             "is notified.", id=objection_id, record=decided.record_id))
+                flash(message, "success")
+                return redirect(url_for("officials.objections"))
+    file = open_objection(session, objection_id=objection_id, viewer=current_user.username)
+    status = 422 if problems or (request.method == "POST" and form.errors) else 200
+    return render_template("officials/objection.html", file=file, form=form, problems=problems,
+                           rules=rulebook()), status
+
+
+def _department_record(record_id: int, what: str):
+    """Return the record if it is the recorder's department's (the look is audited)."""
+    from app.models import Record
+
+    session = get_session()
+    record = session.get(Record, record_id) if 0 < record_id < 2**31 else None
+    if record is None:
+        abort(404)
+    if record.department_code != current_user.department:
+        abort(403)
+    try:
+        audit.append(session, actor=current_user.username, action="record.view",
+                     subject_id=record.subject_id, target=f"record:{record.id}",
+                     details={"for": what})
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return record
+
+
+@bp.route("/records/<int:record_id>/void", methods=["GET", "POST"])
+@role_required(RECORDER)
+def void(record_id: int):
+    """Void a record of my department entered in error, saying why."""
+    form = VoidForm()
+    problems: dict[str, list[str]] = {}
+    if form.validate_on_submit():
+        try:
+            record = void_record(get_session(), record_id=record_id,
+                                 department=current_user.department, reason=form.reason.data,
+                                 actor=current_user.username)
+        except InvalidInput as error:
+            problems = problems_of(error)
+        else:
+            flash(_("Record %(id)s is voided; it stays on file, marked, and no longer counts.",
+                    id=record.id), "success")
+            return redirect(url_for("officials.subject_file", subject_id=record.subject_id))
+    record = _department_record(record_id, "void")
+    return render_template("officials/correction.html", record=record, form=form,
+                           problems=problems, action="void", rules=rulebook(),
+                           repair_from=None), 422 if problems else 200
+
+
+@bp.route("/records/<int:record_id>/repair", methods=["GET", "POST"])
+@role_required(RECORDER)
+def repair(record_id: int):
+    """Mark a record of my department repaired, with evidence, after its minimum period."""
+    form = RepairForm()
+    problems: dict[str, list[str]] = {}
+    if form.validate_on_submit():
+        try:
+            record = repair_record(get_session(), rulebook=rulebook(), record_id=record_id,
+                                   department=current_user.department,
+                                   evidence=form.evidence.data, actor=current_user.username,
+                                   today=today())
+        except InvalidInput as error:
+            problems = problems_of(error)
+        else:
+            flash(_("Record %(id)s is marked repaired from %(day)s; the subject is notified.",
+                    id=record.id, day=record.repaired_on), "success")
+            return redirect(url_for("officials.subject_file", subject_id=record.subject_id))
+    record = _department_record(record_id, "repair")
+    return render_template("officials/correction.html", record=record, form=form,
+                           problems=problems, action="repair", rules=rulebook(),
+                           repair_from=repairable_on(rulebook(), record)), \
+        422 if problems else 200
+
+
+def _email_enabled() -> bool:
+    return channel_from_config(current_app.config) is not None
+
+
+@bp.get("/letters")
+@role_required(ADMIN)
+def letters():
+    """The notices waiting to go by post, one letter per page when printed."""
+    session = get_session()
+    found = pending_letters(session, email_enabled=_email_enabled())
+    if found:
+        try:
+            audit.append(session, actor=current_user.username, action="notices.letters.view",
+                         target="outbox", details={"letters": len(found)})
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    if wants_csv():
+        return export_tables.letters(found)
+    return render_template("officials/letters.html", letters=found, form=PostedForm(),
+                           email_enabled=_email_enabled(), rules=rulebook())
+
+
+@bp.post("/letters/posted")
+@role_required(ADMIN)
+def letters_posted():
+    """Mark the printed letters (listed on the page) as posted."""
+    form = PostedForm()
+    if not form.validate_on_submit():
+        abort(400)
+    ids = [int(v) for v in request.form.getlist("outbox_id") if v.isdigit()]
+    done = mark_letters_posted(get_session(), outbox_ids=ids, email_enabled=_email_enabled(),
+                               actor=current_user.username)
+    flash(ngettext("%(num)d letter marked as posted.", "%(num)d letters marked as posted.",
+                   done), "success")
+    return redirect(url_for("officials.letters"))
