@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from app.rulebook.model import Effective, Rule, Rulebook
+from app.rulebook.model import Effective, Measure, Rule, Rulebook
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def _period(e: Effective) -> str:
     return "always"
 
 
-def _scheme(old: Rulebook, new: Rulebook):
+def _scheme(old: Rulebook, new: Rulebook) -> Iterator[str]:
     a, b = old.scheme, new.scheme
     if a.starting_points != b.starting_points:
         yield f"starting points {a.starting_points} → {b.starting_points}"
@@ -89,7 +89,7 @@ def _scheme(old: Rulebook, new: Rulebook):
         yield "objection deadlines changed"
 
 
-def _departments(old: Rulebook, new: Rulebook):
+def _departments(old: Rulebook, new: Rulebook) -> Iterator[str]:
     a = {d.code for d in old.departments}
     b = {d.code for d in new.departments}
     for code in sorted(b - a):
@@ -110,7 +110,7 @@ _RULE_FIELDS = (
 )
 
 
-def _show(value) -> str:
+def _show(value: object) -> str:
     if value is None:
         return "none"
     if isinstance(value, tuple):
@@ -118,7 +118,7 @@ def _show(value) -> str:
     return str(value)
 
 
-def _rules(old: Rulebook, new: Rulebook):
+def _rules(old: Rulebook, new: Rulebook) -> Iterator[str]:
     codes = sorted(set(old.rule_codes) | set(new.rule_codes))
     for code in codes:
         a, b = old.versions(code), new.versions(code)
@@ -134,6 +134,7 @@ def _rules(old: Rulebook, new: Rulebook):
             rb = b[number - 1] if number <= len(b) else None
             name = f"rule {code} version {number}"
             if ra is None:
+                assert rb is not None  # number is within one of the two
                 yield f"{name} added: {_rule_text(rb)}"
                 continue
             if rb is None:
@@ -163,7 +164,7 @@ def _repeat(rule: Rule) -> str:
     return f"x{rule.repeat.factor} within {rule.repeat.within}" if rule.repeat else "none"
 
 
-def _when(measure) -> str:
+def _when(measure: Measure) -> str:
     parts = []
     for label, codes in (("tiers", measure.when.tiers), ("lists", measure.when.lists),
                          ("flags", measure.when.flags)):
@@ -172,7 +173,7 @@ def _when(measure) -> str:
     return "; ".join(parts) or "nothing"
 
 
-def _measures(old: Rulebook, new: Rulebook):
+def _measures(old: Rulebook, new: Rulebook) -> Iterator[str]:
     a = {m.code: m for m in old.measures}
     b = {m.code: m for m in new.measures}
     for code in sorted(b.keys() - a.keys()):
@@ -191,7 +192,7 @@ def _measures(old: Rulebook, new: Rulebook):
                 yield f"measure {code}: {attr.replace('_', ' ')} {_show(va)} → {_show(vb)}"
 
 
-def _lists(old: Rulebook, new: Rulebook):
+def _lists(old: Rulebook, new: Rulebook) -> Iterator[str]:
     a = {x.code: x for x in old.lists}
     b = {x.code: x for x in new.lists}
     for code in sorted(b.keys() - a.keys()):

@@ -174,15 +174,14 @@ def _build(files: dict[str, str], sink: Sink) -> Rulebook | None:
     tables = tuple(
         replace(t.table, rules=tuple(rows[id(row)] for row in t.rows)) for t in builder.tables
     )
-    parts = dict(
-        scheme=builder.scheme,
-        departments=tuple(builder.departments),
-        tables=tables,
-        measures=tuple(builder.measures),
-        lists=tuple(builder.lists),
+    scheme, departments = builder.scheme, tuple(builder.departments)
+    measures, lists = tuple(builder.measures), tuple(builder.lists)
+    fingerprint = compute_fingerprint(
+        scheme=scheme, departments=departments, tables=tables, measures=measures, lists=lists
     )
     return Rulebook(
-        **parts, fingerprint=compute_fingerprint(**parts), files=tuple(sorted(files.items()))
+        scheme=scheme, departments=departments, tables=tables, measures=measures, lists=lists,
+        fingerprint=fingerprint, files=tuple(sorted(files.items())),
     )
 
 

@@ -267,8 +267,15 @@ class Rulebook:
     lists: tuple[ListDef, ...]
     fingerprint: str
     files: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+    # Derived lookups, built once in __post_init__ (the dataclass is frozen).
+    _versions: dict[str, tuple[Rule, ...]] = field(
+        init=False, default_factory=dict, compare=False, repr=False)
+    _measures: dict[str, Measure] = field(
+        init=False, default_factory=dict, compare=False, repr=False)
+    _lists: dict[str, ListDef] = field(init=False, default_factory=dict, compare=False, repr=False)
+    _departments: dict[str, Department] = field(
+        init=False, default_factory=dict, compare=False, repr=False)
 
-    # Derived lookups; built once in __post_init__ since the dataclass is frozen.
     def __post_init__(self) -> None:
         versions: dict[str, list[Rule]] = {}
         for table in self.tables:

@@ -80,6 +80,4 @@ class Sink:
 
 
 def _sorted_unique(items: list[Problem]) -> list[Problem]:
-    seen: set[Problem] = set()
-    unique = [p for p in items if not (p in seen or seen.add(p))]
-    return sorted(unique)  # by file, line, then message
+    return sorted(set(items))  # by file, line, then message

@@ -236,7 +236,7 @@ class Builder:
                     f"than the tier above ({above[0]}, min {above[1]})",
                 )
             if minimum is not None and not last:
-                above = (code or name, minimum)
+                above = (code or name or "", minimum)
             tiers.append(
                 Tier(
                     code=code or "",

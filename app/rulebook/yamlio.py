@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _INT = "tag:yaml.org,2002:int"
@@ -22,7 +22,7 @@ _MERGE = "tag:yaml.org,2002:merge"
 _DECIMAL = re.compile(r"^[-+]?[0-9]+$")
 
 
-class LineDict(dict):
+class LineDict(dict[Any, Any]):
     """A YAML mapping: `line` is where it starts, `lines[key]` where each key was written."""
 
     line: int = 1
@@ -36,7 +36,7 @@ class LineDict(dict):
         return self.lines.get(key, self.line)
 
 
-class LineList(list):
+class LineList(list[Any]):
     """A YAML sequence: `line` is where it starts, `lines[i]` where item i was written."""
 
     line: int = 1
@@ -113,15 +113,15 @@ class LineLoader(yaml.SafeLoader):
             data[key] = self.construct_object(value_node)
             data.lines[key] = _line(key_node)
 
-    def construct_decimal(self, node: Node) -> Any:
-        value = self.construct_scalar(node)  # type: ignore[arg-type]
+    def construct_decimal(self, node: ScalarNode) -> Any:
+        value = self.construct_scalar(node)
         if _DECIMAL.match(value):
             return int(value, 10)
         return self.construct_yaml_int(node)  # an explicit `!!int 0x1F` keeps its meaning
 
-    def construct_plain_text(self, node: Node) -> Any:
+    def construct_plain_text(self, node: ScalarNode) -> Any:
         # An explicit `!!timestamp` is read as text too, so dates are checked in one place.
-        return self.construct_scalar(node)  # type: ignore[arg-type]
+        return self.construct_scalar(node)
 
 
 def _hashable(value: Any) -> bool:

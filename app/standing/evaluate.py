@@ -334,7 +334,7 @@ def _joint_measure_state(
     edges = {s.start for s in history.segments[1:]}
     for _org, _entries, org_history in joint:
         edges.update(s.start for s in org_history.segments[1:])
-    starts: list[date | None] = [None, *sorted(d for d in edges if d <= day)]
+    starts: list[date | None] = [None, *sorted(d for d in edges if d is not None and d <= day)]
     index = len(starts) - 1
     if not holds_from(starts[index]):
         return None

@@ -147,13 +147,13 @@ def explain(standing: Standing, *, rulebook: Rulebook) -> tuple[str, ...]:
             else "since before any record or list entry"
         )
         lines.append(f"{_measure_name('Applies:', item)} {since}, because {_because(item.reasons)}")
-    for item in standing.pending_measures:
-        notice = item.measure.notice
+    for pending in standing.pending_measures:
+        notice = pending.measure.notice
         lines.append(
-            f"{_measure_name('Pending:', item)} takes effect on "
-            f"{item.takes_effect_on.isoformat()} if its condition still holds then "
-            f"(holds since {item.holds_since.isoformat()}, notice {notice}), "
-            f"because {_because(item.reasons)}"
+            f"{_measure_name('Pending:', pending)} takes effect on "
+            f"{pending.takes_effect_on.isoformat()} if its condition still holds then "
+            f"(holds since {pending.holds_since.isoformat()}, notice {notice}), "
+            f"because {_because(pending.reasons)}"
         )
     if not standing.measures and not standing.pending_measures:
         lines.append("No measure applies.")

@@ -167,7 +167,8 @@ class History:
                     ),
                 )
             )
-        self._starts = [s.start for s in self.segments[1:]]
+        # Every segment after the first starts on a day (only the first may be None).
+        self._starts = [s.start for s in self.segments[1:] if s.start is not None]
 
     def index_on(self, day: date) -> int:
         """Return the index of the segment that holds `day`."""

@@ -104,7 +104,7 @@ def next_changes(
         for day in set(ending) | set(starting)
         if as_of < day < FOREVER and (until is None or day <= until)
     )
-    changes = []
+    changes: list[UpcomingChange] = []
     for day in days:
         if limit is not None and len(changes) >= limit:
             break
