@@ -21,12 +21,13 @@ from app.models import ApiToken, ListEntry, Record, Subject, utcnow
 from app.rulebook import canonical_json
 from app.rulebook.fingerprint import FORMAT
 from app.services.accounts.tokens import Unauthorized, authenticate
-from app.services.audit import chain as audit
 from app.services.intake.rows import Row, parse_iso_date
 from app.services.lists.entries import enter, remove_from_list
 from app.services.records.conduct import record_conduct
 from app.services.rulebooks.history import rulebook_history
-from app.services.standings.facts import get_subject, standing_for
+from app.services.standings.facts import get_subject
+from app.services.subject_file.standing import check_measure as check_measure_service
+from app.services.subject_file.standing import standing_seen_by
 from app.services.subjects.register import import_subjects
 from app.standing import standing_to_json
 from app.web import rulebook, rulebook_state, today
@@ -156,17 +157,6 @@ def _as_of() -> date:
     return day
 
 
-def _audit_look(subject_id: str, action: str, details: dict) -> None:
-    session = get_session()
-    try:
-        audit.append(session, actor=_actor(), action=action, subject_id=subject_id,
-                     target=f"subject:{subject_id}", details=details)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-
-
 # ----------------------------------------------------------------------------- records
 def _record_json(record: Record) -> dict:
     return {"id": record.id, "subject_id": record.subject_id, "rule_code": record.rule_code,
@@ -201,8 +191,8 @@ def post_record():
 def get_standing(subject_id: str):
     """Answer a subject's standing on `as_of` (default today); the look is audited."""
     sid, as_of = _subject_arg("subject_id", subject_id), _as_of()
-    standing = standing_for(get_session(), rulebook=rulebook(), subject_id=sid, as_of=as_of)
-    _audit_look(standing.subject_id, "subject.view", {"as_of": as_of, "via": "api"})
+    standing = standing_seen_by(get_session(), rulebook=rulebook(), subject_id=sid, as_of=as_of,
+                                viewer=_actor(), via="api")
     return _respond(s.StandingOut, standing_to_json(standing))
 
 
@@ -224,25 +214,18 @@ def _reason_json(reason) -> dict:
 @bp.get("/measures/<code>/check")
 def check_measure(code: str):
     """Answer whether a measure applies to a subject on `as_of`, with every reason."""
-    rules = rulebook()
-    measure = rules.measure(code)
-    if measure is None:
-        raise NotFound(f"no measure {code[:64]!r} in the rulebook in force; the measures are "
-                       f"{', '.join(m.code for m in rules.measures)}")
     sid, as_of = _subject_arg("subject_id", request.args.get("subject_id")), _as_of()
-    standing = standing_for(get_session(), rulebook=rules, subject_id=sid, as_of=as_of)
-    active = next((m for m in standing.measures if m.measure.code == code), None)
-    pending = next((m for m in standing.pending_measures if m.measure.code == code), None)
-    reasons = active.reasons if active else pending.reasons if pending else ()
-    _audit_look(standing.subject_id, "measure.check",
-                {"measure": code, "as_of": as_of, "applies": active is not None})
+    check = check_measure_service(get_session(), rulebook=rulebook(), code=code, subject_id=sid,
+                                  as_of=as_of, viewer=_actor())
+    measure, active, pending = check.measure, check.active, check.pending
     return _respond(s.MeasureCheckOut, {
-        "subject_id": standing.subject_id, "measure": measure.code, "kind": measure.kind,
+        "subject_id": check.standing.subject_id, "measure": measure.code, "kind": measure.kind,
         "title": measure.title, "legal_basis": measure.legal_basis, "as_of": as_of,
         "applies": active is not None, "since": active.since if active else None,
         "pending": {"holds_since": pending.holds_since,
                     "takes_effect_on": pending.takes_effect_on} if pending else None,
-        "reasons": [_reason_json(r) for r in reasons], "fingerprint": standing.fingerprint})
+        "reasons": [_reason_json(r) for r in check.reasons],
+        "fingerprint": check.standing.fingerprint})
 
 
 @bp.get("/rulebook")

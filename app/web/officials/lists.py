@@ -16,14 +16,9 @@ from wtforms import HiddenField, StringField, TextAreaField
 from app.db import get_session
 from app.errors import CitypointsError, InvalidInput
 from app.services.accounts.users import ADMIN, AUDITOR, RECORDER, REVIEWER
-from app.services.audit import chain as audit
+from app.services.lists.audited import open_flags, open_list
 from app.services.lists.entries import enter, entry_end, remove_from_list
-from app.services.lists.queries import (
-    count_counting,
-    entries_on,
-    flagged_subjects,
-    public_entries,
-)
+from app.services.lists.queries import count_counting, public_entries
 from app.web import export_tables, rulebook, today
 from app.web.auth import role_required
 from app.web.exports import wants_csv
@@ -96,14 +91,9 @@ def _keeps(list_def) -> bool:
 
 
 def _render_list(list_def, *, form=None, problems=None, summary=None, status=200):
-    session = get_session()
     include_ended = request.args.get("all") == "1"
-    rows = entries_on(session, list_code=list_def.code, today=today(),
-                      include_ended=include_ended)
-    if not list_def.public:
-        audit.append(session, actor=current_user.username, action="list.view",
-                     target=f"list:{list_def.code}", details={"entries": len(rows)})
-        session.commit()
+    rows = open_list(get_session(), list_def=list_def, today=today(),
+                     include_ended=include_ended, viewer=current_user.username)
     if wants_csv() and request.method == "GET":
         return export_tables.list_entries(
             list_def, rows, {entry.id: entry_end(entry, list_def) for entry, _ in rows})
@@ -198,11 +188,7 @@ def remove_entry(code: str, entry_id: int):
 @role_required(*READERS)
 def flags():
     """Show the subjects the last nightly run flagged, with the entries behind each flag."""
-    session = get_session()
-    flagged = flagged_subjects(session, rulebook=rulebook())
-    audit.append(session, actor=current_user.username, action="flags.view",
-                 target="flags", details={"flagged": len(flagged)})
-    session.commit()
+    flagged = open_flags(get_session(), rulebook=rulebook(), viewer=current_user.username)
     if wants_csv():
         return export_tables.flags(flagged)
     return render_template("lists/flags.html", flagged=flagged, rules=rulebook())
