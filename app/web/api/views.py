@@ -12,7 +12,6 @@ from datetime import date
 
 from flask import current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import HTTPException
 
 from app.db import get_session
 from app.errors import CitypointsError, Conflict, Forbidden, InvalidInput, NotFound, Problem
@@ -20,7 +19,7 @@ from app.identifiers import clean, looks_like_person_id
 from app.models import ApiToken, ListEntry, Record, Subject, utcnow
 from app.rulebook import canonical_json
 from app.rulebook.fingerprint import FORMAT
-from app.services.accounts.tokens import Unauthorized, authenticate
+from app.services.accounts.tokens import authenticate
 from app.services.intake.rows import Row, parse_iso_date
 from app.services.lists.entries import enter, remove_from_list
 from app.services.records.conduct import record_conduct
@@ -63,21 +62,6 @@ def _authenticate():
         raise InvalidInput(f"unknown query parameter(s) {names}",
                            problems=[Problem("unknown query parameter", field=n[:40])
                                      for n in unknown[:20]])
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException):
-    """Answer Werkzeug's errors (413, 405...) as JSON errors, keeping their headers (Allow)."""
-    codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
-    body = {"error": {"code": codes.get(error.code, str(error.code)),
-                      "message": error.description or error.name, "details": None}}
-    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
-    return jsonify(body), error.code, headers
-
-
-@bp.errorhandler(Unauthorized)
-def _unauthorized(error: Unauthorized):
-    return jsonify(error.as_dict()), 401, {"WWW-Authenticate": 'Bearer realm="citypoints"'}
 
 
 def _token() -> ApiToken:
