@@ -215,7 +215,8 @@ class _RecordChecks:
 
     def check(self, draft: RecordDraft, problems: list[Problem]) -> Checked | None:
         """Check one draft; return its record's columns, or add its problems and None."""
-        subject_id, kind, subject_problem = self._subject(draft.subject_id.strip().upper())
+        raw_id = draft.subject_id.strip().upper()
+        subject_id, kind, subject_problem = self._subject(raw_id)
         check = self._rule(draft.rule_code.strip(), draft.occurred_on)
         evidence, raw_ref, line = draft.evidence, draft.external_ref.strip(), draft.line
         rule = check.rule
@@ -244,8 +245,7 @@ class _RecordChecks:
                                         row=row_of(line)) for column, message in found)
                 return None
         assert rule is not None and check.occurred_on is not None
-        ref = self.refs.ref_of(raw_ref, (draft.subject_id.strip().upper(), check.code,
-                                         check.day, evidence))
+        ref = self.refs.ref_of(raw_ref, (raw_id, check.code, check.day, evidence))
         first = self.refs.used_before(ref, line)
         if first is not None:
             problems.append(Problem(
