@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app import clock
 from app.db import session_scope
 from app.models import RulebookEvent
+from app.services.intake.drafts import RecordDraft
 from app.services.records.conduct import record_conduct
 from app.services.rulebooks.registry import EXTENSION_KEY
 from tests.conftest import SAMPLE_RULES
@@ -90,9 +91,10 @@ def test_rules_simulate(app, runner, rules_dir, tmp_path, make_subject):
         rules = app.extensions[EXTENSION_KEY].current()
         person = make_subject(session, name="Ticketed").subject_id
         make_subject(session, name="Clean")
-        record_conduct(session, rulebook=rules, department="traffic-police", subject_id=person,
-                       rule_code="TRAFFIC-TICKET", occurred_on=date(2024, 3, 1),
-                       recorded_by="t", today=clock.today())
+        record_conduct(
+            session, RecordDraft(subject_id=person, rule_code="TRAFFIC-TICKET",
+                                 occurred_on=date(2024, 3, 1)),
+            rulebook=rules, department="traffic-police", recorded_by="t", today=clock.today())
     result = runner.invoke(args=["rules", "simulate", str(target), "--as-of", "2024-03-10"])
     assert result.exit_code == 0, result.output
     out = result.output

@@ -42,18 +42,18 @@ def subjects_import(file: str, actor: str) -> None:
 @click.option("--as", "actor", default=None, help="Who imports (audited); default cli:DEPT.")
 def records_import(file: str, department: str, actor: str | None) -> None:
     """Import a CSV or JSON-lines file of records: all rows valid or nothing written."""
-    from app.services.intake.rows import RECORD_COLUMNS, RECORD_REQUIRED, read_rows
+    from app.services.intake.drafts import RECORD_FILE, read_drafts
     from app.services.records.conduct import import_records
 
     with session_scope() as session:
         try:
-            rows = read_rows(Path(file).read_bytes(), name=file, columns=RECORD_COLUMNS,
-                             required=RECORD_REQUIRED)
-            show = len(rows) >= 10000 and sys.stderr.isatty()
-            with click.progressbar(length=len(rows), label="checking rows", file=sys.stderr,
+            drafts = read_drafts(Path(file).read_bytes(), name=file, kind=RECORD_FILE)
+            show = len(drafts) >= 10000 and sys.stderr.isatty()
+            with click.progressbar(length=len(drafts), label="checking rows", file=sys.stderr,
                                    hidden=not show) as bar:
-                result = import_records(session, rulebook=rulebook(), department=department,
-                                        rows=rows, recorded_by=actor or f"cli:{department}",
+                result = import_records(session, drafts, rulebook=rulebook(),
+                                        department=department,
+                                        recorded_by=actor or f"cli:{department}",
                                         today=today(), name=file, progress=bar.update)
         except CitypointsError as error:
             fail(error)

@@ -16,8 +16,8 @@ from app.models import Account, Record, Subject
 from app.rulebook import Rulebook
 from app.services.accounts.users import create_account
 from app.services.due_process.objections import decide_objection, file_objection
-from app.services.intake.rows import Row
-from app.services.lists.entries import enter_on_list
+from app.services.intake.drafts import ListEntryDraft, RecordDraft, SubjectDraft
+from app.services.lists.entries import enter
 from app.services.records.conduct import import_records
 from app.services.reports.rankings import MONTH
 from app.services.rulebooks.registry import store_rulebook
@@ -58,7 +58,7 @@ class DemoSummary:
         return "\n".join(lines)
 
 
-def _people(rng: random.Random, count: int) -> list[dict]:
+def _people(rng: random.Random, count: int) -> list[SubjectDraft]:
     rows = []
     for i in range(count):
         year = rng.randint(1960, 2006)
@@ -69,28 +69,29 @@ def _people(rng: random.Random, count: int) -> list[dict]:
         birth = date(year, 1, 1) + timedelta(days=rng.randint(0, 364))
         prefix = f"{region}{birth:%Y%m%d}{i % 1000:03d}"
         district = rng.choice(list(PLACES))
-        rows.append({"subject_id": person_id(prefix), "kind": "person",
-                     "name": f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}"
-                             f"{rng.choice(GIVEN).lower()}",
-                     "district": district, "village": rng.choice(PLACES[district]),
-                     "legal_representative": "",
-                     "consent": "true" if rng.random() < 0.9 else "false"})
+        rows.append(SubjectDraft(subject_id=person_id(prefix), kind="person",
+                                 name=f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}"
+                                      f"{rng.choice(GIVEN).lower()}",
+                                 district=district, village=rng.choice(PLACES[district]),
+                                 consent=rng.random() < 0.9, line=i + 2))
     return rows
 
 
-def _organisations(rng: random.Random, count: int, people: list[dict]) -> list[dict]:
+def _organisations(rng: random.Random, count: int,
+                   people: list[SubjectDraft]) -> list[SubjectDraft]:
     rows = []
     alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
     for i in range(count):
         body = "".join(rng.choice(alphabet) for _ in range(9))
         prefix = f"91371082{body}"
         district = rng.choice(list(PLACES))
-        rep = people[rng.randrange(len(people))]["subject_id"]
-        rows.append({"subject_id": organisation_id(prefix), "kind": "organisation",
-                     "name": f"Rongcheng {rng.choice(SURNAMES)}'s {rng.choice(TRADES)} "
-                             f"Co., Ltd. {i + 1}",
-                     "district": district, "village": rng.choice(PLACES[district]),
-                     "legal_representative": rep, "consent": "true"})
+        rep = people[rng.randrange(len(people))].subject_id
+        rows.append(SubjectDraft(subject_id=organisation_id(prefix), kind="organisation",
+                                 name=f"Rongcheng {rng.choice(SURNAMES)}'s "
+                                      f"{rng.choice(TRADES)} Co., Ltd. {i + 1}",
+                                 district=district, village=rng.choice(PLACES[district]),
+                                 legal_representative=rep, consent=True,
+                                 line=len(people) + i + 2))
     return rows
 
 
@@ -119,9 +120,8 @@ def _create(session: Session, *, rulebook: Rulebook, count: int, seed: int, toda
     rng = random.Random(seed)
     people = _people(rng, max(1, int(count * 0.85)))
     orgs = _organisations(rng, max(0, count - len(people)), people)
-    rows = [Row(i + 2, r) for i, r in enumerate(people + orgs)]
-    import_subjects(session, rows=rows, name="demo", actor="demo", today=today)
-    kinds = {r["subject_id"]: r["kind"] for r in people + orgs}
+    import_subjects(session, people + orgs, name="demo", actor="demo", today=today)
+    kinds = {r.subject_id: r.kind for r in people + orgs}
     ids = list(kinds)
     start = today - timedelta(days=3 * 365)
     planned: list[tuple[date, str, str, str]] = []
@@ -140,14 +140,14 @@ def _create(session: Session, *, rulebook: Rulebook, count: int, seed: int, toda
                 continue
             planned.append((day, department.code, subject, code))
     planned.sort()
-    by_department: dict[str, list[Row]] = {}
+    by_department: dict[str, list[RecordDraft]] = {}
     for n, (day, department, subject, code) in enumerate(planned):
-        by_department.setdefault(department, []).append(Row(n + 2, {
-            "subject_id": subject, "rule_code": code, "occurred_on": day.isoformat(),
-            "evidence": f"demo file {department}/{day:%Y}/{n:05d}",
-            "external_ref": f"demo-{n:05d}"}))
-    for department, dept_rows in by_department.items():
-        import_records(session, rulebook=rulebook, department=department, rows=dept_rows,
+        by_department.setdefault(department, []).append(RecordDraft(
+            subject_id=subject, rule_code=code, occurred_on=day,
+            evidence=f"demo file {department}/{day:%Y}/{n:05d}", external_ref=f"demo-{n:05d}",
+            line=n + 2))
+    for department, drafts in by_department.items():
+        import_records(session, drafts, rulebook=rulebook, department=department,
                        recorded_by=f"demo:{department}", today=today, name="demo")
     _lists(session, rulebook=rulebook, rng=rng, ids=ids, kinds=kinds, today=today)
     _accounts(session, rulebook=rulebook, people=people, today=today)
@@ -185,18 +185,19 @@ def _lists(session, *, rulebook, rng, ids, kinds, today) -> None:
             flagged = rng.sample(ids, min(3, len(ids)))
             for subject in flagged:  # three entries within a year: the flag is raised
                 for k in range(3):
-                    enter_on_list(session, rulebook=rulebook, list_code=list_def.code,
-                                  subject_id=subject, department=list_def.departments[k % len(
-                                      list_def.departments)], entered_on=today - timedelta(
-                                      days=30 + 90 * k), today=today, actor="demo",
-                                  decision_ref=f"PS-{subject[-6:]}-{k + 1}")
+                    enter(session, ListEntryDraft(
+                        subject_id=subject, list_code=list_def.code,
+                        entered_on=today - timedelta(days=30 + 90 * k),
+                        decision_ref=f"PS-{subject[-6:]}-{k + 1}"), rulebook=rulebook,
+                        department=list_def.departments[k % len(list_def.departments)],
+                        today=today, actor="demo")
             continue
         for subject in rng.sample(ids, min(4, len(ids))):
-            enter_on_list(session, rulebook=rulebook, list_code=list_def.code,
-                          subject_id=subject, department=department,
-                          entered_on=today - timedelta(days=rng.randint(10, 300)), today=today,
-                          actor="demo",
-                          decision_ref=f"({today.year}) Lu 1082 Zhi {rng.randint(100, 999)}")
+            enter(session, ListEntryDraft(
+                subject_id=subject, list_code=list_def.code,
+                entered_on=today - timedelta(days=rng.randint(10, 300)),
+                decision_ref=f"({today.year}) Lu 1082 Zhi {rng.randint(100, 999)}"),
+                rulebook=rulebook, department=department, today=today, actor="demo")
 
 
 def _accounts(session, *, rulebook, people, today) -> None:
@@ -206,7 +207,7 @@ def _accounts(session, *, rulebook, people, today) -> None:
         .join(Subject, Subject.subject_id == Record.subject_id)
         .where(Subject.kind == "person").group_by(Record.subject_id)
         .order_by(func.count().desc(), Record.subject_id).limit(1)).first()
-    subject_id = resident[0] if resident else people[0]["subject_id"]
+    subject_id = resident[0] if resident else people[0].subject_id
     recorder_dept = "traffic-police" if rulebook.department("traffic-police") else \
         rulebook.departments[0].code
     heating = "heating-company" if rulebook.department("heating-company") else recorder_dept

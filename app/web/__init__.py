@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
 
 from app import clock
 from app.db import get_session
@@ -14,6 +15,8 @@ from app.errors import CitypointsError
 from app.models import Account
 from app.services.rulebooks.registry import EXTENSION_KEY as RULEBOOKS
 
+PAGE_MESSAGES = {403: "you may not open this page", 404: "there is no such page",
+                 405: "that method is not allowed here", 413: "the upload is too large"}
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
@@ -83,6 +86,7 @@ def init_web(app: Flask) -> None:
         residents,
         transparency,
     )
+    from app.web.api.errors import json_error
     from app.web.officials import bp as officials
     from app.web.officials import intake, lists, rankings
     from app.web.terms import web_message
@@ -107,7 +111,7 @@ def init_web(app: Flask) -> None:
     @app.errorhandler(CitypointsError)
     def _user_error(error: CitypointsError):
         if _wants_json():
-            return jsonify(error.as_dict()), error.status
+            return json_error(error)
         return render_template("error.html", error=error), error.status
 
     @app.errorhandler(CSRFError)
@@ -116,22 +120,16 @@ def init_web(app: Flask) -> None:
             "the form expired or was sent from elsewhere; go back, reload it and send it "
             "again")), 400
 
-    for status, message in ((403, "you may not open this page"), (404, "there is no such page"),
-                            (405, "that method is not allowed here"),
-                            (413, "the upload is too large")):
-        def handler(_error, status=status, message=message):
-            err = CitypointsError(message)
-            err.status = status
-            if _wants_json():
-                code = {403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-                        413: "too_large"}[status]
-                body = {"error": {"code": code, "message": message, "details": None}}
-                headers = [(k, v) for k, v in getattr(_error, "get_headers", list)()
-                           if k.lower() != "content-type"]  # keep Allow on a 405
-                return jsonify(body), status, headers
-            return render_template("error.html", error=err), status
-
-        app.register_error_handler(status, handler)
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        message = PAGE_MESSAGES.get(error.code or 500)
+        if _wants_json():
+            return json_error(error, message)
+        if message is None:
+            return error.get_response()  # Werkzeug's own page
+        page_error = CitypointsError(message)
+        page_error.status = error.code or 500
+        return render_template("error.html", error=page_error), page_error.status
 
     @app.after_request
     def _headers(response):

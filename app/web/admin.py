@@ -153,7 +153,6 @@ def create_account():
                 display_name=(form.display_name.data or "").strip(),
                 actor=current_user.username)
         except (InvalidInput, Conflict) as error:
-            session.rollback()
             problems = _problems_of(error, ACCOUNT_FIELDS, _account_field)
         else:
             flash(_("Account %(name)s (%(role)s) created.", name=account.username,

@@ -20,7 +20,7 @@ from flask_login import current_user
 
 from app import clock
 from app.db import get_session
-from app.services.audit import chain as audit
+from app.services.audit.downloads import record_download
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_ROWS = 100_000
@@ -78,16 +78,9 @@ def csv_response(rows: Iterable, columns: Sequence[Column], *, name: str,
     del table[MAX_ROWS:]
     filename = _filename(f"{name}-{clock.today().isoformat()}")
     if audited and current_user.is_authenticated:
-        session = get_session()
-        try:
-            audit.append(session, actor=current_user.username, action="export.csv",
-                         target=(request.endpoint or "")[:200],
-                         details={"file": filename, "rows": len(table), "truncated": truncated,
-                                  "query": request.query_string.decode("utf-8", "replace")[:500]})
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+        record_download(get_session(), actor=current_user.username, page=request.endpoint or "",
+                        file=filename, rows=len(table), truncated=truncated,
+                        query=request.query_string.decode("utf-8", "replace"))
 
     def generate():
         buffer = io.StringIO()

@@ -20,7 +20,16 @@ class LoginForm(FlaskForm):
                              render_kw={"autocomplete": "current-password"})
 
 
-class RecordForm(FlaskForm):
+class TextForm(FlaskForm):
+    """A form of text fields that a service's draft reads (app.services.intake.drafts), as
+    it reads a file's row: the service checks every field and says what is wrong with it."""
+
+    def text(self, names: tuple[str, ...]) -> dict[str, str]:
+        """Return the named fields' text (empty for a missing value)."""
+        return {name: str(self[name].data or "") for name in names}
+
+
+class RecordForm(TextForm):
     # No validators here: record_conduct checks every field and says what is wrong with it.
     subject_id = StringField(_l("Subject ID (Resident ID number or Unified Social Credit Code)"),
                              render_kw={"autocomplete": "off", "maxlength": 40,

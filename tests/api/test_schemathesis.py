@@ -15,6 +15,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app import clock
 from app.services.accounts.tokens import create_token
+from app.services.intake.drafts import ListEntryDraft
 from app.services.lists.entries import enter
 
 PERSON = "371082199001010017"  # the examples in the OpenAPI document name these
@@ -28,9 +29,11 @@ def api_token(db, rulebook, make_subject) -> str:
         make_subject(s, subject_id=PERSON, name="Wang Wei")
         make_subject(s, subject_id=COMPANY, kind="organisation", name="Haiyang Fisheries",
                      legal_representative=PERSON)
-        enter(s, rulebook=rulebook, list_code="court-defaulters", subject_id=COMPANY,
-              department="court", entered_on=clock.today() - timedelta(days=30),
-              today=clock.today(), actor="seed", decision_ref="(2026) Zhi 1")
+        enter(
+            s, ListEntryDraft(subject_id=COMPANY, list_code="court-defaulters",
+                              entered_on=clock.today() - timedelta(days=30),
+                              decision_ref="(2026) Zhi 1"),
+            rulebook=rulebook, department="court", today=clock.today(), actor="seed")
         return create_token(s, rulebook=rulebook, department="court", actor="seed").secret
 
 

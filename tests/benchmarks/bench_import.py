@@ -108,6 +108,7 @@ def child_service(url: str, path: Path, today: date) -> dict:
     """import_records_file, with the steps it takes timed by wrapping what it calls."""
     import app.services.audit.chain as audit
     import app.services.due_process.notices as notices
+    import app.services.records.bulk as bulk
     import app.services.records.conduct as records
     from app.db import session_scope
     from app.rulebook import load_rulebook
@@ -134,13 +135,13 @@ def child_service(url: str, path: Path, today: date) -> dict:
 
         setattr(owner, name, timed)
 
-    wrap(records, "read_rows", "read csv")
-    wrap(records._Batch, "preload", "preload")
+    wrap(records, "read_drafts", "read csv")
+    wrap(records._RecordChecks, "preload", "preload")
     wrap(records, "begin_write", "write lock")
-    wrap(records, "_store", "store")  # a mark only: the steps inside are timed on their own
+    wrap(records, "store_records", "store")  # a mark only: the steps inside are timed alone
     wrap(notices, "notify_imported", "notices")  # the per-record notices (before 2026-11-26)
     wrap(notices, "notify_imported_after", "notices")  # one INSERT ... SELECT (SQLite)
-    wrap(records, "_store_postgres", "copy, insert records and notices (PostgreSQL)")
+    wrap(bulk, "_store_postgres", "copy, insert records and notices (PostgreSQL)")
     wrap(notices, "check_record_notice", "check one notice")
     wrap(audit, "append", "audit")
     data = path.read_bytes()

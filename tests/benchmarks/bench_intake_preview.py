@@ -31,7 +31,7 @@ from app.db import session_scope
 from app.identifiers import person_id
 from app.migrations import upgrade
 from app.services.accounts.users import create_account
-from app.services.intake.rows import Row
+from app.services.intake.drafts import SubjectDraft
 from app.services.rulebooks.registry import EXTENSION_KEY as RULEBOOKS
 from app.services.rulebooks.registry import store_rulebook
 from app.services.subjects.register import import_subjects
@@ -46,9 +46,9 @@ def _city(app, subjects: int) -> list[str]:
     ids = sorted(set(ids))
     with app.app_context(), session_scope(app) as s:
         store_rulebook(s, app.extensions[RULEBOOKS].current(), loaded_by="bench", source="")
-        import_subjects(s, rows=[Row(n + 2, {"subject_id": sid, "kind": "person",
-                                             "name": f"Person {n}", "consent": "true"})
-                                 for n, sid in enumerate(ids)], name="city", actor="bench")
+        import_subjects(s, [SubjectDraft(subject_id=sid, kind="person", name=f"Person {n}",
+                                         consent=True, line=n + 2)
+                            for n, sid in enumerate(ids)], name="city", actor="bench")
         create_account(s, username="recorder", password=PASSWORD, role="recorder",
                        department="traffic-police")
     return ids

@@ -19,6 +19,7 @@ from app.services.due_process.objections import (
     file_objection,
     review_queue,
 )
+from app.services.intake.drafts import RecordDraft
 from app.services.records.conduct import record_conduct
 from app.services.records.corrections import repair_record, void_record
 from app.services.standings.facts import standing_for
@@ -34,10 +35,10 @@ TODAY = date(2026, 11, 26)
 
 def _record(session, rulebook, subject, code="DRUNK-DRIVING", department="traffic-police",
             occurred_on=TODAY - timedelta(days=5), today=TODAY, by="officer-1"):
-    return record_conduct(session, rulebook=rulebook, department=department,
-                          subject_id=subject.subject_id, rule_code=code,
-                          occurred_on=occurred_on, evidence="breath test 0.9",
-                          recorded_by=by, today=today).record
+    return record_conduct(
+        session, RecordDraft(subject_id=subject.subject_id, rule_code=code, occurred_on=occurred_on,
+                             evidence="breath test 0.9"),
+        rulebook=rulebook, department=department, recorded_by=by, today=today).record
 
 
 def _object(session, rulebook, record, *, today=TODAY, reason="the car was not mine"):

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from app.models import Notice, NoticeOutbox, Record
 from app.services.due_process.notices import record_notice
+from app.services.intake.drafts import RecordDraft
 from app.services.records.conduct import import_records_file, record_conduct
 from app.standing import fix_points
 from app.standing.model import PriorRecord
@@ -104,9 +105,11 @@ def test_a_20000_row_import_fixes_every_point_as_recording_row_by_row(session, r
     people = [make_subject(session).subject_id for _ in range(400)]
     # Earlier records of some subjects, recorded one at a time: the import must see them.
     for sid in people[:40]:
-        record_conduct(session, rulebook=rulebook, department="traffic-police", subject_id=sid,
-                       rule_code="TRAFFIC-TICKET", occurred_on=TODAY - timedelta(days=300),
-                       recorded_by="officer", today=TODAY, external_ref=f"early-{sid}")
+        record_conduct(
+            session, RecordDraft(subject_id=sid, rule_code="TRAFFIC-TICKET",
+                                 occurred_on=TODAY - timedelta(days=300),
+                                 external_ref=f"early-{sid}"),
+            rulebook=rulebook, department="traffic-police", recorded_by="officer", today=TODAY)
     stored = _records(session)
     days = [(TODAY - timedelta(days=i)).isoformat() for i in range(0, 800, 3)]
     rows = [(rng.choice(people), "TRAFFIC-TICKET" if rng.random() < 0.9 else "DRUNK-DRIVING",
@@ -130,9 +133,11 @@ def test_an_import_equals_the_same_rows_recorded_one_by_one(session, rulebook, m
     rows = [(rng.choice(people), rng.choice(["TRAFFIC-TICKET", "DRUNK-DRIVING"]),
              rng.choice(days), f"e{n}", f"x-{n}") for n in range(60)]
     for sid, code, occurred, evidence, ref in rows:
-        record_conduct(session, rulebook=rulebook, department="traffic-police", subject_id=sid,
-                       rule_code=code, occurred_on=occurred, evidence=evidence,
-                       external_ref="one-" + ref, recorded_by="officer", today=TODAY)
+        record_conduct(
+            session, RecordDraft(subject_id=sid, rule_code=code,
+                                 occurred_on=date.fromisoformat(occurred),
+                                 evidence=evidence, external_ref="one-" + ref),
+            rulebook=rulebook, department="traffic-police", recorded_by="officer", today=TODAY)
     one_by_one = _records(session)
     # The same rows for other subjects (nothing stored yet for them), as one file.
     others = {sid: make_subject(session).subject_id for sid in people}
@@ -192,9 +197,10 @@ def test_a_record_made_while_an_import_fixes_points_waits_for_it(app, session, m
     def record_meanwhile() -> None:
         try:
             with app.app_context(), session_scope(app) as other:
-                record_conduct(other, rulebook=rulebook, department="traffic-police",
-                               subject_id=sid, rule_code="TRAFFIC-TICKET", occurred_on=today,
-                               recorded_by="web", today=today, external_ref="web-1")
+                record_conduct(
+                    other, RecordDraft(subject_id=sid, rule_code="TRAFFIC-TICKET",
+                                       occurred_on=today, external_ref="web-1"),
+                    rulebook=rulebook, department="traffic-police", recorded_by="web", today=today)
         except BaseException as error:  # reported below, in the test's thread
             errors.append(error)
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.errors import Conflict, ExternalRefConflict, Forbidden, InvalidInput, NotFound
 from app.models import AuditEvent, ListEntry, StandingFlag
-from app.services.intake.rows import Row
+from app.services.intake.drafts import ListEntryDraft, read_list_entry
 from app.services.lists.entries import (
     enter,
     import_list_entries,
@@ -23,13 +23,12 @@ from app.services.standings.recompute import recompute
 TODAY = date(2026, 6, 15)
 
 
-def _enter(session, rulebook, subject_id, **overrides):
-    values = {"list_code": "court-defaulters", "department": "court",
-              "entered_on": TODAY - timedelta(days=10), "decision_ref": "(2026) Zhi 1",
-              "external_ref": None}
+def _enter(session, rulebook, subject_id, department="court", **overrides):
+    values = {"list_code": "court-defaulters", "entered_on": TODAY - timedelta(days=10),
+              "decision_ref": "(2026) Zhi 1"}
     values.update(overrides)
-    return enter(session, rulebook=rulebook, subject_id=subject_id, today=TODAY, actor="clerk",
-                 **values)
+    return enter(session, ListEntryDraft(subject_id=subject_id, **values), rulebook=rulebook,
+                 department=department, today=TODAY, actor="clerk")
 
 
 def _count(session, model=ListEntry) -> int:
@@ -43,10 +42,12 @@ def _problems(error) -> dict[str, str]:
 def test_enter_names_every_bad_field_at_once(session, rulebook, make_subject):
     subject = make_subject(session)
     with pytest.raises(InvalidInput) as caught:
-        enter(session, rulebook=rulebook, list_code="court-defaulters", department="court",
-              subject_id=subject.subject_id[:-1] + "Y", entered_on="2026-02-30",
-              ends_on="soon", decision_ref="", legal_basis="x" * 2001, today=TODAY,
-              actor="clerk")
+        enter(
+            session, read_list_entry({
+                "subject_id": subject.subject_id[:-1] + "Y", "list_code": "court-defaulters",
+                "entered_on": "2026-02-30", "ends_on": "soon", "legal_basis": "x" * 2001,
+                "decision_ref": ""}),
+            rulebook=rulebook, department="court", today=TODAY, actor="clerk")
     problems = _problems(caught.value)
     assert set(problems) == {"subject_id", "entered_on", "ends_on", "decision_ref", "legal_basis"}
     assert "not a date on the calendar" in problems["entered_on"]
@@ -177,8 +178,8 @@ def test_flags_are_raised_and_lowered_across_runs(session, rulebook, make_subjec
     assert flagged(TODAY) == set()  # lowered: a removal counts from its day
 
 
-def _rows(*rows: dict) -> list[Row]:
-    return [Row(n + 2, row) for n, row in enumerate(rows)]
+def _rows(*rows: dict) -> list[ListEntryDraft]:
+    return [read_list_entry(row, n + 2) for n, row in enumerate(rows)]
 
 
 def test_import_is_all_or_nothing_with_a_dry_run(session, rulebook, make_subject):
@@ -189,13 +190,13 @@ def test_import_is_all_or_nothing_with_a_dry_run(session, rulebook, make_subject
                         "entered_on": "2026-06-40", "decision_ref": "D-2"},
                  {**good, "decision_ref": "D-3", "subject_id": "123"})
     with pytest.raises(InvalidInput) as caught:
-        import_list_entries(session, rulebook=rulebook, department="court", rows=rows,
+        import_list_entries(session, rows, rulebook=rulebook, department="court",
                             actor="clerk", today=TODAY, name="court.csv")
     where = {(p.row, p.field) for p in caught.value.problems}
     assert where == {(3, "list_code"), (3, "entered_on"), (4, "subject_id")}
     assert _count(session) == 0
-    plan = import_list_entries(session, rulebook=rulebook, department="court", dry_run=True,
-                               rows=_rows(good), actor="clerk", today=TODAY)
+    plan = import_list_entries(session, _rows(good), rulebook=rulebook, department="court",
+                               dry_run=True, actor="clerk", today=TODAY)
     assert (plan.added, plan.unchanged, len(plan.planned)) == (1, 0, 1)
     assert plan.planned[0]["ends_on"] == date(2028, 6, 1)
     assert _count(session) == 0  # a dry run writes nothing
@@ -213,3 +214,18 @@ def test_importing_the_same_file_twice_adds_nothing(session, rulebook, make_subj
                                       name="court.csv", actor="clerk", today=TODAY)
     assert (second.added, second.unchanged) == (0, 2)
     assert _count(session) == 2
+
+
+def test_a_dry_run_stores_nothing_not_even_a_new_rulebook(session, rulebook, make_subject):
+    from app.models import RulebookVersion
+    from tests.services.test_rulebook_store import _another
+
+    subject = make_subject(session)
+    new = _another(rulebook)
+    data = ("subject_id,list_code,entered_on,decision_ref\n"
+            f"{subject.subject_id},court-defaulters,2026-06-01,D-1\n").encode()
+    plan = import_list_entries_file(session, rulebook=new, department="court", data=data,
+                                    name="court.csv", actor="clerk", today=TODAY, dry_run=True)
+    assert plan.added == 1
+    session.rollback()
+    assert _count(session) == 0 and _count(session, RulebookVersion) == 1  # the one in force

@@ -25,6 +25,7 @@ from app.services.due_process.delivery import (
     pending_letters,
 )
 from app.services.due_process.notices import send_nightly_notices
+from app.services.intake.drafts import RecordDraft
 from app.services.records.conduct import import_records_file, record_conduct
 from app.services.standings.recompute import recompute
 from app.services.subjects.consent import set_contact_email
@@ -34,10 +35,11 @@ NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
 
 def _record(session, rulebook, subject, code="DRUNK-DRIVING", occurred_on=None, today=TODAY):
-    return record_conduct(session, rulebook=rulebook, department="traffic-police",
-                          subject_id=subject.subject_id, rule_code=code,
-                          occurred_on=occurred_on or today - timedelta(days=5),
-                          evidence="file TP-7", recorded_by="officer", today=today).record
+    return record_conduct(
+        session, RecordDraft(subject_id=subject.subject_id, rule_code=code,
+                             occurred_on=occurred_on or today - timedelta(days=5),
+                             evidence="file TP-7"),
+        rulebook=rulebook, department="traffic-police", recorded_by="officer", today=today).record
 
 
 def _count(session, model) -> int:

@@ -10,7 +10,8 @@ from sqlalchemy import delete, update
 
 from app.models import Objection, Run, Standing
 from app.services.due_process.objections import decide_objection, file_objection
-from app.services.lists.entries import enter_on_list
+from app.services.intake.drafts import ListEntryDraft, RecordDraft
+from app.services.lists.entries import enter
 from app.services.records.conduct import record_conduct
 from app.services.reports.dashboard import (
     ending_per_list,
@@ -33,9 +34,10 @@ from app.services.standings.recompute import recompute
 
 
 def _record(session, rulebook, subject, code, day, today, department="traffic-police"):
-    return record_conduct(session, rulebook=rulebook, department=department,
-                          subject_id=subject, rule_code=code, occurred_on=day,
-                          recorded_by=f"rec-{department}", today=today).record
+    return record_conduct(
+        session, RecordDraft(subject_id=subject, rule_code=code, occurred_on=day),
+        rulebook=rulebook, department=department, recorded_by=f"rec-{department}",
+        today=today).record
 
 
 @pytest.fixture
@@ -157,14 +159,14 @@ def test_honour_roll_needs_consent_and_top_tier_or_public_redlist(
     session.execute(update(Standing).where(Standing.subject_id.in_(
         [top.subject_id, shy.subject_id])).values(tier="AAA", points=1060))
     session.commit()
-    enter_on_list(session, rulebook=rulebook, list_code="model-citizens",
-                  subject_id=red.subject_id, department="civil-affairs",
-                  entered_on=today - timedelta(days=3), today=today, actor="t",
-                  decision_ref="(2026) 7")
-    enter_on_list(session, rulebook=rulebook, list_code="model-citizens",
-                  subject_id=top.subject_id, department="civil-affairs",
-                  entered_on=today - timedelta(days=3), today=today, actor="t",
-                  decision_ref="(2026) 7")
+    enter(
+        session, ListEntryDraft(subject_id=red.subject_id, list_code="model-citizens",
+                                entered_on=today - timedelta(days=3), decision_ref="(2026) 7"),
+        rulebook=rulebook, department="civil-affairs", today=today, actor="t")
+    enter(
+        session, ListEntryDraft(subject_id=top.subject_id, list_code="model-citizens",
+                                entered_on=today - timedelta(days=3), decision_ref="(2026) 7"),
+        rulebook=rulebook, department="civil-affairs", today=today, actor="t")
     entries, total = honour_roll(session, rulebook=rulebook, today=today)
     assert total == 2
     assert [(e.name, e.reasons) for e in entries] == [
@@ -191,17 +193,17 @@ def test_dashboard_figures(session, rulebook, city, today):
     summary = objection_summary(session, today=today)
     assert (summary.pending, summary.overdue, summary.due_soon) == (1, 1, 0)
     assert summary.oldest_overdue == today - timedelta(days=2)
-    entry = enter_on_list(session, rulebook=rulebook, list_code="model-citizens",
-                          subject_id=city["s2"], department="civil-affairs",
-                          entered_on=today - timedelta(days=350), today=today, actor="t",
-                          decision_ref="(2026) 8")
+    entry = enter(
+        session, ListEntryDraft(subject_id=city["s2"], list_code="model-citizens",
+                                entered_on=today - timedelta(days=350), decision_ref="(2026) 8"),
+        rulebook=rulebook, department="civil-affairs", today=today, actor="t").entry
     ending = entries_ending(session, today=today)
     assert [e.entry.id for e in ending] == [entry.id]
     assert ending[0].ends_on == entry.ends_on
-    second = enter_on_list(session, rulebook=rulebook, list_code="model-citizens",
-                           subject_id=city["s3"], department="civil-affairs",
-                           entered_on=today - timedelta(days=340), today=today, actor="t",
-                           decision_ref="(2026) 9")
+    second = enter(
+        session, ListEntryDraft(subject_id=city["s3"], list_code="model-citizens",
+                                entered_on=today - timedelta(days=340), decision_ref="(2026) 9"),
+        rulebook=rulebook, department="civil-affairs", today=today, actor="t").entry
     # the names shown are cut at `limit`; the count per list is not
     assert [e.entry.id for e in entries_ending(session, today=today, limit=1)] == [entry.id]
     assert ending_per_list(session, today=today) == [("model-citizens", 2)]

@@ -7,8 +7,9 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.errors import InvalidInput
+from app.errors import Forbidden, InvalidInput
 from app.models import Record, RulebookVersion
+from app.services.intake.drafts import RecordDraft, read_record
 from app.services.records.conduct import import_records_file, record_conduct
 from tests.conftest import new_person_id
 
@@ -17,10 +18,12 @@ TODAY = date(2026, 11, 26)
 
 def _record(session, rulebook, subject, code="TRAFFIC-TICKET", department="traffic-police",
             occurred_on=TODAY, **kw):
-    return record_conduct(session, rulebook=rulebook, department=department,
-                          subject_id=subject if isinstance(subject, str) else subject.subject_id,
-                          rule_code=code, occurred_on=occurred_on, recorded_by="officer",
-                          today=TODAY, **kw)
+    values = {"subject_id": subject if isinstance(subject, str) else subject.subject_id,
+              "rule_code": code, **kw}
+    draft = (read_record({**values, "occurred_on": occurred_on}) if isinstance(occurred_on, str)
+             else RecordDraft(occurred_on=occurred_on, **values))  # text is read at the edge
+    return record_conduct(session, draft, rulebook=rulebook, department=department,
+                          recorded_by="officer", today=TODAY)
 
 
 def _count(session) -> int:
@@ -195,3 +198,54 @@ def test_a_mistyped_ancient_year_is_refused_not_a_crash(session, rulebook, make_
     with pytest.raises(InvalidInput) as caught:
         _record(session, rulebook, subject, occurred_on="0001-01-01")
     assert "mistyped" in _problem(caught.value, "occurred_on")
+
+
+def test_a_code_no_version_gives_the_department_is_forbidden_whatever_else(
+        session, rulebook, make_subject):
+    """Access is the reason: Forbidden (403 over the API) even when the date is wrong too,
+    and every problem is still named by its field (a form shows them)."""
+    subject = make_subject(session)
+    with pytest.raises(Forbidden) as caught:
+        _record(session, rulebook, subject, department="heating-company",
+                occurred_on="2026-02-30")
+    assert isinstance(caught.value, InvalidInput)
+    assert "may not record TRAFFIC-TICKET" in _problem(caught.value, "rule_code")
+    assert "not a date" in _problem(caught.value, "occurred_on")
+    with pytest.raises(InvalidInput) as caught:  # a department given the code: no access issue
+        _record(session, rulebook, subject, occurred_on="2026-02-30")
+    assert not isinstance(caught.value, Forbidden)
+    assert _count(session) == 0
+
+
+def test_a_derived_reference_is_the_one_earlier_versions_made(session, rulebook, make_subject):
+    """Rows without an external_ref are idempotent across versions of the importer: the
+    reference is derived from the row as a file writes it, and stays what it was."""
+    import hashlib
+
+    a = make_subject(session)
+    _import(session, rulebook, _csv(f"{a.subject_id.lower()},TRAFFIC-TICKET,2026-01-05, x ,"))
+    key = "\x1f".join([a.subject_id, "TRAFFIC-TICKET", "2026-01-05", "x", "1"])
+    stored = session.execute(select(Record.external_ref)).scalar_one()
+    assert stored == "auto:" + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def test_a_dry_run_writes_nothing_not_even_a_new_rulebook(session, rulebook, make_subject):
+    from app.models import AuditEvent, Department
+    from tests.services.test_rulebook_store import _another
+
+    subject = make_subject(session)
+    new = _another(rulebook)
+
+    def counts():
+        session.rollback()
+        return [session.execute(select(func.count()).select_from(m)).scalar()
+                for m in (Record, RulebookVersion, Department, AuditEvent)]
+
+    before = counts()
+    plan = import_records_file(session, rulebook=new, department="traffic-police",
+                               data=_csv(f"{subject.subject_id},TRAFFIC-TICKET,2026-01-05,,T-1"),
+                               name="tp.csv", recorded_by="cli", today=TODAY, dry_run=True)
+    assert plan.added == 1 and plan.planned[0]["rulebook_fingerprint"] == new.fingerprint
+    assert counts() == before
+    _import(session, new, _csv(f"{subject.subject_id},TRAFFIC-TICKET,2026-01-05,,T-1"))
+    assert counts() != before  # the import itself stores the rulebook with the record

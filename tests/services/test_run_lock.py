@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from app.errors import Conflict
+from app.services.intake.drafts import RecordDraft
 from app.services.standings import recompute as rc
 
 
@@ -88,9 +89,9 @@ def test_a_run_and_an_objection_decided_meanwhile_do_not_deadlock(
     from app.services.records.conduct import record_conduct
 
     sid = make_subject(session).subject_id
-    record = record_conduct(session, rulebook=rulebook, department="traffic-police",
-                            subject_id=sid, rule_code="TRAFFIC-TICKET", occurred_on=today,
-                            recorded_by="t", today=today).record
+    record = record_conduct(
+        session, RecordDraft(subject_id=sid, rule_code="TRAFFIC-TICKET", occurred_on=today),
+        rulebook=rulebook, department="traffic-police", recorded_by="t", today=today).record
     objection = file_objection(session, rulebook=rulebook, subject_id=sid, record_id=record.id,
                                reason="not me", actor=sid, today=today)
     ids = (objection.id, record.id)
@@ -133,8 +134,9 @@ def test_a_run_steps_aside_for_a_long_writer_then_runs_or_is_refused(
     monkeypatch.setattr(rc, "FACT_LOCK_TRY_SECONDS", 1)
     monkeypatch.setattr(rc, "FACT_LOCK_TRIES", tries)
     sid = make_subject(session).subject_id
-    record_conduct(session, rulebook=rulebook, department="traffic-police", subject_id=sid,
-                   rule_code="TRAFFIC-TICKET", occurred_on=today, recorded_by="t", today=today)
+    record_conduct(
+        session, RecordDraft(subject_id=sid, rule_code="TRAFFIC-TICKET", occurred_on=today),
+        rulebook=rulebook, department="traffic-police", recorded_by="t", today=today)
     session.close()
     ready = threading.Event()
     holder = threading.Thread(target=_hold_records, args=(database_url, held, ready))

@@ -6,6 +6,7 @@ from datetime import date
 
 from sqlalchemy import event
 
+from app.services.intake.drafts import RecordDraft
 from app.services.records.conduct import record_conduct
 from app.services.standings.facts import facts_read_once, get_subject, load_facts
 
@@ -27,9 +28,10 @@ def _record_reads(session) -> list[str]:
 def test_facts_are_read_once_inside_the_block_and_afresh_outside(session, rulebook,
                                                                   make_subject):
     subject = make_subject(session)
-    record_conduct(session, rulebook=rulebook, department="traffic-police",
-                   subject_id=subject.subject_id, rule_code="TRAFFIC-TICKET",
-                   occurred_on=TODAY, recorded_by="officer", today=TODAY)
+    record_conduct(
+        session, RecordDraft(subject_id=subject.subject_id, rule_code="TRAFFIC-TICKET",
+                             occurred_on=TODAY),
+        rulebook=rulebook, department="traffic-police", recorded_by="officer", today=TODAY)
     reads = _record_reads(session)
     subject = get_subject(session, subject.subject_id)
     with facts_read_once(session):

@@ -46,3 +46,23 @@ def test_atomic_declares_the_same_boundary(app, session):
     with pytest.raises(ValueError):
         add(session, code="bad")
     assert "good" in _codes(session) and "bad" not in _codes(session)
+
+
+def test_views_and_commands_never_commit_or_roll_back():
+    """The services own their transactions: the web and the command line only call them."""
+    import re
+    from pathlib import Path
+
+    app_dir = Path(__file__).resolve().parents[2] / "app"
+    by_hand = re.compile(r"\.(commit|rollback)\(\)")
+    found = [f"{path.relative_to(app_dir)}:{n}" for folder in ("web", "cli")
+             for path in sorted((app_dir / folder).rglob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1) if by_hand.search(line)]
+    assert found == []
+
+
+def test_delivery_commits_each_attempt_so_it_refuses_to_join_a_use_case(app, session):
+    from app.services.due_process.delivery import SmtpChannel, deliver_pending
+
+    with pytest.raises(RuntimeError, match="outside"), transaction(session):
+        deliver_pending(session, channel=SmtpChannel(host="127.0.0.1"))

@@ -39,6 +39,7 @@ from app.rulebook.model import (
     Tier,
     When,
 )
+from app.services.intake.drafts import RecordDraft
 from app.services.standings.facts import standing_for
 from app.services.standings.recompute import recompute
 from tests.conftest import new_organisation_id, new_person_id
@@ -267,9 +268,10 @@ def test_recompute_is_idempotent(session, make_subject, rulebook, today):
     from app.services.records.conduct import record_conduct
 
     subject = make_subject(session)
-    record_conduct(session, rulebook=rulebook, department="traffic-police",
-                   subject_id=subject.subject_id, rule_code="DRUNK-DRIVING", occurred_on=today,
-                   recorded_by="t", today=today)
+    record_conduct(
+        session, RecordDraft(subject_id=subject.subject_id, rule_code="DRUNK-DRIVING",
+                             occurred_on=today),
+        rulebook=rulebook, department="traffic-police", recorded_by="t", today=today)
     first = recompute(session, rulebook=rulebook, as_of=today)
     before = [(s.subject_id, s.points, s.tier) for s in session.execute(select(Standing)).scalars()]
     second = recompute(session, rulebook=rulebook, as_of=today)

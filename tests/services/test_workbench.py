@@ -16,6 +16,7 @@ from sqlalchemy import inspect, select, text
 from app import clock
 from app.errors import InvalidInput, NotFound
 from app.models import ListEntry, Record, RulebookEvent, Standing
+from app.services.intake.drafts import RecordDraft
 from app.services.records.conduct import record_conduct
 from app.services.rulebooks.candidates import candidate_from_dir
 from app.services.rulebooks.history import rulebook_diff, rulebook_history, rulebook_status
@@ -73,10 +74,10 @@ def add_version_3(rules_dir) -> None:
 
 
 def ticket(session, rulebook, subject_id, on: str):
-    return record_conduct(session, rulebook=rulebook, department="traffic-police",
-                          subject_id=subject_id, rule_code="TRAFFIC-TICKET",
-                          occurred_on=date.fromisoformat(on), recorded_by="t",
-                          today=TODAY).record
+    return record_conduct(
+        session, RecordDraft(subject_id=subject_id, rule_code="TRAFFIC-TICKET",
+                             occurred_on=date.fromisoformat(on)),
+        rulebook=rulebook, department="traffic-police", recorded_by="t", today=TODAY).record
 
 
 def test_records_keep_their_version_and_fingerprint_across_a_reload(app, session, registry,
@@ -215,12 +216,14 @@ def population(app, session, registry, make_subject):
         x = make_subject(session, subject_id="370633198305100820", name="X").subject_id
         y = make_subject(session, subject_id="371082198911270307", name="Y").subject_id
         z = make_subject(session, subject_id="372133197708251738", name="Z").subject_id
-        record_conduct(session, rulebook=rules, department="heating-company", subject_id=x,
-                       rule_code="UTIL-LATE-FEES", occurred_on=date(2024, 6, 1),
-                       recorded_by="t", today=TODAY)
-        record_conduct(session, rulebook=rules, department="court", subject_id=x,
-                       rule_code="FIN-DEBT-LIABLE", occurred_on=date(2024, 6, 1),
-                       recorded_by="t", today=TODAY)
+        record_conduct(
+            session, RecordDraft(subject_id=x, rule_code="UTIL-LATE-FEES",
+                                 occurred_on=date(2024, 6, 1)),
+            rulebook=rules, department="heating-company", recorded_by="t", today=TODAY)
+        record_conduct(
+            session, RecordDraft(subject_id=x, rule_code="FIN-DEBT-LIABLE",
+                                 occurred_on=date(2024, 6, 1)),
+            rulebook=rules, department="court", recorded_by="t", today=TODAY)
         session.add(ListEntry(list_code="court-defaulters", subject_id=z, department_code="court",
                               entered_on=date(2025, 1, 1), ends_on=date(2027, 1, 1),
                               legal_basis="SPC", decision_ref="(2025) 1"))

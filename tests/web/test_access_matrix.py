@@ -14,7 +14,8 @@ from flask.testing import FlaskClient
 
 from app import clock
 from app.services.due_process.objections import file_objection
-from app.services.lists.entries import enter_on_list
+from app.services.intake.drafts import ListEntryDraft, RecordDraft
+from app.services.lists.entries import enter
 from app.services.records.conduct import record_conduct
 from tests.conftest import csrf_token
 
@@ -79,12 +80,13 @@ def world(app, db, make_account, new_subject, rulebook):
              "auditor": make_account("auditor"), "admin": make_account("admin")}
     today = clock.today()
     with db() as s:
-        record = record_conduct(s, rulebook=rulebook, department="traffic-police",
-                                subject_id=other, rule_code="TRAFFIC-TICKET", occurred_on=today,
-                                recorded_by="t", today=today).record
-        entry = enter_on_list(s, rulebook=rulebook, list_code="court-defaulters",
-                              subject_id=other, department="court", entered_on=today,
-                              today=today, actor="t", decision_ref="(2026) 1")
+        record = record_conduct(
+            s, RecordDraft(subject_id=other, rule_code="TRAFFIC-TICKET", occurred_on=today),
+            rulebook=rulebook, department="traffic-police", recorded_by="t", today=today).record
+        entry = enter(
+            s, ListEntryDraft(subject_id=other, list_code="court-defaulters", entered_on=today,
+                              decision_ref="(2026) 1"),
+            rulebook=rulebook, department="court", today=today, actor="t").entry
         objection = file_objection(s, rulebook=rulebook, subject_id=other, record_id=record.id,
                                    reason="not me", today=today, actor="other")
     values = {"subject_id": other, "record_id": record.id, "entry_id": entry.id,

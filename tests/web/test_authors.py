@@ -12,6 +12,7 @@ import pytest
 
 from app import clock
 from app.models import ListEntry
+from app.services.intake.drafts import RecordDraft
 from app.services.records.conduct import record_conduct
 from app.services.rulebooks.registry import EXTENSION_KEY
 from tests.conftest import SAMPLE_RULES, csrf_token
@@ -128,9 +129,9 @@ def city(db, rulebook, make_subject):
         z = make_subject(s, subject_id="372133197708251738", name="Zhou Z").subject_id
         for department, code in (("heating-company", "UTIL-LATE-FEES"),
                                  ("court", "FIN-DEBT-LIABLE")):
-            record_conduct(s, rulebook=rulebook, department=department, subject_id=x,
-                           rule_code=code, occurred_on=date(2024, 6, 1), recorded_by="t",
-                           today=clock.today())
+            record_conduct(
+                s, RecordDraft(subject_id=x, rule_code=code, occurred_on=date(2024, 6, 1)),
+                rulebook=rulebook, department=department, recorded_by="t", today=clock.today())
         s.add(ListEntry(list_code="court-defaulters", subject_id=z, department_code="court",
                         entered_on=date(2025, 1, 1), legal_basis="SPC", decision_ref="1"))
         s.commit()

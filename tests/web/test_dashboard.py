@@ -13,7 +13,8 @@ from sqlalchemy import update
 
 from app.models import Objection, Run
 from app.services.due_process.objections import file_objection
-from app.services.lists.entries import enter_on_list
+from app.services.intake.drafts import ListEntryDraft, RecordDraft
+from app.services.lists.entries import enter
 from app.services.records.conduct import record_conduct
 from app.services.standings.recompute import recompute
 from tests.web.conftest import PASSWORD, page_text
@@ -26,20 +27,22 @@ def busy(db, new_subject, rulebook, today):
     li = new_subject(name="Li Objecting")
     with db() as s:
         recompute(s, rulebook=rulebook, as_of=today - timedelta(days=1))
-        ticket = record_conduct(s, rulebook=rulebook, department="traffic-police",
-                                subject_id=li, rule_code="TRAFFIC-TICKET", occurred_on=today,
-                                recorded_by="t", today=today).record
-        record_conduct(s, rulebook=rulebook, department="heating-company", subject_id=zhang,
-                       rule_code="HEAT-TAMPER", occurred_on=today, recorded_by="h", today=today)
-        record_conduct(s, rulebook=rulebook, department="traffic-police", subject_id=zhang,
-                       rule_code="DRUNK-DRIVING", occurred_on=today, recorded_by="t",
-                       today=today)
+        ticket = record_conduct(
+            s, RecordDraft(subject_id=li, rule_code="TRAFFIC-TICKET", occurred_on=today),
+            rulebook=rulebook, department="traffic-police", recorded_by="t", today=today).record
+        record_conduct(
+            s, RecordDraft(subject_id=zhang, rule_code="HEAT-TAMPER", occurred_on=today),
+            rulebook=rulebook, department="heating-company", recorded_by="h", today=today)
+        record_conduct(
+            s, RecordDraft(subject_id=zhang, rule_code="DRUNK-DRIVING", occurred_on=today),
+            rulebook=rulebook, department="traffic-police", recorded_by="t", today=today)
         file_objection(s, rulebook=rulebook, subject_id=li, record_id=ticket.id,
                        reason="not me", today=today, actor="li")
         s.execute(update(Objection).values(deadline=today - timedelta(days=2)))
-        enter_on_list(s, rulebook=rulebook, list_code="model-citizens", subject_id=zhang,
-                      department="civil-affairs", entered_on=today - timedelta(days=350),
-                      today=today, actor="t", decision_ref="(2025) 9")
+        enter(
+            s, ListEntryDraft(subject_id=zhang, list_code="model-citizens",
+                              entered_on=today - timedelta(days=350), decision_ref="(2025) 9"),
+            rulebook=rulebook, department="civil-affairs", today=today, actor="t")
         recompute(s, rulebook=rulebook, as_of=today)
         s.add(Run(as_of=today, status="failed", error="the disk is full", duration_ms=1200))
         s.commit()

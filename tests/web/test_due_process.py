@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from app.models import AuditEvent, ConsentChange, Notice, NoticeOutbox, Objection, Record
 from app.services.due_process.objections import file_objection
+from app.services.intake.drafts import RecordDraft
 from app.services.records.conduct import record_conduct
 from tests.conftest import TEST_RULES, csrf_token
 from tests.web.conftest import PASSWORD, page_text
@@ -26,9 +27,10 @@ def record(db, rulebook, today):
            department="traffic-police", evidence="breath test 0.9"):
         with db() as s:
             return record_conduct(
-                s, rulebook=rulebook, department=department, subject_id=subject_id,
-                rule_code=code, occurred_on=today - timedelta(days=days_ago), evidence=evidence,
-                recorded_by=by, today=today - timedelta(days=notified_days_ago)).record
+                s, RecordDraft(subject_id=subject_id, rule_code=code,
+                               occurred_on=today - timedelta(days=days_ago), evidence=evidence),
+                rulebook=rulebook, department=department, recorded_by=by,
+                today=today - timedelta(days=notified_days_ago)).record
 
     return do
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from app import clock
 from app.services.due_process.objections import file_objection
-from app.services.lists.entries import enter_on_list
+from app.services.intake.drafts import ListEntryDraft, RecordDraft
+from app.services.lists.entries import enter
 from app.services.records.conduct import record_conduct
 from tests.conftest import csrf_token
 
@@ -25,13 +26,14 @@ def test_script_payloads_in_every_free_text_field_are_escaped(app, db, make_acco
     today = clock.today()
     sid = new_subject(name=PAYLOAD, district=PAYLOAD, village=PAYLOAD)
     with db() as s:
-        record = record_conduct(s, rulebook=rulebook, department="traffic-police",
-                                subject_id=sid, rule_code="TRAFFIC-TICKET", occurred_on=today,
-                                evidence=PAYLOAD, external_ref=PAYLOAD[:60], recorded_by="t",
-                                today=today).record
-        enter_on_list(s, rulebook=rulebook, list_code="court-defaulters", subject_id=sid,
-                      department="court", entered_on=today, today=today, actor="t",
-                      decision_ref=PAYLOAD, legal_basis=PAYLOAD)
+        record = record_conduct(
+            s, RecordDraft(subject_id=sid, rule_code="TRAFFIC-TICKET", occurred_on=today,
+                           evidence=PAYLOAD, external_ref=PAYLOAD[:60]),
+            rulebook=rulebook, department="traffic-police", recorded_by="t", today=today).record
+        enter(
+            s, ListEntryDraft(subject_id=sid, list_code="court-defaulters", entered_on=today,
+                              legal_basis=PAYLOAD, decision_ref=PAYLOAD),
+            rulebook=rulebook, department="court", today=today, actor="t")
         objection = file_objection(s, rulebook=rulebook, subject_id=sid, record_id=record.id,
                                    reason=PAYLOAD, attachment_ref=PAYLOAD[:100], today=today,
                                    actor="resident")

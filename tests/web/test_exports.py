@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from app.models import AuditEvent
 from app.services.due_process.objections import file_objection
-from app.services.lists.entries import enter_on_list
+from app.services.intake.drafts import ListEntryDraft, RecordDraft
+from app.services.lists.entries import enter
 from app.services.records.conduct import record_conduct
 from app.services.standings.recompute import recompute
 from app.web.exports import cell
@@ -48,31 +49,36 @@ def world(app, db, make_account, new_subject, rulebook, today):
              "rule-author": make_account("rule-author"),
              "auditor": make_account("auditor"), "admin": make_account("admin")}
     with db() as s:
-        old = record_conduct(s, rulebook=rulebook, department="traffic-police",
-                             subject_id=zhang, rule_code="TRAFFIC-TICKET",
-                             occurred_on=today - timedelta(days=400), recorded_by="t",
-                             today=today).record
-        ticket = record_conduct(s, rulebook=rulebook, department="traffic-police",
-                                subject_id=zhang, rule_code="TRAFFIC-TICKET",
-                                occurred_on=today - timedelta(days=2), recorded_by="t",
-                                today=today).record
-        record_conduct(s, rulebook=rulebook, department="traffic-police", subject_id=formula,
-                       rule_code="TRAFFIC-TICKET", occurred_on=today, recorded_by="t",
-                       today=today)
-        enter_on_list(s, rulebook=rulebook, list_code="court-defaulters", subject_id=zhang,
-                      department="court", entered_on=today - timedelta(days=800), today=today,
-                      actor="t", decision_ref="(2024) ended")
-        enter_on_list(s, rulebook=rulebook, list_code="court-defaulters", subject_id=formula,
-                      department="court", entered_on=today, today=today, actor="t",
-                      decision_ref="-1+1")
+        old = record_conduct(
+            s, RecordDraft(subject_id=zhang, rule_code="TRAFFIC-TICKET",
+                           occurred_on=today - timedelta(days=400)),
+            rulebook=rulebook, department="traffic-police", recorded_by="t", today=today).record
+        ticket = record_conduct(
+            s, RecordDraft(subject_id=zhang, rule_code="TRAFFIC-TICKET",
+                           occurred_on=today - timedelta(days=2)),
+            rulebook=rulebook, department="traffic-police", recorded_by="t", today=today).record
+        record_conduct(
+            s, RecordDraft(subject_id=formula, rule_code="TRAFFIC-TICKET", occurred_on=today),
+            rulebook=rulebook, department="traffic-police", recorded_by="t", today=today)
+        enter(
+            s, ListEntryDraft(subject_id=zhang, list_code="court-defaulters",
+                              entered_on=today - timedelta(days=800), decision_ref="(2024) ended"),
+            rulebook=rulebook, department="court", today=today, actor="t")
+        enter(
+            s, ListEntryDraft(subject_id=formula, list_code="court-defaulters", entered_on=today,
+                              decision_ref="-1+1"),
+            rulebook=rulebook, department="court", today=today, actor="t")
         for k in range(3):
-            enter_on_list(s, rulebook=rulebook, list_code="priority-scrutiny",
-                          subject_id=zhang, department="court",
-                          entered_on=today - timedelta(days=10 + k), today=today, actor="t",
-                          decision_ref=f"PS-{k}")
-        enter_on_list(s, rulebook=rulebook, list_code="model-citizens", subject_id=mine,
-                      department="civil-affairs", entered_on=today - timedelta(days=350),
-                      today=today, actor="t", decision_ref="(2025) red 1")  # ends soon
+            enter(
+                s, ListEntryDraft(subject_id=zhang, list_code="priority-scrutiny",
+                                  entered_on=today - timedelta(days=10 + k),
+                                  decision_ref=f"PS-{k}"),
+                rulebook=rulebook, department="court", today=today, actor="t")
+        enter(
+            s, ListEntryDraft(subject_id=mine, list_code="model-citizens",
+                              entered_on=today - timedelta(days=350), decision_ref="(2025) red 1"),
+            rulebook=rulebook, department="civil-affairs", today=today,
+            actor="t")  # ends soon
         file_objection(s, rulebook=rulebook, subject_id=zhang, record_id=ticket.id,
                        reason="not me", today=today, actor="zhang")
         recompute(s, rulebook=rulebook, as_of=today)

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from babel.messages.pofile import read_po
 
+from app.services.intake.drafts import RecordDraft
 from app.services.records.conduct import record_conduct
 from tests.web.conftest import PASSWORD, page_text
 
@@ -171,9 +172,10 @@ def test_a_resident_reads_their_standing_in_chinese(app, db, zh_client, client, 
     with app.app_context():
         rules = app.extensions[EXTENSION_KEY].current()
     with db() as s:
-        record_conduct(s, rulebook=rules, department="traffic-police", subject_id=subject_id,
-                       rule_code="TRAFFIC-TICKET", occurred_on=today - timedelta(days=3),
-                       evidence="ticket 0001", recorded_by="test", today=today)
+        record_conduct(
+            s, RecordDraft(subject_id=subject_id, rule_code="TRAFFIC-TICKET",
+                           occurred_on=today - timedelta(days=3), evidence="ticket 0001"),
+            rulebook=rules, department="traffic-police", recorded_by="test", today=today)
     username = make_account("resident", subject_id=subject_id)
     _login(zh_client, username)
     page = zh_client.get("/me")

@@ -151,15 +151,15 @@ def test_only_recorders_take_files_in(client, login, make_account):
 
 
 def test_records_dry_run_fixes_points_and_writes_nothing(session, rulebook, make_subject):
-    from app.services.intake.rows import Row
+    from app.services.intake.drafts import read_record
     from app.services.records.conduct import import_records
 
     subject = make_subject(session).subject_id
-    rows = [Row(2, {"subject_id": subject, "rule_code": "TRAFFIC-TICKET", "occurred_on": _day(9),
-                    "evidence": "", "external_ref": "A"}),
-            Row(3, {"subject_id": subject, "rule_code": "TRAFFIC-TICKET", "occurred_on": _day(8),
-                    "evidence": "", "external_ref": "B"})]
-    plan = import_records(session, rulebook=rulebook, department="traffic-police", rows=rows,
+    rows = [read_record({"subject_id": subject, "rule_code": "TRAFFIC-TICKET",
+                         "occurred_on": _day(9), "evidence": "", "external_ref": "A"}, 2),
+            read_record({"subject_id": subject, "rule_code": "TRAFFIC-TICKET",
+                         "occurred_on": _day(8), "evidence": "", "external_ref": "B"}, 3)]
+    plan = import_records(session, rows, rulebook=rulebook, department="traffic-police",
                           recorded_by="t", today=clock.today(), dry_run=True)
     assert [r["points"] for r in plan.planned] == [-5, -10] and plan.added == 2
     from app.models import Record

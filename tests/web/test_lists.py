@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 from app import clock
+from app.services.intake.drafts import ListEntryDraft
 from app.services.lists.entries import enter, remove_from_list
 from app.services.standings.recompute import recompute
 from tests.conftest import csrf_token
@@ -16,10 +17,11 @@ from tests.web.conftest import PASSWORD, page_text
 def _enter(db, rulebook, subject_id, *, list_code="court-defaulters", department="court",
            days=10, **extra):
     with db() as s:
-        return enter(s, rulebook=rulebook, list_code=list_code, subject_id=subject_id,
-                     department=department, entered_on=clock.today() - timedelta(days=days),
-                     today=clock.today(), actor="clerk", decision_ref=f"D-{subject_id[-4:]}",
-                     **extra).entry
+        draft = ListEntryDraft(subject_id=subject_id, list_code=list_code,
+                               entered_on=clock.today() - timedelta(days=days),
+                               decision_ref=f"D-{subject_id[-4:]}", **extra)
+        return enter(s, draft, rulebook=rulebook, department=department, today=clock.today(),
+                     actor="clerk").entry
 
 
 def test_public_page_shows_name_list_basis_and_dates_only(client, db, rulebook, new_subject):

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import update
 
 from app.models import Standing
-from app.services.lists.entries import enter_on_list
+from app.services.intake.drafts import ListEntryDraft, RecordDraft
+from app.services.lists.entries import enter
 from app.services.records.conduct import record_conduct
 from app.services.standings.recompute import recompute
 from tests.web.conftest import PASSWORD, page_text
@@ -26,9 +27,10 @@ def town(db, new_subject, rulebook, today):
     ids["Shy Top"] = new_subject(name="Shy Top", village="Xishan", consent=False)
     with db() as s:
         recompute(s, rulebook=rulebook, as_of=today - timedelta(days=40))
-        record_conduct(s, rulebook=rulebook, department="traffic-police",
-                       subject_id=ids["Li One"], rule_code="DRUNK-DRIVING",
-                       occurred_on=today - timedelta(days=3), recorded_by="t", today=today)
+        record_conduct(
+            s, RecordDraft(subject_id=ids["Li One"], rule_code="DRUNK-DRIVING",
+                           occurred_on=today - timedelta(days=3)),
+            rulebook=rulebook, department="traffic-police", recorded_by="t", today=today)
         recompute(s, rulebook=rulebook, as_of=today)
     return ids
 
@@ -109,9 +111,10 @@ def test_honour_roll_is_public_and_names_only_who_consented(client, db, town, ru
         s.execute(update(Standing).where(Standing.subject_id.in_(
             [town["Wu One"], town["Shy Top"]])).values(tier="AAA", points=1060))
         s.commit()
-        enter_on_list(s, rulebook=rulebook, list_code="model-citizens",
-                      subject_id=town["Li Two"], department="civil-affairs",
-                      entered_on=today, today=today, actor="t", decision_ref="(2026) 3")
+        enter(
+            s, ListEntryDraft(subject_id=town["Li Two"], list_code="model-citizens",
+                              entered_on=today, decision_ref="(2026) 3"),
+            rulebook=rulebook, department="civil-affairs", today=today, actor="t")
     page = client.get("/honour-roll")
     assert page.status_code == 200
     text = page_text(page)

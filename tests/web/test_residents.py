@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from app.services.lists.entries import enter_on_list
+from app.services.intake.drafts import ListEntryDraft, RecordDraft
+from app.services.lists.entries import enter
 from app.services.records.conduct import record_conduct
 from tests.conftest import TEST_RULES
 from tests.web.conftest import PASSWORD, page_text
@@ -20,10 +21,10 @@ def record(db, rulebook, today):
     def do(subject_id: str, code: str, *, days_ago: int, evidence: str = "",
            department: str = "traffic-police"):
         with db() as s:
-            return record_conduct(s, rulebook=rulebook, department=department,
-                                  subject_id=subject_id, rule_code=code,
-                                  occurred_on=today - timedelta(days=days_ago),
-                                  evidence=evidence, recorded_by="test", today=today).record
+            return record_conduct(
+                s, RecordDraft(subject_id=subject_id, rule_code=code,
+                               occurred_on=today - timedelta(days=days_ago), evidence=evidence),
+                rulebook=rulebook, department=department, recorded_by="test", today=today).record
 
     return do
 
@@ -93,10 +94,11 @@ def test_bad_as_of_is_a_400_with_a_clear_message(client, login, resident, bad):
 def test_measures_show_why_with_legal_basis_and_pending_date(client, login, resident, db,
                                                              rulebook, today):
     with db() as s:
-        enter_on_list(s, rulebook=rulebook, list_code="court-defaulters",
-                      subject_id=resident.subject_id, department="court",
-                      entered_on=today - timedelta(days=2), today=today, actor="test",
-                      decision_ref="(2024) Lu 1082 Zhi 77")
+        enter(
+            s, ListEntryDraft(subject_id=resident.subject_id, list_code="court-defaulters",
+                              entered_on=today - timedelta(days=2),
+                              decision_ref="(2024) Lu 1082 Zhi 77"),
+            rulebook=rulebook, department="court", today=today, actor="test")
     login(resident.username, PASSWORD)
     text = page_text(client.get("/me"))
     assert "Dishonest judgment debtors" in text and "(2024) Lu 1082 Zhi 77" in text

@@ -18,6 +18,7 @@ from app.rulebook.model import Duration
 from app.services.audit import chain as audit
 from app.services.locks import begin_write
 from app.services.rulebooks.registry import store_rulebook
+from app.services.transaction import atomic
 
 TOKEN_PREFIX = "cpt_"
 SHOWN = 12  # characters of the token kept in clear, to tell tokens apart in lists
@@ -74,6 +75,7 @@ class CreatedToken:
     secret: str  # the bearer value: shown once, never stored
 
 
+@atomic
 def create_token(session: Session, *, rulebook: Rulebook, department: str, name: str = "",
                  expires_in: str | None = "365d", actor: str) -> CreatedToken:
     """Create a token for `department`; return it with its secret (shown once)."""
@@ -93,20 +95,16 @@ def create_token(session: Session, *, rulebook: Rulebook, department: str, name:
     token = ApiToken(name=name or f"{department} token", department_code=department,
                      token_hash=hash_token(secret), prefix=secret[:SHOWN], created_at=now,
                      created_by=actor, expires_at=expires_at)
-    try:
-        begin_write(session, "tokens")
-        session.add(token)
-        session.flush()
-        audit.append(session, actor=actor, action="token.create", target=f"api_token:{token.id}",
-                     details={"department": department, "name": token.name,
-                              "prefix": token.prefix, "expires_at": expires_at})
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    begin_write(session, "tokens")
+    session.add(token)
+    session.flush()
+    audit.append(session, actor=actor, action="token.create", target=f"api_token:{token.id}",
+                 details={"department": department, "name": token.name,
+                          "prefix": token.prefix, "expires_at": expires_at})
     return CreatedToken(token, secret)
 
 
+@atomic
 def revoke_token(session: Session, *, token_id: int, actor: str) -> ApiToken:
     """Revoke a token at once; revoking it again is refused (it stays revoked)."""
     begin_write(session, "tokens")
@@ -116,15 +114,10 @@ def revoke_token(session: Session, *, token_id: int, actor: str) -> ApiToken:
     if token.revoked_at is not None:
         raise Conflict(f"token {token_id} ({token.prefix}…) was already revoked on "
                        f"{aware(token.revoked_at):%Y-%m-%d %H:%M} UTC by {token.revoked_by}")
-    try:
-        token.revoked_at = utcnow()
-        token.revoked_by = actor
-        audit.append(session, actor=actor, action="token.revoke", target=f"api_token:{token.id}",
-                     details={"department": token.department_code, "prefix": token.prefix})
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    token.revoked_at = utcnow()
+    token.revoked_by = actor
+    audit.append(session, actor=actor, action="token.revoke", target=f"api_token:{token.id}",
+                 details={"department": token.department_code, "prefix": token.prefix})
     return token
 
 

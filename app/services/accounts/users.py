@@ -13,6 +13,7 @@ from app.errors import CitypointsError, Conflict, InvalidInput, NotFound
 from app.models import Account, Department, LoginAttempt, Subject, utcnow
 from app.services.audit import chain as audit
 from app.services.locks import begin_write
+from app.services.transaction import atomic
 
 RESIDENT, RECORDER, REVIEWER = "resident", "recorder", "reviewer"
 RULE_AUTHOR, AUDITOR, ADMIN = "rule-author", "auditor", "admin"
@@ -41,6 +42,7 @@ def check_password_policy(password: str, username: str) -> None:
         raise InvalidInput("the password must not be the user name")
 
 
+@atomic
 def create_account(session: Session, *, username: str, password: str, role: str,
                    department: str | None = None, subject_id: str | None = None,
                    display_name: str = "", actor: str = "system") -> Account:
@@ -71,7 +73,6 @@ def create_account(session: Session, *, username: str, password: str, role: str,
     session.flush()
     audit.append(session, actor=actor, action="account.create", target=f"account:{username}",
                  subject_id=subject_id, details={"role": role, "department": department})
-    session.commit()
     return account
 
 
@@ -89,6 +90,7 @@ def _failures(session: Session, column, value: str, since) -> int:
     ).scalar()
 
 
+@atomic
 def authenticate(session: Session, *, username: str, password: str,
                  address: str = "") -> Account | None:
     """Return the active account for these credentials, or None (never says which was wrong).
@@ -101,7 +103,6 @@ def authenticate(session: Session, *, username: str, password: str,
     if (_failures(session, LoginAttempt.username, username, since) >= MAX_FAILURES_PER_NAME
             or (address and _failures(session, LoginAttempt.address, address, since)
                 >= MAX_FAILURES_PER_ADDRESS)):
-        session.rollback()
         minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
         raise Throttled(f"too many attempts; wait {minutes} minutes before trying again")
     account = session.execute(
@@ -115,7 +116,6 @@ def authenticate(session: Session, *, username: str, password: str,
         ok = check_password_hash(account.password_hash, password or "")
     begin_write(session, "accounts")  # the reads above may be older than another's commit
     session.add(LoginAttempt(username=username, address=(address or "")[:64], success=ok))
-    session.commit()
     return account if ok else None
 
 
@@ -129,6 +129,7 @@ def list_accounts(session: Session) -> list[Account]:
     return list(session.execute(select(Account).order_by(Account.id)).scalars())
 
 
+@atomic
 def set_active(session: Session, *, account_id: int, active: bool, actor: str) -> Account:
     """Switch an account on or off (audited); an account cannot switch itself off.
 
@@ -144,14 +145,9 @@ def set_active(session: Session, *, account_id: int, active: bool, actor: str) -
     if account.active == active:
         raise Conflict(f"the account {account.username!r} is already "
                        f"{'active' if active else 'inactive'}")
-    try:
-        account.active = active
-        audit.append(session, actor=actor,
-                     action="account.activate" if active else "account.deactivate",
-                     target=f"account:{account.username}", subject_id=account.subject_id,
-                     details={"role": account.role, "department": account.department_code})
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    account.active = active
+    audit.append(session, actor=actor,
+                 action="account.activate" if active else "account.deactivate",
+                 target=f"account:{account.username}", subject_id=account.subject_id,
+                 details={"role": account.role, "department": account.department_code})
     return account

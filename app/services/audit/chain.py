@@ -13,6 +13,7 @@ from sqlmodel import Session
 from app import clock
 from app.models import AuditDigest, AuditEvent, utcnow
 from app.services.locks import begin_write
+from app.services.transaction import atomic
 
 GENESIS = "0" * 64
 
@@ -77,6 +78,7 @@ class Digest:
         return cls(date.fromisoformat(day), int(head_id), head_hash)
 
 
+@atomic
 def publish_digest(session: Session, *, day: date) -> AuditDigest | None:
     """Publish the chain's head for `day` (once per day); return it, or None if no events."""
     existing = session.get(AuditDigest, day)
@@ -88,7 +90,7 @@ def publish_digest(session: Session, *, day: date) -> AuditDigest | None:
     count = session.execute(select(func.count()).select_from(AuditEvent)).scalar()
     digest = AuditDigest(day=day, head_id=head.id, head_hash=head.hash, events=count)
     session.add(digest)
-    session.commit()
+    session.flush()
     return digest
 
 

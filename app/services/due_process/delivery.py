@@ -27,6 +27,7 @@ from sqlmodel import Session
 from app.models import Notice, NoticeOutbox, Subject, SubjectContact, utcnow
 from app.services.audit import chain as audit
 from app.services.locks import begin_write
+from app.services.transaction import atomic, in_transaction, transaction
 
 LEASE = timedelta(minutes=10)  # a claimed row is retried after this if its sender died
 MAX_BACKOFF = timedelta(hours=6)
@@ -183,29 +184,34 @@ def deliver_pending(session: Session, *, channel: Channel | None, now: datetime 
                     actor: str = "system") -> DeliveryResult:
     """Send the due pending notices of subjects with an email address through `channel`.
 
-    Without a channel nothing is sent: the notices wait as letters to print.
+    Without a channel nothing is sent: the notices wait as letters to print. Each attempt
+    commits its claim before sending and its outcome after, so this use case is never part
+    of another's transaction.
     """
     result = DeliveryResult()
     if channel is None:
         return result
+    if in_transaction(session):
+        raise RuntimeError("deliver_pending commits each attempt on its own; call it outside "
+                           "any other transaction")
     now = now or utcnow()
-    due = session.execute(
-        select(NoticeOutbox.id, Notice.id, Notice.title, Notice.body, SubjectContact.email)
-        .join(Notice, Notice.id == NoticeOutbox.notice_id)
-        .join(SubjectContact, SubjectContact.subject_id == Notice.subject_id)
-        .where(*_due(now), _has_email()).order_by(NoticeOutbox.id).limit(limit)).all()
-    session.rollback()
+    with transaction(session):
+        due = session.execute(
+            select(NoticeOutbox.id, Notice.id, Notice.title, Notice.body, SubjectContact.email)
+            .join(Notice, Notice.id == NoticeOutbox.notice_id)
+            .join(SubjectContact, SubjectContact.subject_id == Notice.subject_id)
+            .where(*_due(now), _has_email()).order_by(NoticeOutbox.id).limit(limit)).all()
     connection = None
     try:
         for outbox_id, notice_id, title, body, email in due:
             notice = _Text(notice_id, title, body)
-            claimed = session.execute(
-                update(NoticeOutbox).where(NoticeOutbox.id == outbox_id, *_due(now))
-                .values(next_attempt_at=now + LEASE, attempts=NoticeOutbox.attempts + 1,
-                        channel=channel.name, recipient=email)
-                .returning(NoticeOutbox.attempts)
-                .execution_options(synchronize_session=False)).scalar_one_or_none()
-            session.commit()
+            with transaction(session):
+                claimed = session.execute(
+                    update(NoticeOutbox).where(NoticeOutbox.id == outbox_id, *_due(now))
+                    .values(next_attempt_at=now + LEASE, attempts=NoticeOutbox.attempts + 1,
+                            channel=channel.name, recipient=email)
+                    .returning(NoticeOutbox.attempts)
+                    .execution_options(synchronize_session=False)).scalar_one_or_none()
             if claimed is None:
                 continue  # another sender took it
             try:
@@ -234,16 +240,12 @@ def deliver_pending(session: Session, *, channel: Channel | None, now: datetime 
     finally:
         if connection is not None:
             connection.close()
-        session.rollback()
+        session.expire_all()  # the outbox rows were changed by statements, not through objects
     if result.attempted:
-        try:
+        with transaction(session):
             audit.append(session, actor=actor, action="notices.deliver", target="outbox",
                          details={"channel": channel.name, "sent": result.sent,
                                   "retrying": result.retrying, "failed": result.failed})
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
     return result
 
 
@@ -254,9 +256,9 @@ def _finish(session: Session, outbox_id: int, *, state: str, error: str | None =
         values["last_error"] = error[:2000]
     if sent:
         values["sent_at"] = utcnow()
-    session.execute(update(NoticeOutbox).where(NoticeOutbox.id == outbox_id).values(**values)
-                    .execution_options(synchronize_session=False))
-    session.commit()
+    with transaction(session):
+        session.execute(update(NoticeOutbox).where(NoticeOutbox.id == outbox_id)
+                        .values(**values).execution_options(synchronize_session=False))
 
 
 # --- letters ---------------------------------------------------------------------------------
@@ -291,6 +293,18 @@ def pending_letters(session: Session, *, email_enabled: bool, limit: int = 500,
     return [Letter(o, n, s, e) for o, n, s, e in rows]
 
 
+@atomic
+def letters_to_print(session: Session, *, email_enabled: bool, viewer: str,
+                     limit: int = 500) -> list[Letter]:
+    """Return the letters to print and post (see pending_letters); audit `viewer`'s look."""
+    found = pending_letters(session, email_enabled=email_enabled, limit=limit)
+    if found:
+        audit.append(session, actor=viewer, action="notices.letters.view", target="outbox",
+                     details={"letters": len(found)})
+    return found
+
+
+@atomic
 def mark_letters_posted(session: Session, *, outbox_ids: Sequence[int], email_enabled: bool,
                         actor: str) -> int:
     """Mark printed letters as posted (sent by letter); return how many were marked."""
@@ -300,18 +314,13 @@ def mark_letters_posted(session: Session, *, outbox_ids: Sequence[int], email_en
     begin_write(session, "notices")
     letters = {letter.outbox.id for letter in pending_letters(
         session, email_enabled=email_enabled, limit=len(ids), outbox_ids=ids)}
-    try:
-        done = 0
-        if letters:
-            done = session.execute(
-                update(NoticeOutbox).where(NoticeOutbox.id.in_(sorted(letters)),
-                                           NoticeOutbox.state != "sent")
-                .values(state="sent", channel="letter", sent_at=utcnow(), sent_by=actor,
-                        next_attempt_at=None)).rowcount
-            audit.append(session, actor=actor, action="notices.posted", target="outbox",
-                         details={"outbox_ids": sorted(letters), "marked": done})
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    done = 0
+    if letters:
+        done = session.execute(
+            update(NoticeOutbox).where(NoticeOutbox.id.in_(sorted(letters)),
+                                       NoticeOutbox.state != "sent")
+            .values(state="sent", channel="letter", sent_at=utcnow(), sent_by=actor,
+                    next_attempt_at=None)).rowcount
+        audit.append(session, actor=actor, action="notices.posted", target="outbox",
+                     details={"outbox_ids": sorted(letters), "marked": done})
     return done

@@ -32,6 +32,7 @@ from app.rulebook import Rulebook
 from app.services.audit import chain as audit
 from app.services.due_process import notice_texts as notice_texts
 from app.services.locks import begin_write
+from app.services.transaction import transaction
 
 CHUNK = 500
 LOOKBACK = timedelta(days=30)  # the nightly job catches up on events this far back
@@ -410,7 +411,7 @@ def send_nightly_notices(session: Session, *, rulebook: Rulebook, as_of: date,
     only once (by its dedupe key). Run it after the recompute of `as_of`.
     """
     result = NightlyNotices(as_of=as_of)
-    try:
+    with transaction(session):
         begin_write(session, "notices")
         for kind, make in (("tier_change", _tier_changes), ("list_entry", _list_entries),
                            ("list_end", _list_ends), ("measure_pending", _measures_pending),
@@ -420,10 +421,6 @@ def send_nightly_notices(session: Session, *, rulebook: Rulebook, as_of: date,
         if result.total:
             audit.append(session, actor=actor, action="notices.nightly", target="notices",
                          details={"as_of": as_of, **result.counts})
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return result
 
 

@@ -29,6 +29,7 @@ from app.services.audit import chain as audit
 from app.services.due_process import notice_texts as notice_texts
 from app.services.due_process.notices import NewNotice, add_notices, record_notice_dates
 from app.services.locks import begin_record_write, begin_write
+from app.services.transaction import atomic, transaction
 
 MAX_REASON = 4000
 MAX_ATTACHMENT = 500
@@ -92,26 +93,23 @@ def _own_record(session: Session, subject_id: str, record_id: int) -> Record:
 
 def _store(session: Session, objection: Objection, *, action: str) -> Objection:
     try:
-        begin_write(session, f"subject:{objection.subject_id}")
-        session.add(objection)
-        session.flush()
-        audit.append(session, actor=objection.filed_by, action=action,
-                     subject_id=objection.subject_id, target=f"objection:{objection.id}",
-                     details={"record": objection.record_id, "level": objection.level,
-                              "filed_on": objection.filed_on, "deadline": objection.deadline,
-                              "reason": objection.reason,
-                              "attachment_ref": objection.attachment_ref})
-        session.commit()
+        with transaction(session):
+            begin_write(session, f"subject:{objection.subject_id}")
+            session.add(objection)
+            session.flush()
+            audit.append(session, actor=objection.filed_by, action=action,
+                         subject_id=objection.subject_id, target=f"objection:{objection.id}",
+                         details={"record": objection.record_id, "level": objection.level,
+                                  "filed_on": objection.filed_on, "deadline": objection.deadline,
+                                  "reason": objection.reason,
+                                  "attachment_ref": objection.attachment_ref})
     except IntegrityError:
-        session.rollback()
         raise Conflict(f"record {objection.record_id} already has an objection at this level; "
                        "each level is decided once") from None
-    except BaseException:
-        session.rollback()
-        raise
     return objection
 
 
+@atomic
 def file_objection(session: Session, *, rulebook: Rulebook, subject_id: str, record_id: int,
                    reason: str, attachment_ref: str | None = None, actor: str,
                    today: date) -> Objection:
@@ -141,6 +139,7 @@ def file_objection(session: Session, *, rulebook: Rulebook, subject_id: str, rec
     return _store(session, objection, action="objection.file")
 
 
+@atomic
 def ask_reconsideration(session: Session, *, rulebook: Rulebook, subject_id: str,
                         objection_id: int, reason: str, attachment_ref: str | None = None,
                         actor: str, today: date) -> Objection:
@@ -189,6 +188,7 @@ def check_reviewer(session: Session, objection: Objection, record: Record,
                             "different reviewer")
 
 
+@atomic
 def decide_objection(session: Session, *, rulebook: Rulebook, objection_id: int, outcome: str,
                      reason: str, reviewer: str, today: date) -> Objection:
     """Decide an objection (upheld: the record stands; annulled: it is annulled), with
@@ -206,38 +206,32 @@ def decide_objection(session: Session, *, rulebook: Rulebook, objection_id: int,
         raise InvalidInput(message, problems=[Problem(message, field="outcome")])
     reason = _text(reason, name="reason", limit=MAX_REASON,
                    required="a decision needs a written reason (the reason is empty)")
-    try:
-        begin_record_write(session, objection.subject_id)  # an annulment changes what counts
-        done = session.execute(
-            update(Objection).where(Objection.id == objection_id, Objection.decided_on.is_(None))
-            .values(decided_on=today, decided_at=utcnow(), decided_by=reviewer, outcome=outcome,
-                    decision_reason=reason)).rowcount
-        if not done:
-            raise Conflict(f"objection {objection_id} was decided by someone else just now")
-        if outcome == "annulled":
-            session.execute(update(Record).where(Record.id == record.id,
-                                                 Record.annulled_on.is_(None))
-                            .values(annulled_on=today))
-        session.refresh(objection)
-        again = reconsider_window(rulebook, objection)
-        title, body = notice_texts.decision_notice(
-            scheme=rulebook.scheme, record_id=record.id, rule_code=record.rule_code,
-            level=objection.level, outcome=outcome, reason=reason, decided_on=today,
-            reconsider_until=again.closes if again else None)
-        add_notices(session, [NewNotice(objection.subject_id, "objection_decision",
-                                        f"objection_decision:{objection.id}", title, body,
-                                        record_id=record.id, objection_id=objection.id)],
-                    today=today)
-        audit.append(session, actor=reviewer, action="objection.decide",
-                     subject_id=objection.subject_id, target=f"objection:{objection.id}",
-                     details={"record": record.id, "level": objection.level,
-                              "outcome": outcome, "reason": reason, "decided_on": today,
-                              "deadline": objection.deadline})
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    begin_record_write(session, objection.subject_id)  # an annulment changes what counts
+    done = session.execute(
+        update(Objection).where(Objection.id == objection_id, Objection.decided_on.is_(None))
+        .values(decided_on=today, decided_at=utcnow(), decided_by=reviewer, outcome=outcome,
+                decision_reason=reason)).rowcount
+    if not done:
+        raise Conflict(f"objection {objection_id} was decided by someone else just now")
+    if outcome == "annulled":
+        session.execute(update(Record).where(Record.id == record.id,
+                                             Record.annulled_on.is_(None))
+                        .values(annulled_on=today))
     session.refresh(objection)
+    again = reconsider_window(rulebook, objection)
+    title, body = notice_texts.decision_notice(
+        scheme=rulebook.scheme, record_id=record.id, rule_code=record.rule_code,
+        level=objection.level, outcome=outcome, reason=reason, decided_on=today,
+        reconsider_until=again.closes if again else None)
+    add_notices(session, [NewNotice(objection.subject_id, "objection_decision",
+                                    f"objection_decision:{objection.id}", title, body,
+                                    record_id=record.id, objection_id=objection.id)],
+                today=today)
+    audit.append(session, actor=reviewer, action="objection.decide",
+                 subject_id=objection.subject_id, target=f"objection:{objection.id}",
+                 details={"record": record.id, "level": objection.level,
+                          "outcome": outcome, "reason": reason, "decided_on": today,
+                          "deadline": objection.deadline})
     return objection
 
 
@@ -278,6 +272,7 @@ class ObjectionFile:
     earlier: Objection | None  # the level-1 objection, for a reconsideration
 
 
+@atomic
 def open_objection(session: Session, *, objection_id: int, viewer: str) -> ObjectionFile:
     """Return an objection with its record and subject; audit the official's look."""
     objection = session.get(Objection, objection_id) if 0 < objection_id < 2**31 else None
@@ -286,13 +281,8 @@ def open_objection(session: Session, *, objection_id: int, viewer: str) -> Objec
     record = session.get(Record, objection.record_id)
     subject = session.get(Subject, objection.subject_id)
     earlier = session.get(Objection, objection.parent_id) if objection.parent_id else None
-    try:
-        audit.append(session, actor=viewer, action="objection.view",
-                     subject_id=objection.subject_id, target=f"objection:{objection.id}")
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    audit.append(session, actor=viewer, action="objection.view",
+                 subject_id=objection.subject_id, target=f"objection:{objection.id}")
     return ObjectionFile(objection, record, subject, earlier)
 
 

@@ -1,34 +1,34 @@
-"""External references of imported rows: the department's own, or derived from content."""
+"""External references of imported facts: the department's own, or derived from content."""
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+# A fact's reference as sent (maybe empty) and the key its derived reference is made from:
+# the subject_id (upper-cased) and the other key values as text, as a file writes them.
+RefKey = Callable[[Any], tuple[str, tuple[str, ...]]]
 
 
 class FileRefs:
-    """The references of one file's rows, in file order.
+    """The references of one file's facts, in file order.
 
-    A row without an `external_ref` gets one derived from its key columns and how many
-    identical rows came before it in the file, so two identical rows stay two facts while
-    importing the same file again adds nothing.
+    A fact without an `external_ref` gets one derived from its key and how many identical
+    facts came before it in the file, so two identical rows stay two facts while importing
+    the same file again adds nothing.
     """
 
-    def __init__(self, key_columns: tuple[str, ...], *, verbatim: tuple[str, ...] = ()):
-        self.key_columns = key_columns  # the first is the subject_id (compared upper-cased)
-        self.verbatim = verbatim  # key columns compared as sent, spaces included
-        self._counts: dict[tuple, int] = defaultdict(int)
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, ...], int] = defaultdict(int)
         self._first_line: dict[str, int] = {}
 
-    def ref_of(self, values: dict[str, str]) -> str:
-        """Return the row's external_ref, or the one derived from its content."""
-        ref = values.get("external_ref", "").strip()
+    def ref_of(self, external_ref: str, key: tuple[str, ...]) -> str:
+        """Return the fact's external_ref (stripped), or the one derived from `key`."""
+        ref = external_ref.strip()
         if ref:
             return ref
-        first, *rest = self.key_columns
-        key = (values.get(first, "").strip().upper(),
-               *(values.get(c, "") if c in self.verbatim else values.get(c, "").strip()
-                 for c in rest))
         self._counts[key] += 1
         raw = "\x1f".join([*key, str(self._counts[key])])
         return "auto:" + hashlib.sha256(raw.encode()).hexdigest()[:40]
@@ -41,8 +41,7 @@ class FileRefs:
         return None
 
     @classmethod
-    def all_refs(cls, rows, key_columns: tuple[str, ...], *,
-                 verbatim: tuple[str, ...] = ()) -> list[str]:
-        """Return every reference of `rows` (to look up those already stored)."""
-        refs = cls(key_columns, verbatim=verbatim)
-        return sorted({refs.ref_of(r.values) for r in rows})
+    def all_refs(cls, drafts: Iterable[Any], key_of: RefKey) -> list[str]:
+        """Return every reference of `drafts` (to look up those already stored)."""
+        refs = cls()
+        return sorted({refs.ref_of(*key_of(d)) for d in drafts})

@@ -1,4 +1,5 @@
-"""Reading department files (CSV with a header, or JSON lines) into numbered rows."""
+"""Reading department files (CSV with a header, or JSON lines) into numbered rows of text,
+or into whatever `make` builds from each row (the typed drafts of app.services.intake.drafts)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,12 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from app.errors import InvalidInput, Problem
-
-RECORD_COLUMNS = ("subject_id", "rule_code", "occurred_on", "evidence", "external_ref")
-RECORD_REQUIRED = ("subject_id", "rule_code", "occurred_on")
-SUBJECT_COLUMNS = (
-    "subject_id", "kind", "name", "district", "village", "legal_representative", "consent",
-)
-SUBJECT_REQUIRED = ("subject_id", "kind", "name")
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -42,9 +37,13 @@ def parse_iso_date(text) -> date:
 
 
 def read_rows(
-    data: bytes | str, *, name: str, columns: tuple[str, ...], required: tuple[str, ...]
-) -> list[Row]:
-    """Parse a CSV (header row) or JSON-lines file; raise InvalidInput naming each problem."""
+    data: bytes | str, *, name: str, columns: tuple[str, ...], required: tuple[str, ...],
+    make: Callable[[Mapping[str, str], int], Any] | None = None,
+) -> list:
+    """Parse a CSV (header row) or JSON-lines file; raise InvalidInput naming each problem.
+
+    Return a Row per row, or `make(values, line)` for each row when `make` is given.
+    """
     if isinstance(data, bytes):
         try:
             text = data.decode("utf-8-sig")
@@ -59,9 +58,14 @@ def read_rows(
         text = data.lstrip("\ufeff")
     if not text.strip():
         raise InvalidInput(f"{name} is empty", problems=[Problem("the file is empty", where=name)])
+    build = make or _row
     if text.lstrip()[:1] == "{":
-        return list(_json_lines(text, name=name, columns=columns, required=required))
-    return list(_csv_rows(text, name=name, columns=columns, required=required))
+        return _json_lines(text, name=name, columns=columns, required=required, make=build)
+    return _csv_rows(text, name=name, columns=columns, required=required, make=build)
+
+
+def _row(values: dict[str, str], line: int) -> Row:
+    return Row(line, values)
 
 
 def _check_columns(found, *, name, columns, required, line) -> None:
@@ -79,7 +83,7 @@ def _check_columns(found, *, name, columns, required, line) -> None:
         raise InvalidInput(f"{name}: the columns are not right", problems=problems)
 
 
-def _csv_rows(text: str, *, name, columns, required) -> Iterator[Row]:
+def _csv_rows(text: str, *, name, columns, required, make) -> list:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip() for h in next(reader)]
@@ -101,16 +105,16 @@ def _csv_rows(text: str, *, name, columns, required) -> Iterator[Row]:
                 problems.append(Problem(f"has {len(cells)} cells, the header has {width}",
                                         where=f"{name}:{line}"))
             else:
-                rows.append(Row(line, dict(zip(header, cells, strict=True))))
+                rows.append(make(dict(zip(header, cells, strict=True)), line))
             line = reader.line_num + 1
     except csv.Error as error:
         problems.append(Problem(f"not valid CSV: {error}", where=f"{name}:{line}"))
     if problems:
         raise InvalidInput(f"{name} has rows that cannot be read", problems=problems)
-    return iter(rows)
+    return rows
 
 
-def _json_lines(text: str, *, name, columns, required) -> Iterator[Row]:
+def _json_lines(text: str, *, name, columns, required, make) -> list:
     problems = []
     rows = []
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -130,10 +134,10 @@ def _json_lines(text: str, *, name, columns, required) -> Iterator[Row]:
         except InvalidInput as error:
             problems.extend(error.problems)
             continue
-        rows.append(Row(number, {k: _cell(v) for k, v in obj.items()}))
+        rows.append(make({k: _cell(v) for k, v in obj.items()}, number))
     if problems:
         raise InvalidInput(f"{name} has lines that cannot be read", problems=problems)
-    return iter(rows)
+    return rows
 
 
 def _cell(value) -> str:

@@ -1,5 +1,6 @@
 """List entries: a department enters subjects on the lists it keeps (one by one or from a
-file, all or nothing, idempotent on its `external_ref`), or removes an entry early.
+file: a batch of drafts, all or nothing, idempotent on its `external_ref`), or removes an
+entry early.
 
 An entry is never deleted or edited: a removal sets `removed_on` (today: it takes effect at
 once), who and why, once. The queries that pages read are in app.services.lists.queries.
@@ -7,7 +8,7 @@ once), who and why, once. The queries that pages read are in app.services.lists.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -15,33 +16,31 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app.errors import (
-    Conflict,
-    ExternalRefConflict,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    Problem,
-)
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from app.identifiers import InvalidIdentifier, validate_subject_id
 from app.models import ListEntry, Subject, utcnow
 from app.rulebook import Rulebook
 from app.rulebook.model import ListDef
 from app.services.audit import chain as audit
+from app.services.intake.batch import (
+    Checked,
+    all_or_nothing,
+    check_all,
+    check_one,
+    row_of,
+    where,
+)
+from app.services.intake.drafts import LIST_ENTRY_FILE, ListEntryDraft, read_drafts
 from app.services.intake.refs import FileRefs
-from app.services.intake.rows import Row, parse_iso_date, read_rows
 from app.services.locks import begin_write
 from app.services.rulebooks.registry import store_rulebook
 from app.services.standings.facts import list_entry_fact
+from app.services.transaction import atomic, in_transaction, transaction
 from app.standing.spans import list_entry_end
 
-LIST_ENTRY_COLUMNS = ("subject_id", "list_code", "entered_on", "ends_on", "legal_basis",
-                      "decision_ref", "external_ref")
-LIST_ENTRY_REQUIRED = ("subject_id", "list_code", "entered_on")
 EARLIEST = date(1949, 10, 1)  # as for records: an older date is a mistyped year
 MAX_TEXT = 2000
 CHUNK = 500
-REF_KEY = ("subject_id", "list_code", "entered_on", "decision_ref")
 
 
 @dataclass
@@ -58,15 +57,14 @@ class Entered:
     created: bool  # False when the external_ref was already entered (idempotent replay)
 
 
-@dataclass
-class _Prepared:
-    values: dict
-    line: int
-    existing_id: int | None = None
+def _ref_key(draft: ListEntryDraft) -> tuple[str, tuple[str, ...]]:
+    day = draft.entered_on.isoformat() if draft.entered_on else ""
+    return draft.external_ref, (draft.subject_id.strip().upper(), draft.list_code.strip(), day,
+                                draft.decision_ref.strip())
 
 
-class _EntryBatch:
-    """Checks entry rows in file order, naming each problem by its row and column."""
+class _EntryChecks:
+    """Checks list entry drafts in file order, naming each problem by its row and column."""
 
     def __init__(self, session: Session, *, rulebook: Rulebook, department: str, today: date,
                  actor: str, name: str):
@@ -74,20 +72,20 @@ class _EntryBatch:
         self.today, self.actor, self.name = today, actor, name
         self.subjects: dict[str, str] = {}
         self.existing: dict[str, tuple] = {}  # external_ref -> (id, list, subject, entered_on)
-        self.refs = FileRefs(REF_KEY)
+        self.refs = FileRefs()
         self.forbidden: list[Problem] = []  # the department does not keep the list
         self.reused: list[Problem] = []  # an external_ref already used for another entry
         self.valid_ids: dict[str, tuple[str, str] | str] = {}
 
-    def preload(self, rows: Sequence[Row]) -> None:
-        """Fetch the subjects and the department's known external refs that the rows name."""
-        ids = sorted({r.values.get("subject_id", "").strip().upper() for r in rows})
+    def preload(self, drafts: Sequence[ListEntryDraft]) -> None:
+        """Fetch the subjects and the department's known external refs the drafts name."""
+        ids = sorted({d.subject_id.strip().upper() for d in drafts})
         for i in range(0, len(ids), CHUNK):
             for sid, kind in self.session.execute(
                     select(Subject.subject_id, Subject.kind)
                     .where(Subject.subject_id.in_(ids[i:i + CHUNK]))):
                 self.subjects[sid] = kind
-        refs = FileRefs.all_refs(rows, REF_KEY)
+        refs = FileRefs.all_refs(drafts, _ref_key)
         for i in range(0, len(refs), CHUNK):
             for eid, ref, code, sid, entered in self.session.execute(
                     select(ListEntry.id, ListEntry.external_ref, ListEntry.list_code,
@@ -96,18 +94,18 @@ class _EntryBatch:
                     .where(ListEntry.external_ref.in_(refs[i:i + CHUNK]))):
                 self.existing[ref] = (eid, code, sid, entered)
 
-    def prepare(self, row: Row, problems: list[Problem]) -> _Prepared | None:
-        """Check one row; return the entry's columns, or add its problems and return None."""
-        where = f"{self.name}:{row.line}" if self.name else ""
-        v = row.values
+    def check(self, draft: ListEntryDraft, problems: list[Problem]) -> Checked | None:
+        """Check one draft; return the entry's columns, or add its problems and None."""
+        line = draft.line
         before = len(problems)
 
         def bad(column: str, message: str) -> Problem:
-            problem = Problem(message, where=where, field=column, row=row.line)
+            problem = Problem(message, where=where(self.name, line), field=column,
+                              row=row_of(line))
             problems.append(problem)
             return problem
 
-        code = v.get("list_code", "").strip()
+        code = draft.list_code.strip()
         list_def = self.rulebook.list_def(code)
         if not code:
             bad("list_code", "the list code is empty")
@@ -118,15 +116,15 @@ class _EntryBatch:
             self.forbidden.append(bad(
                 "list_code", f"department {self.department} may not write to list {code} "
                              f"(kept by {', '.join(list_def.departments) or 'no department'})"))
-        subject_id = v.get("subject_id", "").strip().upper()
+        subject_id = draft.subject_id.strip().upper()
         try:
             subject_id, _ = self._valid_id(subject_id)
             if subject_id not in self.subjects:
                 bad("subject_id", f"no subject {subject_id} in the population register")
         except InvalidIdentifier as error:
             bad("subject_id", str(error))
-        entered_on = self._date(v, "entered_on", bad, required=True)
-        ends_on = self._date(v, "ends_on", bad, required=False)
+        entered_on = self._date(draft, "entered_on", draft.entered_on, bad)
+        ends_on = self._date(draft, "ends_on", draft.ends_on, bad)
         if entered_on is not None and entered_on > self.today:
             bad("entered_on", f"{entered_on} is in the future (today is {self.today})")
             entered_on = None
@@ -139,21 +137,22 @@ class _EntryBatch:
             elif natural is not None and ends_on > natural:
                 bad("ends_on", f"{ends_on} is after {natural}, when an entry on {code} ends "
                                f"by itself ({list_def.lasts} after entry)")
-        legal_basis = v.get("legal_basis", "").strip()
+        legal_basis = draft.legal_basis.strip()
         if len(legal_basis) > MAX_TEXT:
             bad("legal_basis", f"is {len(legal_basis)} characters long; the most is {MAX_TEXT}")
-        decision_ref = v.get("decision_ref", "").strip()
+        decision_ref = draft.decision_ref.strip()
         if not decision_ref:
             bad("decision_ref", "the decision reference is empty (the decision that puts "
                                 "the subject on the list)")
         elif len(decision_ref) > 200:
             bad("decision_ref", "is longer than 200 characters")
-        if len(v.get("external_ref", "").strip()) > 200:
+        if len(draft.external_ref.strip()) > 200:
             bad("external_ref", "is longer than 200 characters")
-        if len(problems) > before:
+        if len(problems) > before or list_def is None or entered_on is None:
             return None
-        ref = self.refs.ref_of(v)
-        first = self.refs.used_before(ref, row.line)
+        ref = self.refs.ref_of(draft.external_ref, (draft.subject_id.strip().upper(), code,
+                                                    entered_on.isoformat(), decision_ref))
+        first = self.refs.used_before(ref, line)
         if first is not None:
             bad("external_ref", f"{ref!r} is used twice in this file (first on line {first})")
             return None
@@ -165,13 +164,13 @@ class _EntryBatch:
                                     f"{ecode} from {eentered}); a correction is a removal and "
                                     "a new entry, not a second use of the reference"))
                 return None
-            return _Prepared({}, row.line, existing_id=eid)
-        return _Prepared({
+            return Checked(line, existing=eid)
+        return Checked(line, {
             "list_code": code, "subject_id": subject_id, "department_code": self.department,
             "entered_on": entered_on, "ends_on": ends_on or natural,
             "legal_basis": legal_basis or list_def.legal_basis, "decision_ref": decision_ref,
             "external_ref": ref, "created_at": utcnow(), "created_by": self.actor,
-        }, row.line)
+        })
 
     def _valid_id(self, raw: str) -> tuple[str, str]:
         """Return validate_subject_id(raw), checked once per distinct identifier of a file."""
@@ -186,128 +185,90 @@ class _EntryBatch:
             raise InvalidIdentifier(found)
         return found
 
-    def _date(self, values: dict, column: str, bad, *, required: bool) -> date | None:
-        raw = values.get(column, "").strip()
-        if not raw and not required:
+    @staticmethod
+    def _date(draft: ListEntryDraft, column: str, day: date | None,
+              bad: Callable[[str, str], Problem]) -> date | None:
+        why = draft.why_unread(column)
+        if why is not None or (day is None and column == "entered_on"):
+            bad(column, why or "the entry date is empty")
             return None
-        try:
-            day = parse_iso_date(raw)
-        except ValueError as error:
-            bad(column, str(error))
-            return None
-        if day < EARLIEST:
+        if day is not None and day < EARLIEST:
             bad(column, f"{day} is before {EARLIEST}; is the year mistyped?")
             return None
         return day
 
 
-def import_list_entries(session: Session, *, rulebook: Rulebook, department: str,
-                        rows: Iterable[Row], actor: str, today: date, name: str = "",
-                        dry_run: bool = False, progress=None) -> ListImportResult:
-    """Enter every row on its list, or none: raise InvalidInput listing each bad row.
+def import_list_entries(session: Session, drafts: Sequence[ListEntryDraft], *,
+                        rulebook: Rulebook, department: str, actor: str, today: date,
+                        name: str = "", dry_run: bool = False,
+                        progress: Callable[[int], object] | None = None) -> ListImportResult:
+    """Enter every draft on its list, or none: raise InvalidInput listing each bad row.
 
-    With `dry_run` the rows are checked and the new entries returned in `planned`;
+    With `dry_run` the drafts are checked and the new entries returned in `planned`;
     nothing is written.
     """
-    store_rulebook(session, rulebook, loaded_by=actor, source="in force")
-    rows = list(rows)
-    batch = _EntryBatch(session, rulebook=rulebook, department=department, today=today,
-                        actor=actor, name=name)
-    batch.preload(rows)
-    problems: list[Problem] = []
-    prepared = []
-    for row in rows:
-        item = batch.prepare(row, problems)
-        if item is not None:
-            prepared.append(item)
-        if progress:
-            progress(1)
-    if problems:
-        session.rollback()
-        raise InvalidInput(f"{len({p.row for p in problems})} of {len(rows)} rows have "
-                           "problems; nothing was entered", problems=problems)
-    new = [p.values for p in prepared if p.existing_id is None]
-    result = ListImportResult(added=len(new), unchanged=len(prepared) - len(new), rows=len(rows))
-    if dry_run:
-        session.rollback()
-        result.planned = new
-        return result
-    try:
-        begin_write(session, f"lists:{department}")
+    with all_or_nothing(session, conflict="another import used the same external_ref at the "
+                                          "same time; nothing was entered, run the import "
+                                          "again"):
+        if not dry_run:
+            store_rulebook(session, rulebook, loaded_by=actor, source="in force")
+            begin_write(session, f"lists:{department}")
+        checks = _EntryChecks(session, rulebook=rulebook, department=department, today=today,
+                              actor=actor, name=name)
+        batch = check_all(checks, drafts, done="entered", progress=progress)
+        new = batch.new
+        result = ListImportResult(added=len(new), unchanged=batch.unchanged, rows=batch.rows)
+        if dry_run:
+            result.planned = new
+            return result
         for i in range(0, len(new), 5000):
             session.execute(insert(ListEntry), new[i:i + 5000])
         if new:
             audit.append(session, actor=actor, action="list.import", target=department,
-                         details={"file": name, "rows": len(rows), "added": len(new),
+                         details={"file": name, "rows": batch.rows, "added": len(new),
                                   "unchanged": result.unchanged})
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict("another import used the same external_ref at the same time; nothing "
-                       "was entered, run the import again") from None
-    except BaseException:
-        session.rollback()
-        raise
     return result
 
 
 def import_list_entries_file(session: Session, *, rulebook: Rulebook, department: str,
                              data: bytes, name: str, actor: str, today: date,
                              dry_run: bool = False) -> ListImportResult:
-    """Parse a CSV or JSON-lines file of list entries and import it."""
-    rows = read_rows(data, name=name, columns=LIST_ENTRY_COLUMNS, required=LIST_ENTRY_REQUIRED)
-    return import_list_entries(session, rulebook=rulebook, department=department, rows=rows,
+    """Read a CSV or JSON-lines file of list entries and import it."""
+    drafts = read_drafts(data, name=name, kind=LIST_ENTRY_FILE)
+    return import_list_entries(session, drafts, rulebook=rulebook, department=department,
                                actor=actor, today=today, name=name, dry_run=dry_run)
 
 
-def enter(session: Session, *, rulebook: Rulebook, list_code: str, subject_id: str,
-          department: str, entered_on: date | str, today: date, actor: str,
-          legal_basis: str = "", decision_ref: str = "", external_ref: str | None = None,
-          ends_on: date | str | None = None) -> Entered:
+def enter(session: Session, draft: ListEntryDraft, *, rulebook: Rulebook, department: str,
+          today: date, actor: str) -> Entered:
     """Enter one subject on a list the department keeps; replaying its external_ref is a no-op.
 
-    Raises Forbidden (the department does not keep the list), ExternalRefConflict (the
-    reference was used for another entry) or InvalidInput naming each bad field.
+    Raises ForbiddenInput (the department does not keep the list), ExternalRefConflict (the
+    reference was used for another entry) or InvalidInput, each naming the field.
     """
-    store_rulebook(session, rulebook, loaded_by=actor, source="in force")
-
-    def text(value) -> str:
-        return value.isoformat() if isinstance(value, date) else str(value or "")
-
-    row = Row(0, {"list_code": text(list_code), "subject_id": text(subject_id),
-                  "entered_on": text(entered_on), "ends_on": text(ends_on),
-                  "legal_basis": text(legal_basis), "decision_ref": text(decision_ref),
-                  "external_ref": text(external_ref)})
-    begin_write(session, f"lists:{department}")
-    batch = _EntryBatch(session, rulebook=rulebook, department=department, today=today,
-                        actor=actor, name="")
-    batch.preload([row])
-    problems: list[Problem] = []
-    item = batch.prepare(row, problems)
-    if item is None:
-        session.rollback()
-        message = "the list entry was not stored: " + "; ".join(
-            f"{p.field}: {p.message}" for p in problems)
-        if problems == batch.forbidden:
-            raise Forbidden(message, problems=problems)
-        if problems == batch.reused:
-            raise ExternalRefConflict(message, problems=problems)
-        raise InvalidInput(message, problems=problems)
-    if item.existing_id is not None:
-        session.rollback()
-        return Entered(session.get(ListEntry, item.existing_id), created=False)
+    joined = in_transaction(session)
+    checks = _EntryChecks(session, rulebook=rulebook, department=department, today=today,
+                          actor=actor, name="")
+    item = None
     try:
-        entry = ListEntry(**item.values)
-        session.add(entry)
-        session.flush()
-        audit.append(session, actor=actor, action="list.enter", subject_id=entry.subject_id,
-                     target=f"list_entry:{entry.id}",
-                     details={"list": entry.list_code, "entered_on": entry.entered_on,
-                              "ends_on": entry.ends_on, "department": department,
-                              "decision_ref": entry.decision_ref})
-        session.commit()
+        with transaction(session):
+            store_rulebook(session, rulebook, loaded_by=actor, source="in force")
+            begin_write(session, f"lists:{department}")
+            item = check_one(checks, draft, noun="list entry")
+            if item.existing is not None:
+                return Entered(session.get(ListEntry, item.existing), created=False)
+            entry = ListEntry(**item.values)
+            session.add(entry)
+            session.flush()
+            audit.append(session, actor=actor, action="list.enter", subject_id=entry.subject_id,
+                         target=f"list_entry:{entry.id}",
+                         details={"list": entry.list_code, "entered_on": entry.entered_on,
+                                  "ends_on": entry.ends_on, "department": department,
+                                  "decision_ref": entry.decision_ref})
     except IntegrityError:
-        session.rollback()
+        if joined or item is None:
+            raise
+        # The same reference was entered by another request since it was checked: a replay.
         existing = session.execute(select(ListEntry).where(
             ListEntry.department_code == department,
             ListEntry.external_ref == item.values["external_ref"])).scalar_one_or_none()
@@ -317,17 +278,7 @@ def enter(session: Session, *, rulebook: Rulebook, list_code: str, subject_id: s
     return Entered(entry, created=True)
 
 
-def enter_on_list(session: Session, *, rulebook: Rulebook, list_code: str, subject_id: str,
-                  department: str, entered_on: date, today: date, actor: str,
-                  legal_basis: str = "", decision_ref: str = "",
-                  external_ref: str | None = None) -> ListEntry:
-    """Enter a subject on a list the department keeps; it ends by itself after `lasts`."""
-    return enter(session, rulebook=rulebook, list_code=list_code, subject_id=subject_id,
-                 department=department, entered_on=entered_on, today=today, actor=actor,
-                 legal_basis=legal_basis, decision_ref=decision_ref,
-                 external_ref=external_ref).entry
-
-
+@atomic
 def remove_from_list(session: Session, *, rulebook: Rulebook, entry_id: int, department: str,
                      reason: str, actor: str, today: date,
                      list_code: str | None = None) -> ListEntry:
@@ -353,21 +304,16 @@ def remove_from_list(session: Session, *, rulebook: Rulebook, entry_id: int, dep
     end = entry_end(entry, rulebook.list_def(entry.list_code))
     if end is not None and end <= today:
         raise Conflict(f"entry {entry_id} already ended by itself on {end}")
-    try:
-        begin_write(session, f"lists:{department}")
-        done = session.execute(
-            update(ListEntry).where(ListEntry.id == entry_id, ListEntry.removed_on.is_(None))
-            .values(removed_on=today, removed_by=actor, removed_reason=reason)).rowcount
-        if not done:
-            raise Conflict(f"entry {entry_id} was removed by someone else just now")
-        audit.append(session, actor=actor, action="list.remove", subject_id=entry.subject_id,
-                     target=f"list_entry:{entry_id}",
-                     details={"list": entry.list_code, "removed_on": today, "reason": reason,
-                              "department": department})
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    begin_write(session, f"lists:{department}")
+    done = session.execute(
+        update(ListEntry).where(ListEntry.id == entry_id, ListEntry.removed_on.is_(None))
+        .values(removed_on=today, removed_by=actor, removed_reason=reason)).rowcount
+    if not done:
+        raise Conflict(f"entry {entry_id} was removed by someone else just now")
+    audit.append(session, actor=actor, action="list.remove", subject_id=entry.subject_id,
+                 target=f"list_entry:{entry_id}",
+                 details={"list": entry.list_code, "removed_on": today, "reason": reason,
+                          "department": department})
     session.refresh(entry)
     return entry
 

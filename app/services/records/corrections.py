@@ -21,6 +21,7 @@ from app.services.audit import chain as audit
 from app.services.due_process import notice_texts as notice_texts
 from app.services.due_process.notices import NewNotice, add_notices
 from app.services.locks import begin_record_write
+from app.services.transaction import atomic
 
 MAX_TEXT = 2000
 
@@ -48,6 +49,7 @@ def _own_department(record: Record, department: str | None, what: str) -> None:
                         f"record {record.id}")
 
 
+@atomic
 def void_record(session: Session, *, record_id: int, department: str | None, reason: str,
                 actor: str) -> Record:
     """Void a record entered in error (it never counts again), saying why; once."""
@@ -61,21 +63,16 @@ def void_record(session: Session, *, record_id: int, department: str | None, rea
     if record.annulled_on is not None:
         raise Conflict(f"record {record.id} was annulled on {record.annulled_on} after an "
                        "objection; it does not count already")
-    try:
-        begin_record_write(session, record.subject_id)
-        done = session.execute(
-            update(Record).where(Record.id == record.id, Record.voided_at.is_(None))
-            .values(voided_at=utcnow(), voided_by=actor, void_reason=reason)).rowcount
-        if not done:
-            raise Conflict(f"record {record.id} was voided by someone else just now")
-        audit.append(session, actor=actor, action="record.void", subject_id=record.subject_id,
-                     target=f"record:{record.id}",
-                     details={"reason": reason, "department": department,
-                              "rule_code": record.rule_code, "points": record.points})
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    begin_record_write(session, record.subject_id)
+    done = session.execute(
+        update(Record).where(Record.id == record.id, Record.voided_at.is_(None))
+        .values(voided_at=utcnow(), voided_by=actor, void_reason=reason)).rowcount
+    if not done:
+        raise Conflict(f"record {record.id} was voided by someone else just now")
+    audit.append(session, actor=actor, action="record.void", subject_id=record.subject_id,
+                 target=f"record:{record.id}",
+                 details={"reason": reason, "department": department,
+                          "rule_code": record.rule_code, "points": record.points})
     session.refresh(record)
     return record
 
@@ -88,6 +85,7 @@ def repairable_on(rulebook: Rulebook, record: Record) -> date | None:
     return rule.repairable_on(record.occurred_on) if rule is not None else None
 
 
+@atomic
 def repair_record(session: Session, *, rulebook: Rulebook, record_id: int,
                   department: str | None, evidence: str, actor: str, today: date) -> Record:
     """Mark a record repaired today, with evidence (debt paid, training done); once.
@@ -114,28 +112,34 @@ def repair_record(session: Session, *, rulebook: Rulebook, record_id: int,
         raise InvalidInput(message, problems=[Problem(message, field="record")])
     if record.ends_on <= today:
         raise Conflict(f"record {record.id} already stopped counting on {record.ends_on}")
-    try:
-        begin_record_write(session, record.subject_id)
-        done = session.execute(
-            update(Record).where(Record.id == record.id, Record.repaired_on.is_(None))
-            .values(repaired_on=today, repaired_by=actor, repair_evidence=evidence)).rowcount
-        if not done:
-            raise Conflict(f"record {record.id} was marked repaired by someone else just now")
-        rule = rulebook.rule_version(record.rule_code, record.rule_version)
-        title, body = notice_texts.repaired_notice(
-            record_id=record.id, rule_code=record.rule_code,
-            rule_title=rule.title if rule is not None else record.rule_code,
-            points=record.points, repaired_on=today, evidence=evidence)
-        add_notices(session, [NewNotice(record.subject_id, "record_repaired",
-                                        f"record_repaired:{record.id}", title, body,
-                                        record_id=record.id)], today=today)
-        audit.append(session, actor=actor, action="record.repair", subject_id=record.subject_id,
-                     target=f"record:{record.id}",
-                     details={"evidence": evidence, "repaired_on": today,
-                              "department": department, "repairable_on": first})
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    begin_record_write(session, record.subject_id)
+    done = session.execute(
+        update(Record).where(Record.id == record.id, Record.repaired_on.is_(None))
+        .values(repaired_on=today, repaired_by=actor, repair_evidence=evidence)).rowcount
+    if not done:
+        raise Conflict(f"record {record.id} was marked repaired by someone else just now")
+    rule = rulebook.rule_version(record.rule_code, record.rule_version)
+    title, body = notice_texts.repaired_notice(
+        record_id=record.id, rule_code=record.rule_code,
+        rule_title=rule.title if rule is not None else record.rule_code,
+        points=record.points, repaired_on=today, evidence=evidence)
+    add_notices(session, [NewNotice(record.subject_id, "record_repaired",
+                                    f"record_repaired:{record.id}", title, body,
+                                    record_id=record.id)], today=today)
+    audit.append(session, actor=actor, action="record.repair", subject_id=record.subject_id,
+                 target=f"record:{record.id}",
+                 details={"evidence": evidence, "repaired_on": today,
+                          "department": department, "repairable_on": first})
     session.refresh(record)
+    return record
+
+
+@atomic
+def record_to_correct(session: Session, *, record_id: int, department: str | None,
+                      viewer: str, purpose: str) -> Record:
+    """Return a record of `department` to void or repair; audit `viewer`'s look at it."""
+    record = _record(session, record_id)
+    _own_department(record, department, purpose)
+    audit.append(session, actor=viewer, action="record.view", subject_id=record.subject_id,
+                 target=f"record:{record.id}", details={"for": purpose})
     return record

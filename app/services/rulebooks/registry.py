@@ -18,6 +18,8 @@ from sqlmodel import Session
 from app.errors import RulebookUnavailable
 from app.models import Department, RulebookVersion, utcnow
 from app.rulebook import Problem, Rulebook, check_rulebook, load_rulebook_from_texts
+from app.services.locks import begin_write
+from app.services.transaction import transaction
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "citypoints.rulebooks"
@@ -38,23 +40,36 @@ class RulebookState:
 
 
 def store_rulebook(session: Session, rulebook: Rulebook, *, loaded_by: str, source: str) -> bool:
-    """Store `rulebook` if its fingerprint is new; return True if it was stored now."""
-    exists = session.execute(
-        select(RulebookVersion.id).where(RulebookVersion.fingerprint == rulebook.fingerprint)
-    ).first()
-    if exists:
+    """Store `rulebook` in the caller's transaction if its fingerprint is new; return True if
+    it was stored now.
+
+    Call it before the use case's first write. Two processes storing the same new rulebook
+    take turns: the second waits for the first's transaction and then finds it stored, so
+    neither fails on the unique fingerprint.
+    """
+    if _is_stored(session, rulebook.fingerprint):
         return False
-    sync_departments(session, rulebook)
-    session.add(
-        RulebookVersion(
-            fingerprint=rulebook.fingerprint,
-            loaded_by=loaded_by,
-            source=source,
-            files_json=json.dumps(dict(rulebook.files), sort_keys=True, ensure_ascii=False),
+    begin_write(session, "rulebooks")
+    if _is_stored(session, rulebook.fingerprint):  # stored by another while we waited
+        return False
+    with transaction(session):
+        sync_departments(session, rulebook)
+        session.add(
+            RulebookVersion(
+                fingerprint=rulebook.fingerprint,
+                loaded_by=loaded_by,
+                source=source,
+                files_json=json.dumps(dict(rulebook.files), sort_keys=True, ensure_ascii=False),
+            )
         )
-    )
-    session.commit()
+        session.flush()
     return True
+
+
+def _is_stored(session: Session, fingerprint: str) -> bool:
+    return session.execute(
+        select(RulebookVersion.id).where(RulebookVersion.fingerprint == fingerprint)
+    ).first() is not None
 
 
 def sync_departments(session: Session, rulebook: Rulebook) -> None:
@@ -195,7 +210,7 @@ class RulebookRegistry:
         from app.services.rulebooks.history import IN_FORCE, REFUSED, latest_event, record_event
 
         try:
-            with self._session_factory(write=True) as session:
+            with self._session_factory(write=True) as session, transaction(session):
                 store_rulebook(session, rulebook, loaded_by=loaded_by, source=self.rules_dir)
                 latest = latest_event(session, IN_FORCE)
                 refused = latest_event(session, REFUSED)
@@ -207,9 +222,8 @@ class RulebookRegistry:
                         fingerprint=rulebook.fingerprint,
                         details={"previous": latest.fingerprint if latest else None,
                                  "warnings": warnings, "tests": tests})
-                    session.commit()
-                self._event_id = latest.id
-                self._synced_at = time.monotonic()
+            self._event_id = latest.id  # once committed
+            self._synced_at = time.monotonic()
         except Exception as error:  # the schema may not exist yet (before `db upgrade`)
             log.warning("rulebook %s not stored in the database: %s", rulebook.fingerprint[:12],
                         str(error).splitlines()[0])
@@ -219,11 +233,10 @@ class RulebookRegistry:
         from app.services.rulebooks.history import REFUSED, record_event
 
         try:
-            with self._session_factory(write=True) as session:
+            with self._session_factory(write=True) as session, transaction(session):
                 record_event(session, action=REFUSED, actor=loaded_by, source=self.rules_dir,
                              fingerprint=fingerprint,
                              details={"problems": [str(p) for p in problems[:500]]})
-                session.commit()
         except Exception as error:
             log.warning("refusal not logged in the database: %s", str(error).splitlines()[0])
 

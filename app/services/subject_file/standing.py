@@ -9,12 +9,21 @@ from datetime import date
 from sqlalchemy import select
 from sqlmodel import Session
 
+from app.errors import NotFound
 from app.models import Record, Subject
 from app.rulebook import Rulebook
+from app.rulebook.model import Measure
 from app.services.audit import chain as audit
-from app.services.standings.facts import get_subject, load_facts, load_represented, subject_fact
+from app.services.standings.facts import (
+    get_subject,
+    load_facts,
+    load_represented,
+    standing_for,
+    subject_fact,
+)
+from app.services.transaction import atomic
 from app.standing import UpcomingChange, evaluate, next_changes
-from app.standing.model import Standing
+from app.standing.model import ActiveMeasure, PendingMeasure, Standing
 
 
 @dataclass(frozen=True)
@@ -24,6 +33,7 @@ class SubjectFile:
     upcoming: tuple[UpcomingChange, ...]  # the next days on which records start or stop counting
 
 
+@atomic
 def open_subject_file(session: Session, *, rulebook: Rulebook, subject_id: str, as_of: date,
                       viewer: str | None = None, upcoming: int = 5) -> SubjectFile:
     """Return a subject's standing on `as_of` and what changes next; audit `viewer`'s look."""
@@ -35,14 +45,9 @@ def open_subject_file(session: Session, *, rulebook: Rulebook, subject_id: str, 
     changes = next_changes(subject=fact, records=records, rulebook=rulebook, as_of=as_of,
                            limit=upcoming)
     if viewer is not None:
-        try:
-            audit.append(session, actor=viewer, action="subject.view",
-                         subject_id=subject.subject_id, target=f"subject:{subject.subject_id}",
-                         details={"as_of": as_of})
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+        audit.append(session, actor=viewer, action="subject.view",
+                     subject_id=subject.subject_id, target=f"subject:{subject.subject_id}",
+                     details={"as_of": as_of})
     return SubjectFile(subject=subject, standing=standing, upcoming=tuple(changes))
 
 
@@ -51,3 +56,43 @@ def recent_records(session: Session, *, department: str, limit: int = 20) -> lis
     return list(session.execute(
         select(Record).where(Record.department_code == department)
         .order_by(Record.id.desc()).limit(limit)).scalars())
+
+
+@atomic
+def standing_seen_by(session: Session, *, rulebook: Rulebook, subject_id: str, as_of: date,
+                     viewer: str, via: str) -> Standing:
+    """Return a subject's standing on `as_of`; audit `viewer`'s look (`via`: from where)."""
+    standing = standing_for(session, rulebook=rulebook, subject_id=subject_id, as_of=as_of)
+    audit.append(session, actor=viewer, action="subject.view", subject_id=standing.subject_id,
+                 target=f"subject:{standing.subject_id}", details={"as_of": as_of, "via": via})
+    return standing
+
+
+@dataclass(frozen=True)
+class MeasureCheck:
+    measure: Measure
+    standing: Standing
+    active: ActiveMeasure | None  # the measure applies on the day
+    pending: PendingMeasure | None  # its condition holds, its notice period has not run out
+
+    @property
+    def reasons(self) -> tuple:
+        found = self.active or self.pending
+        return tuple(found.reasons) if found is not None else ()
+
+
+@atomic
+def check_measure(session: Session, *, rulebook: Rulebook, code: str, subject_id: str,
+                  as_of: date, viewer: str) -> MeasureCheck:
+    """Say whether measure `code` applies to a subject on `as_of`, and why; audit the look."""
+    measure = rulebook.measure(code)
+    if measure is None:
+        raise NotFound(f"no measure {code[:64]!r} in the rulebook in force; the measures are "
+                       f"{', '.join(m.code for m in rulebook.measures)}")
+    standing = standing_for(session, rulebook=rulebook, subject_id=subject_id, as_of=as_of)
+    active = next((m for m in standing.measures if m.measure.code == code), None)
+    pending = next((m for m in standing.pending_measures if m.measure.code == code), None)
+    audit.append(session, actor=viewer, action="measure.check", subject_id=standing.subject_id,
+                 target=f"subject:{standing.subject_id}",
+                 details={"measure": code, "as_of": as_of, "applies": active is not None})
+    return MeasureCheck(measure, standing, active, pending)

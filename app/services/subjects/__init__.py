@@ -1,2 +1,3 @@
-"""The population register: importing and updating subjects, finding them
-(`register`); a subject's consent to be scored and where their notices go (`consent`)."""
+"""The population register: importing and updating subjects, registering one, finding
+them (`register`); a subject's consent to be scored and where their notices go
+(`consent`)."""

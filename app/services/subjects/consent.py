@@ -19,11 +19,13 @@ from app.models import ConsentChange, Subject, SubjectContact, utcnow
 from app.services.audit import chain as audit
 from app.services.locks import begin_write
 from app.services.standings.facts import get_subject
+from app.services.transaction import atomic
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
 
+@atomic
 def set_consent(session: Session, *, subject_id: str, consent: bool, actor: str,
                 today: date) -> ConsentChange:
     """Record that the subject gives (True) or withdraws (False) consent, from `today`."""
@@ -33,25 +35,20 @@ def set_consent(session: Session, *, subject_id: str, consent: bool, actor: str,
         raise Conflict(f"consent is already {state}"
                        + (f" (since {subject.consent_changed_on})"
                           if subject.consent_changed_on else ""))
-    try:
-        begin_write(session, f"subject:{subject.subject_id}")
-        done = session.execute(
-            update(Subject).where(Subject.subject_id == subject.subject_id,
-                                  Subject.consent == (not consent))
-            .values(consent=consent, consent_changed_on=today, updated_at=utcnow())).rowcount
-        if not done:
-            raise Conflict("consent was changed by someone else just now; reload the page")
-        change = ConsentChange(subject_id=subject.subject_id, consent=consent, changed_on=today,
-                               changed_by=actor)
-        session.add(change)
-        session.flush()
-        audit.append(session, actor=actor, action="subject.consent",
-                     subject_id=subject.subject_id, target=f"consent_change:{change.id}",
-                     details={"consent": consent, "changed_on": today})
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    begin_write(session, f"subject:{subject.subject_id}")
+    done = session.execute(
+        update(Subject).where(Subject.subject_id == subject.subject_id,
+                              Subject.consent == (not consent))
+        .values(consent=consent, consent_changed_on=today, updated_at=utcnow())).rowcount
+    if not done:
+        raise Conflict("consent was changed by someone else just now; reload the page")
+    change = ConsentChange(subject_id=subject.subject_id, consent=consent, changed_on=today,
+                           changed_by=actor)
+    session.add(change)
+    session.flush()
+    audit.append(session, actor=actor, action="subject.consent",
+                 subject_id=subject.subject_id, target=f"consent_change:{change.id}",
+                 details={"consent": consent, "changed_on": today})
     session.refresh(subject)
     return change
 
@@ -69,6 +66,7 @@ def contact_email(session: Session, *, subject_id: str) -> str | None:
     return contact.email if contact is not None and contact.email else None
 
 
+@atomic
 def set_contact_email(session: Session, *, subject_id: str, email: str | None,
                       actor: str) -> str | None:
     """Set (or, when empty, remove) the address the subject's notices are mailed to."""
@@ -77,21 +75,16 @@ def set_contact_email(session: Session, *, subject_id: str, email: str | None,
     if email and (len(email) > 254 or not EMAIL_RE.match(email)):
         message = f"{email[:80]!r} is not an email address (name@example.org)"
         raise InvalidInput(message, problems=[Problem(message, field="email")])
-    try:
-        begin_write(session, f"subject:{subject.subject_id}")
-        contact = session.get(SubjectContact, subject.subject_id)
-        if contact is None:
-            contact = SubjectContact(subject_id=subject.subject_id)
-            session.add(contact)
-        contact.email = email or None
-        contact.updated_at = utcnow()
-        contact.updated_by = actor
-        session.flush()
-        audit.append(session, actor=actor, action="subject.contact",
-                     subject_id=subject.subject_id, target=f"subject:{subject.subject_id}",
-                     details={"email": "set" if email else "removed"})
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    begin_write(session, f"subject:{subject.subject_id}")
+    contact = session.get(SubjectContact, subject.subject_id)
+    if contact is None:
+        contact = SubjectContact(subject_id=subject.subject_id)
+        session.add(contact)
+    contact.email = email or None
+    contact.updated_at = utcnow()
+    contact.updated_by = actor
+    session.flush()
+    audit.append(session, actor=actor, action="subject.contact",
+                 subject_id=subject.subject_id, target=f"subject:{subject.subject_id}",
+                 details={"email": "set" if email else "removed"})
     return email or None

@@ -1,14 +1,16 @@
-"""The population register: import or update subjects from a CSV, all or nothing."""
+"""The population register: import or update subjects from a file, all or nothing (a batch
+of drafts), or register and update one subject (a batch of one); find subjects."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlmodel import Session
 
-from app.errors import InvalidInput, Problem
+from app.errors import Problem
 from app.identifiers import (
     KINDS,
     ORGANISATION,
@@ -20,12 +22,23 @@ from app.identifiers import (
 )
 from app.models import Subject, utcnow
 from app.services.audit import chain as audit
-from app.services.intake.rows import SUBJECT_COLUMNS, SUBJECT_REQUIRED, Row, read_rows
+from app.services.intake.batch import (
+    Batch,
+    Checked,
+    all_or_nothing,
+    check_all,
+    check_one,
+    row_of,
+    where,
+)
+from app.services.intake.drafts import SUBJECT_FILE, SubjectDraft, read_drafts
 from app.services.locks import begin_write
+from app.services.standings.facts import get_subject
+from app.services.transaction import transaction
 
-TRUE = {"true", "yes", "y", "1", "t"}
-FALSE = {"false", "no", "n", "0", "f", ""}
 CHUNK = 500
+CONFLICT = ("another import registered the same subject at the same time; nothing was "
+            "imported, run the import again")
 
 
 @dataclass
@@ -35,123 +48,162 @@ class SubjectImportResult:
     unchanged: int = 0
 
 
-def _parse_row(row: Row, name: str, problems: list[Problem]) -> dict | None:
-    where = f"{name}:{row.line}"
-    v = row.values
-    before = len(problems)
+class _SubjectChecks:
+    """Checks subject drafts in file order: each field, the same subject twice in one file,
+    and a kind that would change; a subject already registered is updated where it differs."""
 
-    def bad(column: str, message: str) -> None:
-        problems.append(Problem(message, where=where, field=column, row=row.line))
+    def __init__(self, session: Session, *, name: str, today: date | None):
+        self.session, self.name, self.today = session, name, today
+        self.existing: dict[str, Subject] = {}
+        self.seen: dict[str, int] = {}  # subject_id -> the line that named it first
+        self.forbidden: list[Problem] = []  # (none: whoever may import may register anyone)
+        self.reused: list[Problem] = []
+        self.now = utcnow()
 
-    kind = v.get("kind", "").strip().lower()
-    if kind not in KINDS:
-        bad("kind", f"{v.get('kind', '')!r} is not a kind: write person or organisation")
-        kind = None
-    sid = clean(v.get("subject_id", ""))
-    if kind:
-        try:
-            sid, _ = validate_subject_id(sid, kind)
-        except InvalidIdentifier as error:
-            bad("subject_id", str(error))
-    name_ = v.get("name", "").strip()
-    if not name_:
-        bad("name", "the name is empty")
-    elif len(name_) > 200:
-        bad("name", "is longer than 200 characters")
-    for column in ("district", "village"):
-        if len(v.get(column, "")) > 100:
-            bad(column, "is longer than 100 characters")
-    rep = v.get("legal_representative", "").strip() or None
-    if rep and kind == "person":
-        bad("legal_representative", "only an organisation names a legal representative")
-    elif rep and looks_like_person_id(rep):
-        try:
-            rep = validate_person_id(rep)
-        except InvalidIdentifier as error:
-            bad("legal_representative", str(error))
-    elif rep and len(rep) > 200:
-        bad("legal_representative", "is longer than 200 characters")
-    consent_text = v.get("consent", "").strip().lower()
-    if consent_text not in TRUE | FALSE:
-        bad("consent", f"{v.get('consent')!r} is not yes or no (write true or false)")
-    if len(problems) > before:
-        return None
-    return {"subject_id": sid, "kind": kind, "name": name_, "district": v.get("district", ""),
-            "village": v.get("village", ""), "legal_representative": rep,
-            "consent": consent_text in TRUE}
+    def preload(self, drafts: Sequence[SubjectDraft]) -> None:
+        """Fetch the registered subjects the drafts name."""
+        ids = sorted({clean(d.subject_id) for d in drafts})
+        for i in range(0, len(ids), CHUNK):
+            for subject in self.session.execute(
+                    select(Subject).where(Subject.subject_id.in_(ids[i : i + CHUNK]))).scalars():
+                self.existing[subject.subject_id] = subject
 
+    def check(self, draft: SubjectDraft, problems: list[Problem]) -> Checked | None:
+        """Check one draft; return the new subject's row, its changes, or add its problems."""
+        line = draft.line
+        before = len(problems)
 
-def import_subjects(session: Session, *, rows: Iterable[Row], name: str, actor: str,
-                    today=None) -> SubjectImportResult:
-    """Add or update subjects; all rows valid or nothing written."""
-    problems: list[Problem] = []
-    parsed: dict[str, tuple[int, dict]] = {}
-    for row in rows:
-        values = _parse_row(row, name, problems)
-        if values is None:
-            continue
-        if values["subject_id"] in parsed:
-            problems.append(Problem(
-                f"{values['subject_id']} is listed twice (first on line "
-                f"{parsed[values['subject_id']][0]})", where=f"{name}:{row.line}",
-                field="subject_id", row=row.line))
-            continue
-        parsed[values["subject_id"]] = (row.line, values)
-    existing: dict[str, Subject] = {}
-    ids = sorted(parsed)
-    for i in range(0, len(ids), CHUNK):
-        for subject in session.execute(
-            select(Subject).where(Subject.subject_id.in_(ids[i : i + CHUNK]))
-        ).scalars():
-            existing[subject.subject_id] = subject
-    for sid, (line, values) in parsed.items():
-        old = existing.get(sid)
-        if old is not None and old.kind != values["kind"]:
-            problems.append(Problem(f"{sid} is registered as an {old.kind}; the kind of a "
-                                    "subject cannot change", where=f"{name}:{line}",
-                                    field="kind", row=line))
-    if problems:
-        raise InvalidInput(
-            f"{len({p.row for p in problems})} rows have problems; nothing was imported",
-            problems=problems)
-    result = SubjectImportResult()
-    new_rows, changed = [], []
-    now = utcnow()
-    for sid, (_line, values) in parsed.items():
-        old = existing.get(sid)
+        def bad(column: str, message: str) -> None:
+            problems.append(Problem(message, where=where(self.name, line), field=column,
+                                    row=row_of(line)))
+
+        kind: str | None = draft.kind.strip().lower()
+        if kind not in KINDS:
+            bad("kind", f"{draft.kind!r} is not a kind: write person or organisation")
+            kind = None
+        sid = clean(draft.subject_id)
+        old = self.existing.get(sid)
+        if kind and old is not None and old.kind != kind:
+            bad("kind", f"{sid} is registered as {'an' if old.kind == ORGANISATION else 'a'} "
+                        f"{old.kind}; the kind of a subject cannot change")
+        elif kind:
+            try:
+                sid, _ = validate_subject_id(sid, kind)
+            except InvalidIdentifier as error:
+                bad("subject_id", str(error))
+        name = draft.name.strip()
+        if not name:
+            bad("name", "the name is empty")
+        elif len(name) > 200:
+            bad("name", "is longer than 200 characters")
+        for column, text in (("district", draft.district), ("village", draft.village)):
+            if len(text) > 100:
+                bad(column, "is longer than 100 characters")
+        rep = (draft.legal_representative or "").strip() or None
+        if rep and kind == "person":
+            bad("legal_representative", "only an organisation names a legal representative")
+        elif rep and looks_like_person_id(rep):
+            try:
+                rep = validate_person_id(rep)
+            except InvalidIdentifier as error:
+                bad("legal_representative", str(error))
+        elif rep and len(rep) > 200:
+            bad("legal_representative", "is longer than 200 characters")
+        if draft.consent is None:
+            bad("consent", draft.why_unread("consent") or "say yes or no")
+        if len(problems) > before:
+            return None
+        if sid in self.seen:
+            bad("subject_id", f"{sid} is listed twice (first on line {self.seen[sid]})")
+            return None
+        self.seen[sid] = line
+        values = {"subject_id": sid, "kind": kind, "name": name, "district": draft.district,
+                  "village": draft.village, "legal_representative": rep,
+                  "consent": bool(draft.consent)}
         if old is None:
-            new_rows.append({**values, "registered_at": now, "updated_at": now,
-                             "consent_changed_on": today if values["consent"] else None})
-            continue
+            return Checked(line, {**values, "registered_at": self.now, "updated_at": self.now,
+                                  "consent_changed_on": self.today if draft.consent else None})
         diff = {k: v for k, v in values.items() if getattr(old, k) != v}
         if not diff:
-            result.unchanged += 1
-            continue
+            return Checked(line, existing=sid)
         if "consent" in diff:
-            diff["consent_changed_on"] = today
-        changed.append((sid, {**diff, "updated_at": now}))
-    result.added, result.updated = len(new_rows), len(changed)
-    try:
-        begin_write(session, "subjects")
-        for i in range(0, len(new_rows), 5000):
-            session.execute(insert(Subject), new_rows[i : i + 5000])
-        for sid, diff in changed:
-            session.execute(update(Subject).where(Subject.subject_id == sid).values(**diff))
-        if new_rows or changed:
-            audit.append(session, actor=actor, action="subjects.import", target=name,
-                         details={"added": result.added, "updated": result.updated})
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return result
+            diff["consent_changed_on"] = self.today
+        return Checked(line, {**diff, "updated_at": self.now}, existing=sid)
+
+
+def _write(session: Session, batch: Batch, *, name: str, actor: str) -> SubjectImportResult:
+    """Insert the batch's new subjects and update the changed ones (with one audit event)."""
+    new, changed = batch.new, batch.changed
+    for i in range(0, len(new), 5000):
+        session.execute(insert(Subject), new[i : i + 5000])
+    for item in changed:
+        session.execute(update(Subject).where(Subject.subject_id == item.existing)
+                        .values(**item.values))
+    if new or changed:
+        audit.append(session, actor=actor, action="subjects.import", target=name,
+                     details={"added": len(new), "updated": len(changed)})
+    return SubjectImportResult(added=len(new), updated=len(changed), unchanged=batch.unchanged)
+
+
+def import_subjects(session: Session, drafts: Sequence[SubjectDraft], *, name: str,
+                    actor: str, today: date | None = None,
+                    dry_run: bool = False) -> SubjectImportResult:
+    """Add or update subjects; all drafts valid or nothing written (with `dry_run`: checked,
+    nothing written)."""
+    with all_or_nothing(session, conflict=CONFLICT):
+        if not dry_run:
+            begin_write(session, "subjects")
+        batch = check_all(_SubjectChecks(session, name=name, today=today), drafts,
+                          done="imported")
+        if dry_run:
+            return SubjectImportResult(added=len(batch.new), updated=len(batch.changed),
+                                       unchanged=batch.unchanged)
+        return _write(session, batch, name=name, actor=actor)
 
 
 def import_subjects_file(session: Session, *, data: bytes, name: str, actor: str,
-                         today=None) -> SubjectImportResult:
-    """Parse a register CSV (or JSON lines) and import it (see import_subjects)."""
-    rows = read_rows(data, name=name, columns=SUBJECT_COLUMNS, required=SUBJECT_REQUIRED)
-    return import_subjects(session, rows=rows, name=name, actor=actor, today=today)
+                         today: date | None = None) -> SubjectImportResult:
+    """Read a register CSV (or JSON lines) and import it (see import_subjects)."""
+    drafts = read_drafts(data, name=name, kind=SUBJECT_FILE)
+    return import_subjects(session, drafts, name=name, actor=actor, today=today)
+
+
+@dataclass(frozen=True)
+class Registered:
+    subject: Subject
+    created: bool  # False: it was registered already
+    same: bool  # it was registered with the same fields (a replay)
+
+
+def register_subject(session: Session, draft: SubjectDraft, *, actor: str,
+                     today: date | None) -> Registered:
+    """Register one subject; one registered already is left as it is (see `same`)."""
+    with all_or_nothing(session, conflict=CONFLICT):
+        begin_write(session, "subjects")
+        item = check_one(_SubjectChecks(session, name="", today=today), draft, noun="subject")
+        if item.existing is not None:
+            subject = session.get(Subject, item.existing)
+            return Registered(subject, created=False, same=item.values is None)
+        _write(session, Batch([item]), name="request", actor=actor)
+        return Registered(_reloaded(session, item.values["subject_id"]), created=True,
+                          same=True)
+
+
+def update_subject(session: Session, draft: SubjectDraft, *, actor: str,
+                   today: date | None) -> Subject:
+    """Update a registered subject's name, place, representative or consent."""
+    with transaction(session):
+        subject = get_subject(session, draft.subject_id)  # NotFound before anything else
+        begin_write(session, "subjects")
+        item = check_one(_SubjectChecks(session, name="", today=today), draft, noun="subject")
+        _write(session, Batch([item]), name="request", actor=actor)
+        return _reloaded(session, subject.subject_id)
+
+
+def _reloaded(session: Session, subject_id: str) -> Subject:
+    found = session.get(Subject, subject_id, populate_existing=True)
+    assert found is not None
+    return found
 
 
 def find_subjects(session: Session, query: str, *, limit: int = 50) -> list[Subject]:

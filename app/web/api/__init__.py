@@ -1,6 +1,7 @@
 """The JSON API for other departments' systems (/api/v1): bearer tokens per department,
 pydantic shapes for requests and answers (`schemas`), the OpenAPI document built from them
-(`openapi`), and errors as {"error": {"code", "message", "details"}}."""
+(`openapi`), and every error as {"error": {"code", "message", "details"}} (`errors`, which
+the app's error handlers call for every path under /api/)."""
 
 from flask import Blueprint
 

@@ -12,22 +12,22 @@ from datetime import date
 
 from flask import current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import HTTPException
 
 from app.db import get_session
-from app.errors import CitypointsError, Conflict, Forbidden, InvalidInput, NotFound, Problem
-from app.identifiers import clean, looks_like_person_id
+from app.errors import CitypointsError, Conflict, InvalidInput, NotFound, Problem
+from app.identifiers import clean
 from app.models import ApiToken, ListEntry, Record, Subject, utcnow
 from app.rulebook import canonical_json
 from app.rulebook.fingerprint import FORMAT
-from app.services.accounts.tokens import Unauthorized, authenticate
-from app.services.audit import chain as audit
-from app.services.intake.rows import Row, parse_iso_date
+from app.services.accounts.tokens import authenticate
+from app.services.intake.drafts import ListEntryDraft, RecordDraft, SubjectDraft
+from app.services.intake.rows import parse_iso_date
 from app.services.lists.entries import enter, remove_from_list
 from app.services.records.conduct import record_conduct
 from app.services.rulebooks.history import rulebook_history
-from app.services.standings.facts import get_subject, standing_for
-from app.services.subjects.register import import_subjects
+from app.services.subject_file.standing import check_measure as check_measure_service
+from app.services.subject_file.standing import standing_seen_by
+from app.services.subjects.register import register_subject, update_subject
 from app.standing import standing_to_json
 from app.web import rulebook, rulebook_state, today
 from app.web.api import bp
@@ -62,21 +62,6 @@ def _authenticate():
         raise InvalidInput(f"unknown query parameter(s) {names}",
                            problems=[Problem("unknown query parameter", field=n[:40])
                                      for n in unknown[:20]])
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException):
-    """Answer Werkzeug's errors (413, 405...) as JSON errors, keeping their headers (Allow)."""
-    codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
-    body = {"error": {"code": codes.get(error.code, str(error.code)),
-                      "message": error.description or error.name, "details": None}}
-    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
-    return jsonify(body), error.code, headers
-
-
-@bp.errorhandler(Unauthorized)
-def _unauthorized(error: Unauthorized):
-    return jsonify(error.as_dict()), 401, {"WWW-Authenticate": 'Bearer realm="citypoints"'}
 
 
 def _token() -> ApiToken:
@@ -156,17 +141,6 @@ def _as_of() -> date:
     return day
 
 
-def _audit_look(subject_id: str, action: str, details: dict) -> None:
-    session = get_session()
-    try:
-        audit.append(session, actor=_actor(), action=action, subject_id=subject_id,
-                     target=f"subject:{subject_id}", details=details)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-
-
 # ----------------------------------------------------------------------------- records
 def _record_json(record: Record) -> dict:
     return {"id": record.id, "subject_id": record.subject_id, "rule_code": record.rule_code,
@@ -184,15 +158,12 @@ def _record_json(record: Record) -> dict:
 def post_record():
     """Record one conduct for the token's department (201), or replay it (200)."""
     body = _parse(s.RecordIn)
-    rules, department = rulebook(), _token().department_code
-    versions = rules.versions(body.rule_code.strip())
-    if versions and not any(department in v.departments for v in versions):
-        raise Forbidden(f"department {department} may not record {body.rule_code}; the rule "
-                        f"table gives it to {', '.join(versions[-1].departments)}")
-    done = record_conduct(get_session(), rulebook=rules, department=department,
-                          subject_id=body.subject_id, rule_code=body.rule_code,
-                          occurred_on=body.occurred_on, evidence=body.evidence,
-                          external_ref=body.external_ref, recorded_by=_actor(), today=today())
+    draft = RecordDraft(subject_id=body.subject_id, rule_code=body.rule_code,
+                        occurred_on=body.occurred_on, evidence=body.evidence,
+                        external_ref=body.external_ref)
+    done = record_conduct(get_session(), draft, rulebook=rulebook(),
+                          department=_token().department_code, recorded_by=_actor(),
+                          today=today())
     return _respond(s.RecordOut, _record_json(done.record), 201 if done.created else 200)
 
 
@@ -201,8 +172,8 @@ def post_record():
 def get_standing(subject_id: str):
     """Answer a subject's standing on `as_of` (default today); the look is audited."""
     sid, as_of = _subject_arg("subject_id", subject_id), _as_of()
-    standing = standing_for(get_session(), rulebook=rulebook(), subject_id=sid, as_of=as_of)
-    _audit_look(standing.subject_id, "subject.view", {"as_of": as_of, "via": "api"})
+    standing = standing_seen_by(get_session(), rulebook=rulebook(), subject_id=sid, as_of=as_of,
+                                viewer=_actor(), via="api")
     return _respond(s.StandingOut, standing_to_json(standing))
 
 
@@ -224,25 +195,18 @@ def _reason_json(reason) -> dict:
 @bp.get("/measures/<code>/check")
 def check_measure(code: str):
     """Answer whether a measure applies to a subject on `as_of`, with every reason."""
-    rules = rulebook()
-    measure = rules.measure(code)
-    if measure is None:
-        raise NotFound(f"no measure {code[:64]!r} in the rulebook in force; the measures are "
-                       f"{', '.join(m.code for m in rules.measures)}")
     sid, as_of = _subject_arg("subject_id", request.args.get("subject_id")), _as_of()
-    standing = standing_for(get_session(), rulebook=rules, subject_id=sid, as_of=as_of)
-    active = next((m for m in standing.measures if m.measure.code == code), None)
-    pending = next((m for m in standing.pending_measures if m.measure.code == code), None)
-    reasons = active.reasons if active else pending.reasons if pending else ()
-    _audit_look(standing.subject_id, "measure.check",
-                {"measure": code, "as_of": as_of, "applies": active is not None})
+    check = check_measure_service(get_session(), rulebook=rulebook(), code=code, subject_id=sid,
+                                  as_of=as_of, viewer=_actor())
+    measure, active, pending = check.measure, check.active, check.pending
     return _respond(s.MeasureCheckOut, {
-        "subject_id": standing.subject_id, "measure": measure.code, "kind": measure.kind,
+        "subject_id": check.standing.subject_id, "measure": measure.code, "kind": measure.kind,
         "title": measure.title, "legal_basis": measure.legal_basis, "as_of": as_of,
         "applies": active is not None, "since": active.since if active else None,
         "pending": {"holds_since": pending.holds_since,
                     "takes_effect_on": pending.takes_effect_on} if pending else None,
-        "reasons": [_reason_json(r) for r in reasons], "fingerprint": standing.fingerprint})
+        "reasons": [_reason_json(r) for r in check.reasons],
+        "fingerprint": check.standing.fingerprint})
 
 
 @bp.get("/rulebook")
@@ -288,11 +252,12 @@ def post_list_entry(code: str):
     """Enter a subject on a list the token's department keeps (201), or replay it (200)."""
     rules = _list_or_404(code)
     body = _parse(s.ListEntryIn)
-    done = enter(get_session(), rulebook=rules, list_code=code, subject_id=body.subject_id,
-                 department=_token().department_code, entered_on=body.entered_on,
-                 ends_on=body.ends_on, today=today(), actor=_actor(),
-                 legal_basis=body.legal_basis, decision_ref=body.decision_ref,
-                 external_ref=body.external_ref)
+    draft = ListEntryDraft(subject_id=body.subject_id, list_code=code,
+                           entered_on=body.entered_on, ends_on=body.ends_on,
+                           legal_basis=body.legal_basis, decision_ref=body.decision_ref,
+                           external_ref=body.external_ref or "")
+    done = enter(get_session(), draft, rulebook=rules, department=_token().department_code,
+                 today=today(), actor=_actor())
     return _respond(s.ListEntryOut, _list_entry_json(done.entry), 201 if done.created else 200)
 
 
@@ -312,42 +277,24 @@ def _subject_json(subject: Subject) -> dict:
     return {k: getattr(subject, k) for k in s.SubjectOut.model_fields}
 
 
-def _register(sid: str, fields: s.SubjectFields) -> Subject:
-    session = get_session()
-    row = Row(1, {"subject_id": sid, "kind": fields.kind, "name": fields.name,
-                  "district": fields.district, "village": fields.village,
-                  "legal_representative": fields.legal_representative or "",
-                  "consent": "true" if fields.consent else "false"})
-    try:
-        import_subjects(session, rows=[row], name="request", actor=_actor(), today=today())
-    except InvalidInput as error:  # one row: say what is wrong with each field
-        raise InvalidInput("the subject was not stored: " + "; ".join(
-            f"{p.field}: {p.message}" for p in error.problems), problems=[
-            Problem(p.message, field=p.field) for p in error.problems]) from None
-    session.expire_all()
-    return session.get(Subject, clean(sid))
-
-
-def _same(subject: Subject, fields: s.SubjectFields) -> bool:
-    rep = (fields.legal_representative or "").strip() or None
-    if rep and looks_like_person_id(rep):
-        rep = clean(rep)
-    return (subject.kind, subject.name, subject.district, subject.village,
-            subject.legal_representative, subject.consent) == (
-        fields.kind, fields.name.strip(), fields.district, fields.village, rep, fields.consent)
+def _draft(sid: str, fields: s.SubjectFields) -> SubjectDraft:
+    return SubjectDraft(subject_id=sid, kind=fields.kind, name=fields.name,
+                        district=fields.district, village=fields.village,
+                        legal_representative=fields.legal_representative,
+                        consent=fields.consent)
 
 
 @bp.post("/subjects")
 def post_subject():
     """Register a subject (201); the same subject again answers 200, a different one 409."""
     body = _parse(s.SubjectIn)
-    existing = get_session().get(Subject, clean(body.subject_id))
-    if existing is not None:
-        if _same(existing, body):
-            return _respond(s.SubjectOut, _subject_json(existing))
-        raise Conflict(f"{existing.subject_id} is already registered with other fields; "
-                       f"update it with PUT /api/v1/subjects/{existing.subject_id}")
-    return _respond(s.SubjectOut, _subject_json(_register(body.subject_id, body)), 201)
+    done = register_subject(get_session(), _draft(body.subject_id, body), actor=_actor(),
+                            today=today())
+    if not done.same:
+        sid = done.subject.subject_id
+        raise Conflict(f"{sid} is already registered with other fields; update it with "
+                       f"PUT /api/v1/subjects/{sid}")
+    return _respond(s.SubjectOut, _subject_json(done.subject), 201 if done.created else 200)
 
 
 @bp.put("/subjects/<subject_id>")
@@ -355,8 +302,5 @@ def put_subject(subject_id: str):
     """Update a registered subject's name, place, representative or consent."""
     sid = _subject_arg("subject_id", subject_id)
     body = _parse(s.SubjectFields)
-    subject = get_subject(get_session(), sid)  # 404 (or 422) before anything is written
-    if body.kind != subject.kind:
-        message = f"{subject.subject_id} is registered as a {subject.kind}; a kind cannot change"
-        raise InvalidInput(message, problems=[Problem(message, field="kind")])
-    return _respond(s.SubjectOut, _subject_json(_register(subject.subject_id, body)))
+    subject = update_subject(get_session(), _draft(sid, body), actor=_actor(), today=today())
+    return _respond(s.SubjectOut, _subject_json(subject))

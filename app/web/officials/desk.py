@@ -13,6 +13,7 @@ from werkzeug.utils import secure_filename
 from app.db import get_session
 from app.errors import InvalidInput
 from app.services.accounts.users import ADMIN, AUDITOR, OFFICIAL_ROLES, RECORDER, REVIEWER
+from app.services.intake.drafts import read_record
 from app.services.records.conduct import import_records_file, record_conduct
 from app.services.standings.recompute import last_runs
 from app.services.subject_file.chart import subject_history
@@ -114,11 +115,9 @@ def record():
     elif form.validate_on_submit():
         try:
             done = record_conduct(
-                get_session(), rulebook=rules, department=current_user.department,
-                subject_id=form.subject_id.data, rule_code=form.rule_code.data,
-                occurred_on=form.occurred_on.data, evidence=form.evidence.data,
-                external_ref=form.external_ref.data, recorded_by=current_user.username,
-                today=day)
+                get_session(), read_record(form.text(RECORD_FIELDS + ("external_ref",))),
+                rulebook=rules, department=current_user.department,
+                recorded_by=current_user.username, today=day)
         except InvalidInput as error:
             for problem in error.problems:
                 field = problem.field if problem.field in RECORD_FIELDS else ""

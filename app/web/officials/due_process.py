@@ -13,11 +13,10 @@ from flask_login import current_user
 from app.db import get_session
 from app.errors import InvalidInput
 from app.services.accounts.users import ADMIN, AUDITOR, RECORDER, REVIEWER
-from app.services.audit import chain as audit
 from app.services.due_process.delivery import (
     channel_from_config,
+    letters_to_print,
     mark_letters_posted,
-    pending_letters,
 )
 from app.services.due_process.objections import (
     decide_objection,
@@ -25,7 +24,12 @@ from app.services.due_process.objections import (
     recently_decided,
     review_queue,
 )
-from app.services.records.corrections import repair_record, repairable_on, void_record
+from app.services.records.corrections import (
+    record_to_correct,
+    repair_record,
+    repairable_on,
+    void_record,
+)
 from app.web import export_tables, rulebook, today
 from app.web.auth import role_required
 from app.web.due_forms import DecisionForm, PostedForm, RepairForm, VoidForm, problems_of
@@ -78,23 +82,9 @@ def objection(objection_id: int):
 
 def _department_record(record_id: int, what: str):
     """Return the record if it is the recorder's department's (the look is audited)."""
-    from app.models import Record
-
-    session = get_session()
-    record = session.get(Record, record_id) if 0 < record_id < 2**31 else None
-    if record is None:
-        abort(404)
-    if record.department_code != current_user.department:
-        abort(403)
-    try:
-        audit.append(session, actor=current_user.username, action="record.view",
-                     subject_id=record.subject_id, target=f"record:{record.id}",
-                     details={"for": what})
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return record
+    return record_to_correct(get_session(), record_id=record_id,
+                             department=current_user.department, viewer=current_user.username,
+                             purpose=what)
 
 
 @bp.route("/records/<int:record_id>/void", methods=["GET", "POST"])
@@ -153,16 +143,8 @@ def _email_enabled() -> bool:
 @role_required(ADMIN)
 def letters():
     """The notices waiting to go by post, one letter per page when printed."""
-    session = get_session()
-    found = pending_letters(session, email_enabled=_email_enabled())
-    if found:
-        try:
-            audit.append(session, actor=current_user.username, action="notices.letters.view",
-                         target="outbox", details={"letters": len(found)})
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    found = letters_to_print(get_session(), email_enabled=_email_enabled(),
+                             viewer=current_user.username)
     if wants_csv():
         return export_tables.letters(found)
     return render_template("officials/letters.html", letters=found, form=PostedForm(),

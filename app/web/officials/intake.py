@@ -34,17 +34,18 @@ from wtforms.fields.choices import SelectChoice
 from app.db import get_session
 from app.errors import InvalidInput
 from app.services.accounts.users import RECORDER
-from app.services.intake.rows import RECORD_COLUMNS, read_rows
+from app.services.intake.drafts import LIST_ENTRY_FILE, RECORD_FILE
+from app.services.intake.rows import read_rows
 from app.services.intake.uploads import UploadStore
-from app.services.lists.entries import LIST_ENTRY_COLUMNS, import_list_entries_file
+from app.services.lists.entries import import_list_entries_file
 from app.services.records.conduct import import_records_file
 from app.web import rulebook, today
 from app.web.auth import role_required
 
 bp = Blueprint("intake", __name__, url_prefix="/officials/intake")
 
-KINDS = {"records": (_l("Records of conduct"), RECORD_COLUMNS),
-         "list-entries": (_l("List entries"), LIST_ENTRY_COLUMNS)}
+KINDS = {"records": (_l("Records of conduct"), RECORD_FILE.columns),
+         "list-entries": (_l("List entries"), LIST_ENTRY_FILE.columns)}
 MAX_UPLOAD = 32 * 1024 * 1024  # 100,000 rows of records are about 10 MB
 SHOW_PROBLEM_ROWS = 200  # bad rows shown with their cells; every problem is in the CSV report
 SHOW_PLANNED = 50

@@ -16,17 +16,14 @@ from wtforms import HiddenField, StringField, TextAreaField
 from app.db import get_session
 from app.errors import CitypointsError, InvalidInput
 from app.services.accounts.users import ADMIN, AUDITOR, RECORDER, REVIEWER
-from app.services.audit import chain as audit
+from app.services.intake.drafts import read_list_entry
+from app.services.lists.audited import open_flags, open_list
 from app.services.lists.entries import enter, entry_end, remove_from_list
-from app.services.lists.queries import (
-    count_counting,
-    entries_on,
-    flagged_subjects,
-    public_entries,
-)
+from app.services.lists.queries import count_counting, public_entries
 from app.web import export_tables, rulebook, today
 from app.web.auth import role_required
 from app.web.exports import wants_csv
+from app.web.forms import TextForm
 
 bp = Blueprint("lists", __name__)
 READERS = (RECORDER, REVIEWER, AUDITOR, ADMIN)
@@ -34,7 +31,7 @@ PER_PAGE = 100
 ENTRY_FIELDS = ("subject_id", "entered_on", "ends_on", "decision_ref", "legal_basis")
 
 
-class EntryForm(FlaskForm):
+class EntryForm(TextForm):
     # No validators: the service checks every field and says what is wrong with it.
     subject_id = StringField(_l("Subject ID (Resident ID number or Unified Social Credit Code)"),
                              render_kw={"autocomplete": "off", "maxlength": 40})
@@ -96,14 +93,9 @@ def _keeps(list_def) -> bool:
 
 
 def _render_list(list_def, *, form=None, problems=None, summary=None, status=200):
-    session = get_session()
     include_ended = request.args.get("all") == "1"
-    rows = entries_on(session, list_code=list_def.code, today=today(),
-                      include_ended=include_ended)
-    if not list_def.public:
-        audit.append(session, actor=current_user.username, action="list.view",
-                     target=f"list:{list_def.code}", details={"entries": len(rows)})
-        session.commit()
+    rows = open_list(get_session(), list_def=list_def, today=today(),
+                     include_ended=include_ended, viewer=current_user.username)
     if wants_csv() and request.method == "GET":
         return export_tables.list_entries(
             list_def, rows, {entry.id: entry_end(entry, list_def) for entry, _ in rows})
@@ -137,12 +129,11 @@ def enter_entry(code: str):
         return _render_list(list_def, form=form, summary="the form expired; send it again",
                             status=400)
     try:
-        done = enter(get_session(), rulebook=rulebook(), list_code=list_def.code,
-                     subject_id=form.subject_id.data, department=current_user.department,
-                     entered_on=form.entered_on.data, ends_on=form.ends_on.data or None,
-                     today=today(), actor=current_user.username,
-                     legal_basis=form.legal_basis.data, decision_ref=form.decision_ref.data,
-                     external_ref=(form.external_ref.data or "")[:80] or None)
+        draft = read_list_entry({**form.text(ENTRY_FIELDS), "list_code": list_def.code,
+                                 "external_ref": (form.external_ref.data or "")[:80]})
+        done = enter(get_session(), draft, rulebook=rulebook(),
+                     department=current_user.department, today=today(),
+                     actor=current_user.username)
     except InvalidInput as error:
         problems: dict[str, list[str]] = {}
         for problem in error.problems:
@@ -198,11 +189,7 @@ def remove_entry(code: str, entry_id: int):
 @role_required(*READERS)
 def flags():
     """Show the subjects the last nightly run flagged, with the entries behind each flag."""
-    session = get_session()
-    flagged = flagged_subjects(session, rulebook=rulebook())
-    audit.append(session, actor=current_user.username, action="flags.view",
-                 target="flags", details={"flagged": len(flagged)})
-    session.commit()
+    flagged = open_flags(get_session(), rulebook=rulebook(), viewer=current_user.username)
     if wants_csv():
         return export_tables.flags(flagged)
     return render_template("lists/flags.html", flagged=flagged, rules=rulebook())
