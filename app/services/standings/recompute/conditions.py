@@ -50,8 +50,8 @@ def holds_sql(rulebook: Rulebook, measure: Measure, points_table: str, day: date
               prefix: str, only: str | None = None) -> Sql:
     """Select the subjects for whom a `when` condition of `measure` holds on `day`.
 
-    The tiers are those in `points_table`, taken as it is; an organisation's lists and
-    flags reach its legal representative (if the measure says so) among `only` too.
+    The tiers are those in `points_table`, taken as it is. If the measure reaches legal
+    representatives, an organisation's lists and flags count for its representative.
     """
     when = measure.when
     parts = []
@@ -65,10 +65,11 @@ def holds_sql(rulebook: Rulebook, measure: Measure, points_table: str, day: date
         parts.append(flagged_sql(rulebook, when.flags, day, prefix, only))
     if "legal_representative" in measure.reaches:
         # The organisation's lists and flags reach the person who is its legal representative.
-        inner = union([
-            listed_sql(when.lists, day, prefix + "rl", day_name=day_name) if when.lists
-            else Sql(""),
-            flagged_sql(rulebook, when.flags, day, prefix + "r")])
+        reached = []
+        if when.lists:
+            reached.append(listed_sql(when.lists, day, prefix + "rl", day_name=day_name))
+        reached.append(flagged_sql(rulebook, when.flags, day, prefix + "r"))
+        inner = union(reached)
         if inner:
             parts.append(Sql("SELECT p.subject_id FROM subject o JOIN subject p "
                              "ON p.subject_id = o.legal_representative "
