@@ -45,6 +45,17 @@ def test_a_fragment_of_an_expression_names_its_parameters():
     assert set(Sql.of(entry_counts(ListEntry, DAY, name="d")).binds) == {"d"}
 
 
+def test_a_fragment_of_a_known_shape_carries_its_own_values():
+    table = ListEntry.__table__
+    first = Sql.of(entry_counts(table, DAY, name="d"))
+    again = Sql.of(entry_counts(table, DAY + timedelta(days=1), name="d"))
+    other = Sql.of(entry_counts(table, DAY, name="e"))
+    assert first.text == again.text and ":d" in first.text and ":e" in other.text
+    assert first.binds["d"].value == DAY and again.binds["d"].value == DAY + timedelta(days=1)
+    with pytest.raises(ValueError, match="name the bind parameters"):
+        Sql.of(entry_counts(table, DAY))  # a shape known by name, its parameters anonymous
+
+
 def test_a_statement_names_every_parameter_it_is_given(session):
     assert run(session, "SELECT COUNT(*) FROM record WHERE occurred_on <= :d",
                d=DAY).scalar_one() == 0

@@ -51,11 +51,28 @@ class Sql:
     @classmethod
     def of(cls, clause: ClauseElement) -> Sql:
         """Return the fragment of a Core expression whose bind parameters are all named."""
-        compiled = clause.compile()
-        anonymous = [name for name, bind in compiled.binds.items() if bind.unique]
+        # A run builds the same few shapes of expression with other values (a day, a code):
+        # compiling each takes a run tens of milliseconds, so the text is kept per shape,
+        # as SQLAlchemy keys its own statement cache (its dogpile caching example does too).
+        key = clause._generate_cache_key()
+        sql = _TEXTS.get(key.key) if key is not None else None
+        if sql is None:
+            compiled = clause.compile()
+            sql, binds = str(compiled), list(compiled.binds.values())
+            if key is not None:
+                if len(_TEXTS) >= _TEXTS_KEPT:
+                    _TEXTS.clear()
+                _TEXTS[key.key] = sql
+        else:
+            binds = key.bindparams
+        anonymous = [bind.key for bind in binds if bind.unique]
         if anonymous:
             raise ValueError(f"name the bind parameters of a fragment (anonymous: {anonymous})")
-        return cls(str(compiled), **compiled.binds)
+        return cls(sql, **{bind.key: bind for bind in binds})
+
+
+_TEXTS: dict[object, str] = {}  # the text of each shape of expression made a fragment
+_TEXTS_KEPT = 4096
 
 
 def union(parts: Iterable[Sql]) -> Sql:
