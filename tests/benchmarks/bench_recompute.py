@@ -33,7 +33,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 from datetime import date, timedelta
 
-from sqlalchemy import Date, bindparam, text
+from sqlalchemy import Date, bindparam, event, text
 
 from tests.benchmarks import common
 
@@ -90,7 +90,7 @@ def child_floor(url: str, day: date) -> dict:
         server = common.pg_backend_peak_mb(conn) if common.is_pg(url) else None
         fastest = min(forms, key=forms.get)
         plan = _plan(conn, url, AGGREGATE.format(source=FLOOR_FORMS[engine.dialect.name][fastest]),
-                     {"d": day})
+                     day)
         conn.exec_driver_sql(f"DROP TABLE {SCRATCH}")
         conn.commit()
     engine.dispose()
@@ -100,36 +100,34 @@ def child_floor(url: str, day: date) -> dict:
 
 
 @contextmanager
-def _timing_statements(rc, phases: dict, statements: dict, captured: dict | None = None):
-    """Time each statement the recompute runs through its `_exec` helper, by kind; keep the
-    first points aggregate in `captured` (for its query plan)."""
-    original = getattr(rc, "_exec", None)
-    if original is None:  # phase figures only while recompute keeps its _exec helper
-        yield
-        return
+def _timing_statements(session, phases: dict, statements: dict, captured: dict | None = None):
+    """Time each statement the session's engine runs, by kind; keep the first points
+    aggregate in `captured` (for its query plan), as the driver received it."""
+    engine = session.get_bind()
 
-    def timed(session, sql, params=None, dates=()):
-        key = _statement_key(sql)
+    def before(conn, _cursor, _statement, _parameters, _context, _executemany):
+        conn.info["bench_started"] = time.perf_counter()
+
+    def after(conn, _cursor, statement, parameters, _context, _executemany):
+        key = _statement_key(statement)
         if captured is not None and key == "INSERT cp_new" and "sql" not in captured:
-            captured.update(sql=sql, params=dict(params or {}), dates=dates)
-        started = time.perf_counter()
-        try:
-            return original(session, sql, params, dates)
-        finally:
-            phases[key] += time.perf_counter() - started
-            statements[key] += 1
+            captured.update(sql=statement, params=parameters)
+        phases[key] += time.perf_counter() - conn.info.pop("bench_started")
+        statements[key] += 1
 
-    rc._exec = timed
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
     try:
         yield
     finally:
-        rc._exec = original
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
 
 
 def child_recompute(url: str, day: date) -> dict:
-    import app.services.standings.recompute as rc
     from app.db import session_scope
     from app.rulebook import load_rulebook
+    from app.services.standings.recompute import recompute
 
     app = common.make_app(url)
     rulebook = load_rulebook(common.RULES)
@@ -137,17 +135,17 @@ def child_recompute(url: str, day: date) -> dict:
     statements: dict[str, int] = defaultdict(int)
     captured: dict = {}
     with app.app_context(), session_scope(app) as session:
-        with _timing_statements(rc, phases, statements, captured):
+        with _timing_statements(session, phases, statements, captured):
             started = time.perf_counter()
-            summary = rc.recompute(session, rulebook=rulebook, as_of=day,
-                                   triggered_by="benchmark")
+            summary = recompute(session, rulebook=rulebook, as_of=day,
+                                triggered_by="benchmark")
             seconds = time.perf_counter() - started
         conn = session.connection()
         server = common.pg_backend_peak_mb(conn) if common.is_pg(url) else None
         plan = None
         if captured:
             select = re.sub(r"^\s*INSERT INTO \w+ \([^)]*\)\s*", "", captured["sql"])
-            plan = _plan(conn, url, select, captured["params"], captured["dates"])
+            plan = _driver_plan(conn, url, select, captured["params"])
         session.rollback()
     return {"seconds": seconds, "subjects": summary.subjects, "tier_changes": summary.tier_changes,
             "phases": dict(phases), "statements": dict(statements), "server_peak_mb": server,
@@ -155,10 +153,10 @@ def child_recompute(url: str, day: date) -> dict:
 
 
 def child_incremental(url: str, day: date, new_records: int) -> dict:
-    import app.services.standings.recompute as rc
     from app.db import session_scope
     from app.models import Record
     from app.rulebook import load_rulebook
+    from app.services.standings.recompute import recompute
 
     app = common.make_app(url)
     rulebook = load_rulebook(common.RULES)
@@ -185,10 +183,10 @@ def child_incremental(url: str, day: date, new_records: int) -> dict:
         del subjects
         session.execute(Record.__table__.insert(), rows)
         session.commit()
-        with _timing_statements(rc, phases, statements):
+        with _timing_statements(session, phases, statements):
             started = time.perf_counter()
-            summary = rc.recompute(session, rulebook=rulebook, as_of=day,
-                                   triggered_by="benchmark", incremental=True)
+            summary = recompute(session, rulebook=rulebook, as_of=day,
+                                triggered_by="benchmark", incremental=True)
             seconds = time.perf_counter() - started
         server = common.pg_backend_peak_mb(session.connection()) if common.is_pg(url) else None
         session.execute(text("DELETE FROM record WHERE external_ref LIKE :p"), {"p": ref + "%"})
@@ -208,14 +206,17 @@ def _statement_key(sql: str) -> str:
     return f"{verb} {match[2]}" if verb != "SELECT" else "SELECT"
 
 
-def _plan(conn, url: str, select: str, params: dict, dates=("d",)) -> list[str]:
-    """The query plan of `select` (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN)."""
+def _plan(conn, url: str, select: str, day: date) -> list[str]:
+    """The query plan of `select` on `day` (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN)."""
     stmt = text(("EXPLAIN " if common.is_pg(url) else "EXPLAIN QUERY PLAN ") + select)
-    used = [n for n in dates if re.search(rf":{n}\b", select)]
-    if used:
-        stmt = stmt.bindparams(*[bindparam(n, type_=Date) for n in used])
-    params = {k: v for k, v in params.items() if re.search(rf":{k}\b", select)}
-    rows = conn.execute(stmt, params).all()
+    rows = conn.execute(stmt.bindparams(bindparam("d", day, type_=Date))).all()
+    return [row[-1] if not common.is_pg(url) else row[0] for row in rows]
+
+
+def _driver_plan(conn, url: str, select: str, params) -> list[str]:
+    """The query plan of `select` as the driver ran it, with its parameters."""
+    rows = conn.exec_driver_sql(("EXPLAIN " if common.is_pg(url) else "EXPLAIN QUERY PLAN ")
+                                + select, params).all()
     return [row[-1] if not common.is_pg(url) else row[0] for row in rows]
 
 

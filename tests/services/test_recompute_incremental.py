@@ -52,6 +52,8 @@ from app.services.lists.entries import remove_from_list
 from app.services.records.corrections import void_record
 from app.services.standings import recompute as rc
 from app.services.standings.facts import standing_for
+from app.services.standings.recompute import bookkeeping, walkback
+from app.services.standings.recompute.points import relief_between
 from app.services.subjects.consent import set_consent
 from app.standing.spans import window_exit
 from tests.conftest import new_organisation_id, new_person_id
@@ -237,7 +239,7 @@ def _incremental(session, rulebook, as_of: date):
     base = rc.standings_day(session)
     summary = rc.recompute(session, rulebook=rulebook, as_of=as_of, incremental=True)
     # A relief version that starts in between changes many records' points: a full run.
-    assert summary.scope == ("full" if rc._relief_between(rulebook, base, as_of)
+    assert summary.scope == ("full" if relief_between(rulebook, base, as_of)
                              else "incremental")
     run = session.get(Run, summary.run_id)
     assert run.scope == summary.scope and run.recomputed == summary.recomputed
@@ -256,9 +258,10 @@ def _incremental(session, rulebook, as_of: date):
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_an_incremental_run_stores_what_a_full_run_stores(session, data, monkeypatch):
-    monkeypatch.setattr(rc, "MAX_GAP_DAYS", 60)  # longer gaps test the lapse conditions harder
+    # Longer gaps test the lapse conditions harder.
+    monkeypatch.setattr(bookkeeping, "MAX_GAP_DAYS", 60)
     # Both ways the notice walk-back reads its candidates' records.
-    monkeypatch.setattr(rc, "WALK_BY_WINDOW", data.draw(st.sampled_from([0, 50_000])))
+    monkeypatch.setattr(walkback, "WALK_BY_WINDOW", data.draw(st.sampled_from([0, 50_000])))
     world = data.draw(worlds())
     rulebook, subjects, organisations, records, entries, dates, disputes = world
     _clean(session)

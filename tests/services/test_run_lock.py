@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 from app.errors import Conflict
 from app.services.intake.drafts import RecordDraft
 from app.services.standings import recompute as rc
+from app.services.standings.recompute import bookkeeping
 
 
 def _hold_lock(url: str, seconds: float, ready: threading.Event) -> None:
@@ -20,13 +21,13 @@ def _hold_lock(url: str, seconds: float, ready: threading.Event) -> None:
         if url.startswith("sqlite"):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": rc.RUN_LOCK_KEY})
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": bookkeeping.RUN_LOCK_KEY})
         ready.set()
         time.sleep(seconds)
         if url.startswith("sqlite"):
             conn.exec_driver_sql("ROLLBACK")
         else:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": rc.RUN_LOCK_KEY})
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": bookkeeping.RUN_LOCK_KEY})
     engine.dispose()
 
 
@@ -46,7 +47,7 @@ def test_a_second_run_gives_up_saying_why(session, make_subject, rulebook, datab
                                           monkeypatch):
     if database_url.startswith("sqlite"):
         pytest.skip("SQLite waits its 30 s busy timeout; the wait itself is tested above")
-    monkeypatch.setattr(rc, "LOCK_WAIT_SECONDS", 1)
+    monkeypatch.setattr(bookkeeping, "LOCK_WAIT_SECONDS", 1)
     make_subject(session)
     ready = threading.Event()
     holder = threading.Thread(target=_hold_lock, args=(database_url, 4, ready))
@@ -84,7 +85,7 @@ def test_a_run_and_an_objection_decided_meanwhile_do_not_deadlock(
     """The run's table locks come in the writers' order (objection, then record)."""
     if database_url.startswith("sqlite"):
         pytest.skip("SQLite has one write lock; PostgreSQL's table locks are what is tested")
-    monkeypatch.setattr(rc, "FACT_LOCK_TRIES", 1)  # no second try to hide a deadlock
+    monkeypatch.setattr(bookkeeping, "FACT_LOCK_TRIES", 1)  # no second try to hide a deadlock
     from app.services.due_process.objections import file_objection
     from app.services.records.conduct import record_conduct
 
@@ -131,8 +132,8 @@ def test_a_run_steps_aside_for_a_long_writer_then_runs_or_is_refused(
         pytest.skip("SQLite has one write lock; PostgreSQL's table locks are what is tested")
     from app.services.records.conduct import record_conduct
 
-    monkeypatch.setattr(rc, "FACT_LOCK_TRY_SECONDS", 1)
-    monkeypatch.setattr(rc, "FACT_LOCK_TRIES", tries)
+    monkeypatch.setattr(bookkeeping, "FACT_LOCK_TRY_SECONDS", 1)
+    monkeypatch.setattr(bookkeeping, "FACT_LOCK_TRIES", tries)
     sid = make_subject(session).subject_id
     record_conduct(
         session, RecordDraft(subject_id=sid, rule_code="TRAFFIC-TICKET", occurred_on=today),

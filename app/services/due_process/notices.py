@@ -32,6 +32,7 @@ from app.rulebook import Rulebook
 from app.services.audit import chain as audit
 from app.services.due_process import notice_texts as notice_texts
 from app.services.locks import begin_write
+from app.services.standings.predicates import entry_counts, record_counts
 from app.services.transaction import transaction
 
 CHUNK = 500
@@ -261,12 +262,6 @@ def _tier_changes(session: Session, rulebook: Rulebook, as_of: date) -> list[New
     return out
 
 
-def _counting_entries(as_of: date):
-    return (ListEntry.entered_on <= as_of,
-            or_(ListEntry.ends_on.is_(None), ListEntry.ends_on > as_of),
-            or_(ListEntry.removed_on.is_(None), ListEntry.removed_on > as_of))
-
-
 def entry_end(entry: ListEntry, list_def) -> date | None:
     """Return the first day a list entry no longer counts (its end or removal), or None."""
     from app.services.standings.facts import list_entry_fact
@@ -277,7 +272,7 @@ def entry_end(entry: ListEntry, list_def) -> date | None:
 
 def _list_entries(session: Session, rulebook: Rulebook, as_of: date) -> list[NewNotice]:
     rows = session.execute(
-        select(ListEntry).where(*_counting_entries(as_of),
+        select(ListEntry).where(entry_counts(ListEntry, as_of),
                                 _no_notice("list_entry", Notice.list_entry_id == ListEntry.id))
         .order_by(ListEntry.id)).scalars()
     out = []
@@ -330,7 +325,7 @@ def _pending_candidates(session: Session, rulebook: Rulebook, as_of: date) -> se
     listed: set[str] = set()
     if lists:
         listed.update(session.execute(select(ListEntry.subject_id).where(
-            ListEntry.list_code.in_(lists), *_counting_entries(as_of))).scalars())
+            ListEntry.list_code.in_(lists), entry_counts(ListEntry, as_of))).scalars())
     if flags:
         listed.update(session.execute(select(StandingFlag.subject_id).where(
             StandingFlag.flag_code.in_(flags))).scalars())
@@ -374,9 +369,8 @@ def _records_lapsing(session: Session, rulebook: Rulebook, as_of: date) -> list[
 
     rows = session.execute(
         select(Record).where(
-            Record.voided_at.is_(None), Record.annulled_on.is_(None),
-            Record.repaired_on.is_(None), Record.occurred_on <= as_of,
-            Record.ends_on > as_of, Record.ends_on <= as_of + LAPSE_AHEAD,
+            record_counts(Record, as_of), Record.ends_on <= as_of + LAPSE_AHEAD,
+            Record.repaired_on.is_(None),  # nor repaired since `as_of`: it will not lapse
             _no_notice("record_lapsing", Notice.record_id == Record.id))
         .order_by(Record.subject_id, Record.id)).scalars().all()
     by_subject: dict[str, list[Record]] = defaultdict(list)

@@ -12,15 +12,10 @@ from sqlmodel import Session
 
 from app.models import ListEntry, StandingFlag, Subject
 from app.rulebook import Rulebook
+from app.services.standings.predicates import behind_flag, entry_counts
 from app.services.standings.recompute import standings_day
 
 CHUNK = 500
-
-
-def _counting_on(day: date):
-    return (ListEntry.entered_on <= day,
-            (ListEntry.ends_on.is_(None)) | (ListEntry.ends_on > day),
-            (ListEntry.removed_on.is_(None)) | (ListEntry.removed_on > day))
 
 
 @dataclass(frozen=True)
@@ -43,7 +38,7 @@ def public_entries(session: Session, *, rulebook: Rulebook, today: date,
     codes = [c for c in public if list_code in (None, c)]
     if not codes:
         return [], 0
-    where = (ListEntry.list_code.in_(codes), *_counting_on(today))
+    where = (ListEntry.list_code.in_(codes), entry_counts(ListEntry, today))
     total = session.execute(select(func.count()).select_from(ListEntry).where(*where)).scalar()
     rows = session.execute(
         select(Subject.name, ListEntry.list_code, ListEntry.legal_basis, ListEntry.entered_on,
@@ -66,7 +61,7 @@ def entries_on(session: Session, *, list_code: str, today: date, include_ended: 
     query = (select(ListEntry, Subject).join(Subject, Subject.subject_id == ListEntry.subject_id)
              .where(ListEntry.list_code == list_code))
     if not include_ended:
-        query = query.where(*_counting_on(today))
+        query = query.where(entry_counts(ListEntry, today))
     query = query.order_by(ListEntry.entered_on.desc(), ListEntry.id.desc()).limit(limit)
     return [(entry, subject) for entry, subject in session.execute(query).all()]
 
@@ -74,7 +69,7 @@ def entries_on(session: Session, *, list_code: str, today: date, include_ended: 
 def count_counting(session: Session, *, today: date) -> dict[str, int]:
     """Return, per list code, how many entries count today."""
     return dict(session.execute(
-        select(ListEntry.list_code, func.count()).where(*_counting_on(today))
+        select(ListEntry.list_code, func.count()).where(entry_counts(ListEntry, today))
         .group_by(ListEntry.list_code)).all())
 
 
@@ -107,11 +102,8 @@ def flagged_subjects(session: Session, *, rulebook: Rulebook) -> list[FlaggedSub
         for i in range(0, len(ids), CHUNK):
             for entry in session.execute(
                     select(ListEntry).where(
-                        ListEntry.list_code == watchlist.code,
                         ListEntry.subject_id.in_(ids[i:i + CHUNK]),
-                        ListEntry.entered_on >= flag.within.before(as_of),
-                        ListEntry.entered_on <= as_of,
-                        (ListEntry.removed_on.is_(None)) | (ListEntry.removed_on > as_of))
+                        behind_flag(ListEntry, watchlist.code, flag, as_of))
                     .order_by(ListEntry.entered_on, ListEntry.id)).scalars():
                 by_key[(code, entry.subject_id)].append(entry)
     out = []

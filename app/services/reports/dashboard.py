@@ -8,11 +8,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from app import clock
 from app.models import ListEntry, Objection, Record, Run, Subject
+from app.services.standings.predicates import entry_counts
 
 DAYS = 30
 ENDING_WITHIN = 30
@@ -120,10 +121,9 @@ class EndingEntry:
 
 
 def _ending_filter(today: date, within: int):
+    """The entries that count today and end (`ends_on`) within `within` days."""
     last = today + timedelta(days=within)
-    return (ListEntry.entered_on <= today, ListEntry.ends_on.is_not(None),
-            ListEntry.ends_on > today, ListEntry.ends_on <= last,
-            or_(ListEntry.removed_on.is_(None), ListEntry.removed_on > today))
+    return (entry_counts(ListEntry, today), ListEntry.ends_on > today, ListEntry.ends_on <= last)
 
 
 def entries_ending(session: Session, *, today: date, within: int = ENDING_WITHIN,

@@ -18,13 +18,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-from sqlalchemy import and_, case, func, or_, select, union
+from sqlalchemy import and_, case, func, select, union
 from sqlmodel import Session
 
 from app import clock
 from app.models import ListEntry, Objection, Record, Run, Standing, Subject, TierChange
 from app.rulebook import Rulebook
 from app.rulebook.model import Duration
+from app.services.standings.predicates import entry_counts
 
 NOT_SCORED = ""  # the tier key of subjects without a tier (no consent where it is required)
 MONTH = Duration(1, "m")
@@ -276,9 +277,7 @@ def honour_roll(session: Session, *, rulebook: Rulebook, today: date, offset: in
     if redlists:
         parts.append(select(ListEntry.subject_id.label("subject_id"),
                             ListEntry.list_code.label("reason"))
-                     .where(ListEntry.list_code.in_(redlists), ListEntry.entered_on <= today,
-                            or_(ListEntry.ends_on.is_(None), ListEntry.ends_on > today),
-                            or_(ListEntry.removed_on.is_(None), ListEntry.removed_on > today)))
+                     .where(ListEntry.list_code.in_(redlists), entry_counts(ListEntry, today)))
     if not parts:
         return [], 0
     why = union(*parts).subquery() if len(parts) > 1 else parts[0].subquery()

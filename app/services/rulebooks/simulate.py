@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import Result, select, text
 from sqlmodel import Session
 
 from app.models import Subject
@@ -23,7 +23,8 @@ from app.rulebook.diff import diff_rulebooks
 from app.services.locks import begin_write
 from app.services.rulebooks.history import SIMULATE, record_event
 from app.services.standings.facts import load_facts, load_represented, subject_fact
-from app.services.standings.recompute import _exec, _points_table, _write_measures
+from app.services.standings.recompute import measures_table, points_table
+from app.services.transaction import transaction
 from app.standing import evaluate
 from app.standing.explain import describe_relief
 from app.standing.model import Standing
@@ -130,21 +131,15 @@ def simulate(session: Session, *, in_force: Rulebook, candidate: Rulebook, as_of
                               changes=diff_rulebooks(in_force, candidate))
     session.rollback()  # start from a clean transaction; everything below is rolled back
     try:
-        _points_table(session, in_force, "cp_sim_before", as_of)
-        _points_table(session, candidate, "cp_sim_after", as_of)
-        for table in ("cp_sim_mb", "cp_sim_ma"):
-            _exec(session, f"DROP TABLE IF EXISTS {table}")
-            _exec(session, f"CREATE TEMPORARY TABLE {table} (subject_id VARCHAR(18), "
-                           "measure_code VARCHAR(64), PRIMARY KEY (subject_id, measure_code))")
-        _write_measures(session, in_force, as_of, points_table="cp_sim_before",
-                        target="cp_sim_mb")
-        _write_measures(session, candidate, as_of, points_table="cp_sim_after",
-                        target="cp_sim_ma")
+        for rulebook, points, measures in ((in_force, "cp_sim_before", "cp_sim_mb"),
+                                           (candidate, "cp_sim_after", "cp_sim_ma")):
+            points_table(session, rulebook=rulebook, day=as_of, table=points)
+            measures_table(session, rulebook=rulebook, day=as_of, points=points, table=measures)
         _count_tiers(session, report, in_force, candidate)
         _count_measures(session, report, in_force, candidate, ids_per_measure)
         movers = _sample_ids(session, sample)
         for table in _TABLES:
-            _exec(session, f"DROP TABLE IF EXISTS {table}")
+            _run(session, f"DROP TABLE IF EXISTS {table}")
     finally:
         session.rollback()
     report.sample = [_explain(session, sid, report, in_force, candidate, as_of, row)
@@ -152,14 +147,20 @@ def simulate(session: Session, *, in_force: Rulebook, candidate: Rulebook, as_of
     session.rollback()  # the sample only read
     report.duration_ms = int((time.perf_counter() - started) * 1000)
     if log_it:
-        begin_write(session, "rulebook-history")
-        record_event(session, action=SIMULATE, actor=actor, fingerprint=candidate.fingerprint,
-                     source=source, details=report.summary())
-        session.commit()
+        with transaction(session):
+            begin_write(session, "rulebook-history")
+            record_event(session, action=SIMULATE, actor=actor,
+                         fingerprint=candidate.fingerprint, source=source,
+                         details=report.summary())
     log.info("simulated %s against %s on %s: %d subjects, %d up, %d down, %d ms",
              candidate.fingerprint[:12], in_force.fingerprint[:12], as_of, report.subjects,
              report.moved_up, report.moved_down, report.duration_ms)
     return report
+
+
+def _run(session: Session, sql: str, params: dict | None = None) -> Result:
+    """Run one of the simulation's statements on its temporary tables."""
+    return session.execute(text(sql), params or {})
 
 
 def _levels(rulebook: Rulebook) -> dict[str | None, int]:
@@ -171,8 +172,8 @@ def _levels(rulebook: Rulebook) -> dict[str | None, int]:
 
 def _count_tiers(session: Session, report: SimulationReport, in_force: Rulebook,
                  candidate: Rulebook) -> None:
-    before = dict(_exec(session, "SELECT tier, COUNT(*) FROM cp_sim_before GROUP BY tier").all())
-    after = dict(_exec(session, "SELECT tier, COUNT(*) FROM cp_sim_after GROUP BY tier").all())
+    before = dict(_run(session, "SELECT tier, COUNT(*) FROM cp_sim_before GROUP BY tier").all())
+    after = dict(_run(session, "SELECT tier, COUNT(*) FROM cp_sim_after GROUP BY tier").all())
     report.subjects = sum(before.values())
     order = [t.code for t in candidate.scheme.tiers]
     order += [t.code for t in in_force.scheme.tiers if t.code not in order]
@@ -181,7 +182,7 @@ def _count_tiers(session: Session, report: SimulationReport, in_force: Rulebook,
     if None in before or None in after:
         report.tiers.append(TierCount(NOT_SCORED, before.get(None, 0), after.get(None, 0)))
     old_levels, new_levels = _levels(in_force), _levels(candidate)
-    rows = _exec(session, """
+    rows = _run(session, """
         SELECT b.tier, a.tier, COUNT(*) FROM cp_sim_before b
         JOIN cp_sim_after a ON a.subject_id = b.subject_id
         WHERE COALESCE(b.tier, '') <> COALESCE(a.tier, '')
@@ -211,10 +212,10 @@ def _count_measures(session: Session, report: SimulationReport, in_force: Rulebo
                               ("lost", "cp_sim_mb", "cp_sim_ma")):
         missing = (f"FROM {this} t WHERE NOT EXISTS (SELECT 1 FROM {other} o WHERE "
                    "o.subject_id = t.subject_id AND o.measure_code = t.measure_code)")
-        for code, count in _exec(session, f"SELECT t.measure_code, COUNT(*) {missing} "
+        for code, count in _run(session, f"SELECT t.measure_code, COUNT(*) {missing} "
                                           "GROUP BY t.measure_code").all():
             setattr(changes[code], name, count)
-            ids = _exec(session, f"SELECT t.subject_id {missing} AND t.measure_code = :c "
+            ids = _run(session, f"SELECT t.subject_id {missing} AND t.measure_code = :c "
                                  f"ORDER BY t.subject_id LIMIT {int(limit)}", {"c": code})
             setattr(changes[code], f"{name}_ids", [row[0] for row in ids])
     report.measures = list(changes.values())
@@ -222,7 +223,7 @@ def _count_measures(session: Session, report: SimulationReport, in_force: Rulebo
 
 def _sample_ids(session: Session, size: int) -> list[tuple[str, tuple]]:
     """Return up to `size` movers by subject id (tier changes first, then measure changes)."""
-    rows = _exec(session, f"""
+    rows = _run(session, f"""
         SELECT b.subject_id, b.points, b.tier, a.points, a.tier FROM cp_sim_before b
         JOIN cp_sim_after a ON a.subject_id = b.subject_id
         WHERE COALESCE(b.tier, '') <> COALESCE(a.tier, '')
@@ -231,7 +232,7 @@ def _sample_ids(session: Session, size: int) -> list[tuple[str, tuple]]:
     found = [(r[0], tuple(r[1:])) for r in rows]
     if len(found) < size:
         seen = {sid for sid, _ in found}
-        more = _exec(session, f"""
+        more = _run(session, f"""
             SELECT b.subject_id, b.points, b.tier, a.points, a.tier FROM cp_sim_before b
             JOIN cp_sim_after a ON a.subject_id = b.subject_id
             WHERE b.subject_id IN (

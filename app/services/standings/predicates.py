@@ -1,0 +1,129 @@
+"""What counts on a day, said once: the SQL predicates every query of the facts shares.
+
+A record counts on a day; a list entry counts on a day; a watchlist entry is behind a flag
+on a day, and a subject is flagged; the tier a number of points falls in. These are the
+rules of PRODUCT.md that the pure evaluator (app.standing) applies to one subject's facts,
+written here as SQLAlchemy Core expressions for the queries that ask the database about
+many subjects: the nightly recompute, the simulation, the lists, the reports and the
+nightly notices.
+
+Each predicate takes the table it tests (an ORM class, a table, or an alias of one) and a
+day. The day is a bind parameter typed Date: anonymous by default, or named `name` when a
+hand-written statement around the expression names its parameters (the recompute's).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Date, and_, bindparam, case, func, null, or_, select
+from sqlalchemy.sql import ColumnElement, FromClause, Select
+from sqlalchemy.sql.elements import BindParameter
+
+from app.models import Objection
+from app.rulebook import Rulebook
+from app.rulebook.model import Flag
+
+OBJECTION = Objection.__table__.alias("o")
+
+
+def _columns(source: Any) -> Any:
+    """Return the columns of `source`: a table's or an alias's `.c`, an ORM class itself."""
+    return source.c if isinstance(source, FromClause) else source
+
+
+def day_param(day: date, name: str | None = None) -> BindParameter[date]:
+    """Return `day` as a bind parameter typed Date, named `name` (anonymous without one)."""
+    return bindparam(name, day, type_=Date, unique=name is None)
+
+
+def record_stands(record: Any) -> ColumnElement[bool]:
+    """The record stands: it was not voided, nor annulled after an objection."""
+    r = _columns(record)
+    return and_(r.voided_at.is_(None), r.annulled_on.is_(None))
+
+
+def record_counts(record: Any, day: date, *, suspend: bool = False,
+                  name: str | None = None) -> ColumnElement[bool]:
+    """The record counts on `day`: it stands, occurred by then, has not ended (`ends_on` is
+    the first day it no longer counts) and was not repaired by then.
+
+    With `suspend` (the scheme's objections.suspend_record) it does not count on the days an
+    objection against it is pending: filed on or before `day`, not decided by then.
+    """
+    r, d = _columns(record), day_param(day, name)
+    condition = and_(record_stands(r), r.occurred_on <= d, r.ends_on > d,
+                     or_(r.repaired_on.is_(None), r.repaired_on > d))
+    if suspend:
+        o = OBJECTION.c
+        # Uncorrelated: the few pending objections are read once, not once per record.
+        pending = select(o.record_id).where(o.filed_on <= d,
+                                            or_(o.decided_on.is_(None), o.decided_on > d))
+        condition = and_(condition, r.id.not_in(pending))
+    return condition
+
+
+def record_may_count(record: Any, first: date, last: date, *,
+                     names: tuple[str, str] | None = None) -> ColumnElement[bool]:
+    """The record can count on some day of [first, last]: it stands, occurred by `last` and
+    ends after `first` (repairs and objections are for `record_counts` to weigh, day by day).
+
+    `names`: the names of the bind parameters of `first` and `last`."""
+    r = _columns(record)
+    low, high = (day_param(first, names[0]), day_param(last, names[1])) if names else (
+        day_param(first), day_param(last))
+    return and_(r.occurred_on <= high, r.ends_on > low, record_stands(r))
+
+
+def entry_counts(entry: Any, day: date, *, name: str | None = None) -> ColumnElement[bool]:
+    """The list entry counts on `day`: entered by then, and neither ended (`ends_on` is the
+    first day it no longer counts) nor removed by then."""
+    e, d = _columns(entry), day_param(day, name)
+    return and_(e.entered_on <= d, or_(e.ends_on.is_(None), e.ends_on > d),
+                or_(e.removed_on.is_(None), e.removed_on > d))
+
+
+def behind_flag(entry: Any, watchlist: str, flag: Flag, day: date, *,
+                name: str | None = None) -> ColumnElement[bool]:
+    """The entry is one of those behind `flag` (raised by list `watchlist`) on `day`: on the
+    watchlist, entered within the flag's window (`within` before `day`, up to `day`) and not
+    removed by then. An entry that ended still counts toward the flag: the window says how
+    long it does.
+
+    With `name`, the bind parameters are `{name}l` (the list), `{name}from` and `{name}d`.
+    """
+    e = _columns(entry)
+    code = bindparam(f"{name}l" if name else None, watchlist, unique=name is None)
+    since = day_param(flag.within.before(day), f"{name}from" if name else None)
+    d = day_param(day, f"{name}d" if name else None)
+    return and_(e.list_code == code, e.entered_on >= since, e.entered_on <= d,
+                or_(e.removed_on.is_(None), e.removed_on > d))
+
+
+def flagged(entry: Any, watchlist: str, flag: Flag, day: date, *,
+            name: str | None = None) -> Select[Any]:
+    """Select the subject_id of each subject flagged with `flag` on `day`: with at least
+    `flag.entries` entries behind it. `name` as for `behind_flag` (the count: `{name}n`)."""
+    e = _columns(entry)
+    least = bindparam(f"{name}n" if name else None, flag.entries, unique=name is None)
+    return (select(e.subject_id).where(behind_flag(e, watchlist, flag, day, name=name))
+            .group_by(e.subject_id).having(func.count() >= least))
+
+
+def tier_of(rulebook: Rulebook, points: ColumnElement[Any], *,
+            prefix: str = "") -> ColumnElement[Any]:
+    """Return the tier code of `points` under `rulebook`: the first tier (highest first)
+    whose minimum it reaches, else the lowest (which has none). The bind parameters are
+    `{prefix}tmin{i}` and `{prefix}tier{i}`, for the rulebook's i-th tier."""
+    whens: list[tuple[ColumnElement[bool], BindParameter[str]]] = []
+    lowest: BindParameter[str] | None = None
+    for i, tier in enumerate(rulebook.scheme.tiers):
+        code = bindparam(f"{prefix}tier{i}", tier.code)
+        if tier.min is None:
+            lowest = code
+        else:
+            whens.append((points >= bindparam(f"{prefix}tmin{i}", tier.min), code))
+    if not whens:
+        return lowest if lowest is not None else null()
+    return case(*whens, else_=lowest)

@@ -1,0 +1,110 @@
+"""The nightly recompute: every subject's standing by set-based SQL, written atomically.
+
+One aggregate pass over the records that count (`points`), one bulk write of the
+standings, then flags and measures as set operations (`measures`, `conditions`; a measure
+with a notice period is walked back over the days its condition must have held,
+`walkback`). An incremental run recomputes only the subjects whose standing can have
+changed since the last run (`scope`) and writes only what changed (`writes`). The pure
+evaluator (app.standing) is the reference; a property test holds the two to the same
+answers. The run's row, its locks and watermarks are kept by `bookkeeping`; its work is one
+transaction under the run lock, so a run that dies leaves the previous standings in place.
+
+The public interface is this module's: `recompute`, `RunSummary`, `standings_day`,
+`last_runs`, and, for the simulation, `points_table` and `measures_table`, which compute a
+rulebook's points and measures on a day into temporary tables without writing anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date
+
+from sqlmodel import Session
+
+from app.rulebook import Rulebook
+from app.services.standings.recompute import bookkeeping, writes
+from app.services.standings.recompute.bookkeeping import last_runs, standings_day
+from app.services.standings.recompute.measures import measures_table
+from app.services.standings.recompute.points import points_table
+from app.services.standings.recompute.scope import scope_table
+from app.services.standings.recompute.sql import run
+from app.services.transaction import in_transaction, transaction
+
+__all__ = ["RunSummary", "recompute", "standings_day", "last_runs", "points_table",
+           "measures_table"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: int
+    as_of: date
+    subjects: int
+    tier_changes: int
+    duration_ms: int
+    status: str
+    scope: str = "full"  # or "incremental"
+    recomputed: int = 0  # subjects recomputed (all of them in a full run)
+
+
+def recompute(session: Session, *, rulebook: Rulebook, as_of: date,
+              triggered_by: str = "system", incremental: bool = False) -> RunSummary:
+    """Recompute the standings on `as_of`; all or nothing, one run at a time.
+
+    With `incremental` (the nightly job), only the subjects that can have changed since
+    the last run are recomputed, when that run was successful, for the day before, with
+    the same rulebook; otherwise (a rulebook change, a gap, a first run) the run is full.
+    Both give the same standings, flags and measures. A full run writes every standing row
+    (`standing.as_of` is its day); an incremental run writes only the rows that changed,
+    so there `standing.as_of` is the day a row last changed and the day of the standings
+    as a whole is the last successful run's (`standings_day`).
+    """
+    if in_transaction(session):  # the run's row must be committed before its work starts
+        raise RuntimeError("the recompute owns its transactions: call it outside one")
+    run_id = bookkeeping.open_run(session, rulebook=rulebook, as_of=as_of,
+                                  triggered_by=triggered_by)
+    started = time.perf_counter()
+    try:
+        with transaction(session):
+            summary = _recompute(session, rulebook, as_of, run_id, incremental, started)
+    except BaseException as error:
+        bookkeeping.mark_failed(session, run_id, error,
+                                duration_ms=int((time.perf_counter() - started) * 1000))
+        raise
+    log.info("recompute %s (%s) on %s: %d subjects, %d recomputed, %d tier changes, %d ms",
+             run_id, summary.scope, as_of, summary.subjects, summary.recomputed,
+             summary.tier_changes, summary.duration_ms)
+    return summary
+
+
+def _recompute(session: Session, rulebook: Rulebook, as_of: date, run_id: int,
+               incremental: bool, started: float) -> RunSummary:
+    bookkeeping.acquire(session)
+    bookkeeping.prepare(session)
+    # Runs left "running" by a process that died can be closed now: we hold the lock.
+    bookkeeping.close_abandoned(session, run_id)
+    marks = bookkeeping.watermarks(session)  # before reading any fact: what commits later is above
+    base = bookkeeping.base_run(session, rulebook, as_of, run_id) if incremental else None
+    if base is not None:
+        recomputed = scope_table(session, rulebook, base, as_of)
+        points_table(session, rulebook=rulebook, day=as_of, table="cp_new", restrict="cp_scope")
+    else:
+        points_table(session, rulebook=rulebook, day=as_of, table="cp_new")
+    changes = writes.log_tier_changes(session, as_of, run_id)
+    if base is not None:
+        writes.write_incremental(session, rulebook, as_of, run_id)
+        subjects = run(session, "SELECT COUNT(*) FROM standing").scalar_one()
+    else:
+        writes.write_full(session, rulebook, as_of, run_id)
+        recomputed = subjects = run(session, "SELECT COUNT(*) FROM cp_new").scalar_one()
+    for table in ("cp_new", "cp_scope"):
+        run(session, f"DROP TABLE IF EXISTS {table}")
+    scope = "incremental" if base is not None else "full"
+    duration = int((time.perf_counter() - started) * 1000)
+    bookkeeping.close_run(session, run_id, status="ok", subjects=subjects,
+                          tier_changes=changes, duration_ms=duration, scope=scope,
+                          recomputed=recomputed, **marks)
+    return RunSummary(run_id, as_of, subjects, changes, duration, "ok", scope, recomputed)

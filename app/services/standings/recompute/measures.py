@@ -1,0 +1,63 @@
+"""Flags and measures on a day, into temporary tables, from a table of points."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Session
+
+from app.rulebook import Rulebook
+from app.services.standings.recompute.conditions import flagged_sql, holds_sql
+from app.services.standings.recompute.sql import in_list, run
+from app.services.standings.recompute.walkback import walk_back
+
+
+def pairs_table(session: Session, table: str, column: str) -> None:
+    """(Re)create temporary table `table` (subject_id, `column`), one row per pair."""
+    run(session, f"DROP TABLE IF EXISTS {table}")
+    run(session, f"CREATE TEMPORARY TABLE {table} (subject_id VARCHAR(18), "
+                 f"{column} VARCHAR(64), PRIMARY KEY (subject_id, {column}))")
+
+
+def flags_table(session: Session, *, rulebook: Rulebook, day: date, table: str,
+                only: str | None = None) -> None:
+    """Fill temporary table `table` (subject_id, flag_code) with the flags raised on `day`.
+
+    `only`: a table of subject_ids; the flags of those subjects alone.
+    """
+    pairs_table(session, table, "flag_code")
+    for _watchlist, flag in rulebook.flags():
+        flagged = flagged_sql(rulebook, (flag.code,), day, "g", only)
+        run(session, f"INSERT INTO {table} (subject_id, flag_code) "
+                     f"SELECT DISTINCT subject_id, :fcode FROM ({flagged}) x",
+            flagged, fcode=flag.code)
+
+
+def measures_table(session: Session, *, rulebook: Rulebook, day: date, points: str,
+                   table: str, only: str | None = None) -> None:
+    """Fill temporary table `table` (subject_id, measure_code) with the measures in force on
+    `day`, the tiers being those in table `points` (subject_id, points, tier).
+
+    `only`: a table of subject_ids; the measures of those subjects alone (`points` holds
+    just them).
+    """
+    pairs_table(session, table, "measure_code")
+    noticed = []
+    for measure in rulebook.measures:
+        when = measure.when
+        if measure.notice is not None:
+            noticed.append(measure)
+        elif when.tiers and not (when.lists or when.flags):
+            # Tiers alone: straight from the points table, one row per subject already.
+            tiers = in_list("mt", when.tiers)
+            run(session, f"INSERT INTO {table} (subject_id, measure_code) "
+                         f"SELECT subject_id, :code FROM {points} WHERE tier IN {tiers}",
+                tiers, code=measure.code)
+        else:
+            holds = holds_sql(rulebook, measure, points, day, "m", only)
+            run(session, f"INSERT INTO {table} (subject_id, measure_code) "
+                         f"SELECT DISTINCT subject_id, :code FROM ({holds}) h",
+                holds, code=measure.code)
+    if noticed:
+        walk_back(session, rulebook=rulebook, as_of=day, noticed=noticed, points=points,
+                  table=table, only=only)

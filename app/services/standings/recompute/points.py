@@ -1,0 +1,108 @@
+"""Points and tiers on a day, for every subject or a few, in one aggregate pass.
+
+A record counts (app.services.standings.predicates) with its points, or with the points
+of a later relief version of its rule when that favours it; the tier follows the points.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Integer, bindparam, func, literal_column
+from sqlalchemy.sql import ColumnElement
+from sqlmodel import Session
+
+from app.models import Record
+from app.rulebook import Rulebook
+from app.services.locks import is_postgres
+from app.services.standings.predicates import record_counts, tier_of
+from app.services.standings.recompute.sql import Sql, run
+from app.standing.relief import relief_start
+
+R = Record.__table__.alias("r")  # the recompute's records are `r`, whatever table they are in
+
+
+def relief_between(rulebook: Rulebook, after: date, until: date) -> bool:
+    """Return True if a relief version of some rule starts in (after, until]."""
+    return any(v.relief and v.version > 1 and after < relief_start(v) <= until
+               for code in rulebook.rule_codes for v in rulebook.versions(code))
+
+
+def relief_sql(rulebook: Rulebook, day: date, key: str = "") -> Sql:
+    """Return the points a record `r` counts with on `day`, relief applied.
+
+    Per code, the latest relief version started by `day` applies to records of earlier
+    versions, when it favours them (see app.standing.relief, the reference). Relief
+    versions are few, so this is one CASE branch per code and no join. `key` prefixes the
+    names of the bind parameters.
+    """
+    branches: list[str] = []
+    values: dict[str, object] = {}
+    for code in rulebook.rule_codes:
+        started = [v for v in rulebook.versions(code)
+                   if v.relief and v.version > 1 and relief_start(v) <= day]
+        if started:
+            i = len(branches)
+            values.update({f"{key}rc{i}": code, f"{key}rv{i}": started[-1].version,
+                           f"{key}rp{i}": started[-1].points})
+            relieved = f"r.factor * :{key}rp{i}"
+            branches.append(
+                f"WHEN r.rule_code = :{key}rc{i} AND r.rule_version < :{key}rv{i} "
+                f"AND {relieved} > r.points "
+                "AND NOT (r.base_points > 0 AND r.points < r.factor * r.base_points) "
+                f"THEN {relieved}")
+    if not branches:
+        return Sql("r.points")
+    return Sql(f"CASE {' '.join(branches)} ELSE r.points END", **values)
+
+
+def starting_plus(rulebook: Rulebook, delta: str) -> ColumnElement[Any]:
+    """Return the scheme's starting points plus the column `delta` (none counts as 0)."""
+    start = bindparam("start", rulebook.scheme.starting_points, type_=Integer)
+    return start + func.coalesce(literal_column(delta, Integer), literal_column("0", Integer))
+
+
+def points_table(session: Session, *, rulebook: Rulebook, day: date, table: str,
+                 restrict: str | None = None) -> None:
+    """Fill temporary table `table` (subject_id, points, tier) with the subjects' points and
+    tiers on `day` (NULL for those not scored: no consent where the scheme requires it).
+
+    `restrict`: a table of the subject_ids to compute (default: every subject).
+    """
+    expression = starting_plus(rulebook, "a.delta")
+    points, tier = Sql.of(expression), Sql.of(tier_of(rulebook, expression))
+    if rulebook.scheme.requires_consent:
+        points = Sql(f"CASE WHEN s.consent THEN {points} ELSE NULL END", points)
+        tier = Sql(f"CASE WHEN s.consent THEN {tier} ELSE NULL END", tier)
+    if restrict:
+        # A few subjects: start from them (CROSS JOIN fixes that order on SQLite) and reach
+        # their records by index, instead of scanning every subject and record.
+        subjects = f"{restrict} c CROSS JOIN subject s"
+        only = "WHERE s.subject_id = c.subject_id"
+        records = f"{restrict} c2 CROSS JOIN record r"
+        join_r = "r.subject_id = c2.subject_id AND "
+    else:
+        subjects, only, join_r = "subject s", "", ""
+        # Without statistics SQLite walks the (subject_id, ...) index for the GROUP BY
+        # and fetches all ten million records at random; the window index reads only the
+        # entries live on the day. PostgreSQL's planner already takes that index.
+        records = "record r" if is_postgres(session) else "record r INDEXED BY ix_record_window"
+    counts = Sql.of(record_counts(R, day, suspend=rulebook.scheme.objections.suspend_record,
+                                  name="d"))
+    counted = relief_sql(rulebook, day)
+    run(session, f"DROP TABLE IF EXISTS {table}")
+    run(session, f"CREATE TEMPORARY TABLE {table} (subject_id VARCHAR(18) PRIMARY KEY, "
+                 "points INTEGER, tier VARCHAR(16))")
+    run(session, f"""
+        INSERT INTO {table} (subject_id, points, tier)
+        SELECT s.subject_id AS subject_id, {points} AS points, {tier} AS tier
+        FROM {subjects}
+        LEFT JOIN (
+            SELECT r.subject_id AS subject_id, SUM({counted}) AS delta
+            FROM {records}
+            WHERE {join_r}{counts}
+            GROUP BY r.subject_id
+        ) a ON a.subject_id = s.subject_id
+        {only}
+    """, points, tier, counted, counts)

@@ -1,0 +1,96 @@
+"""The scope of an incremental run: the subjects whose standing can differ from the base run's."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import DateTime, bindparam
+from sqlmodel import Session
+
+from app.models import Run
+from app.rulebook import Rulebook
+from app.services.locks import is_postgres
+from app.services.standings.recompute.conditions import holds_sql
+from app.services.standings.recompute.sql import Sql, in_list, run, union
+
+# The register's updated_at is the app's clock, taken before its write waits for the run's
+# lock: subjects changed this long before the last run started are looked at again.
+SUBJECT_CHANGE_MARGIN = timedelta(hours=1)
+
+
+def scope_table(session: Session, rulebook: Rulebook, base: Run, as_of: date) -> int:
+    """Fill temp table cp_scope with the subjects whose standing can differ from `base`'s;
+    return how many they are.
+
+    Those with facts stored or changed since the base run (ids above its watermarks; the
+    audit trail names the subject of every void, repair, objection, decision, list entry
+    and removal, consent change; the register's updated_at), those with a fact that
+    starts or stops counting in (base day, as_of], those with a noticed measure whose
+    condition held on the base day but had not yet taken effect (its notice may mature),
+    and the legal representatives of the organisations among all these.
+    """
+    since = bindparam("since", base.started_at - SUBJECT_CHANGE_MARGIN,
+                      type_=DateTime(timezone=True))
+    span = {"lo": base.as_of, "d": as_of}
+
+    def between(column: str) -> str:
+        return f"({column} > :lo AND {column} <= :d)"
+
+    parts = [
+        Sql("SELECT subject_id FROM record WHERE id > :wr", wr=base.max_record_id),
+        Sql("SELECT subject_id FROM list_entry WHERE id > :wl", wl=base.max_list_entry_id or 0),
+        Sql("SELECT subject_id FROM objection WHERE id > :wo", wo=base.max_objection_id or 0),
+        Sql("SELECT subject_id FROM audit_event WHERE id > :wa AND subject_id IS NOT NULL",
+            wa=base.max_audit_id or 0),
+        Sql("SELECT subject_id FROM subject WHERE updated_at >= :since", since=since),
+        Sql(f"SELECT subject_id FROM record WHERE {between('occurred_on')}", **span),
+        Sql(f"SELECT subject_id FROM record WHERE {between('ends_on')}", **span),
+        Sql(f"SELECT subject_id FROM record WHERE {between('repaired_on')}", **span),
+        Sql(f"SELECT subject_id FROM list_entry WHERE {between('entered_on')} OR "
+            f"{between('ends_on')} OR {between('removed_on')}", **span),
+    ]
+    if rulebook.scheme.objections.suspend_record:
+        parts.append(Sql(f"SELECT subject_id FROM objection WHERE {between('filed_on')} "
+                         f"OR {between('decided_on')}", **span))
+    for i, (watchlist, flag) in enumerate(rulebook.flags()):
+        # An entry leaves the flag's window on the first day d with `within` before d past it.
+        parts.append(Sql(f"SELECT subject_id FROM list_entry WHERE list_code = :watch{i} "
+                         f"AND entered_on >= :wfrom{i} AND entered_on < :wto{i}",
+                         **{f"watch{i}": watchlist.code,
+                            f"wfrom{i}": flag.within.before(base.as_of),
+                            f"wto{i}": flag.within.before(as_of)}))
+    for i, measure in enumerate(m for m in rulebook.measures if m.notice):
+        # Held on the base day without having taken effect: the notice may have matured.
+        held = holds_sql(rulebook, measure, "standing", base.as_of, f"p{i}")
+        parts.append(Sql(f"SELECT h.subject_id FROM ({held}) h WHERE NOT EXISTS (SELECT 1 "
+                         "FROM standing_measure sm WHERE sm.subject_id = h.subject_id "
+                         f"AND sm.measure_code = :pc{i})", held, **{f"pc{i}": measure.code}))
+    changed = union(parts)
+    run(session, "DROP TABLE IF EXISTS cp_scope")
+    run(session, "CREATE TEMPORARY TABLE cp_scope (subject_id VARCHAR(18) PRIMARY KEY)")
+    run(session, f"INSERT INTO cp_scope (subject_id) SELECT DISTINCT x.subject_id FROM "
+                 f"({changed}) x JOIN subject s ON s.subject_id = x.subject_id", changed)
+    # An organisation's lists and flags reach its legal representative; a changed
+    # organisation may have changed representative, so the former one (unknown now) is
+    # among those holding a measure that reaches representatives.
+    reaching = [m.code for m in rulebook.measures if "legal_representative" in m.reaches]
+    extra = [Sql("SELECT p.subject_id FROM cp_scope c JOIN subject o "
+                 "ON o.subject_id = c.subject_id "
+                 "JOIN subject p ON p.subject_id = o.legal_representative "
+                 "WHERE o.kind = 'organisation' AND p.kind = 'person'")]
+    if reaching and run(session, "SELECT 1 FROM subject WHERE updated_at >= :since "
+                                 "AND kind = 'organisation' LIMIT 1", since=since).first():
+        codes = in_list("rm", reaching)
+        extra.append(Sql("SELECT sm.subject_id FROM standing_measure sm "
+                         f"WHERE sm.measure_code IN {codes}", codes))
+    represented = union(extra)
+    run(session, "DROP TABLE IF EXISTS cp_scope_rep")
+    run(session, "CREATE TEMPORARY TABLE cp_scope_rep (subject_id VARCHAR(18) PRIMARY KEY)")
+    run(session, "INSERT INTO cp_scope_rep (subject_id) SELECT DISTINCT subject_id FROM ("
+                 f"{represented}) x", represented)
+    run(session, "INSERT INTO cp_scope (subject_id) SELECT subject_id FROM cp_scope_rep r "
+                 "WHERE NOT EXISTS (SELECT 1 FROM cp_scope c WHERE c.subject_id = r.subject_id)")
+    run(session, "DROP TABLE cp_scope_rep")
+    if is_postgres(session):
+        run(session, "ANALYZE cp_scope")
+    return int(run(session, "SELECT COUNT(*) FROM cp_scope").scalar_one())
