@@ -34,13 +34,13 @@ def subject_records(file):
                         name=f"records-{file.subject.subject_id}-{standing.as_of.isoformat()}")
 
 
-HISTORY_COLUMNS = [("from", lambda row: row[0]), ("points", lambda row: row[1]),
+POINTS_OVER_TIME_COLUMNS = [("from", lambda row: row[0]), ("points", lambda row: row[1]),
                    ("tier", lambda row: row[2])]
 
 
-def subject_history(file, history):
-    """The file's points over time (the history chart's table)."""
-    return csv_response(history.timeline, HISTORY_COLUMNS,
+def points_over_time(file, over_time):
+    """The file's points over time (the chart's table)."""
+    return csv_response(over_time.timeline, POINTS_OVER_TIME_COLUMNS,
                         name=f"history-{file.subject.subject_id}-{file.standing.as_of.isoformat()}")
 
 
@@ -60,9 +60,9 @@ DUE_PROCESS_COLUMNS = [
     ("objections", lambda status: "; ".join(_objection_cell(o) for o in status.objections))]
 
 
-def subject_due_process(file, dossier):
+def subject_due_process(file, due_process):
     """The file's records with their state today, objections and corrections."""
-    return csv_response(dossier.records, DUE_PROCESS_COLUMNS,
+    return csv_response(due_process.records, DUE_PROCESS_COLUMNS,
                         name=f"due-process-{file.subject.subject_id}")
 
 

@@ -11,7 +11,7 @@ bounded time each:
 - check: GET /api/v1/measures/TENDER-BAN/check?subject_id=... (a rotating set of
   subjects; bearer token from `flask --app app tokens create --department finance-bureau`).
 Each at a few concurrencies; figures are requests/s and p50/p95/p99 latency from wrk's own
-histogram. Goals (issue 7): p95 < 50 ms for the page, < 20 ms for the check.
+histogram. Goal: p95 < 50 ms for the page, < 20 ms for the check.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ child process of its own (peak memory is its own):
   share, with its steps timed by wrapping the functions it calls;
 - cli: `flask --app app records import FILE --department traffic-police`, end to end
   (process start, app creation and rulebook loading included).
-Goal (issue 7): at least 50,000 rows per second on SQLite.
+Goal: at least 50,000 rows per second on SQLite.
 """
 
 from __future__ import annotations

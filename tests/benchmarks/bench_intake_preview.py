@@ -9,7 +9,7 @@ logged-in recorder, it times: the upload, the preview of a valid file (every row
 its points fixed, nothing written), the preview of the same file with one row in ten broken
 (every problem collected, the first bad rows shown), the confirmation (the import), and the
 preview of the same file again (every row already there). Each preview is a whole request,
-template rendering included. Goal (issue 3): a 100,000-row preview well inside a proxy's
+template rendering included. Goal: a 100,000-row preview well inside a proxy's
 usual 60-second timeout.
 """
 

@@ -11,7 +11,7 @@ plus one bulk write of N rows (one per subject) into a scratch table shaped like
 it, on the nights after a first run has filled the standings (a steady state: yesterday's
 standings are replaced). Floor and recompute alternate, each in a child process of its
 own, which reports its peak memory (ru_maxrss; on PostgreSQL also the server process's
-VmHWM). Goal (issue 7): recompute <= 2x floor, peak memory < 500 MB.
+VmHWM). Goal: recompute <= 2x floor, peak memory < 500 MB.
 
 Then the incremental run, as the scheduler runs it the next night: 10,000 new records
 (--new-records) are stored and the recompute of the day after the last full night runs

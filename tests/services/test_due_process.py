@@ -24,8 +24,8 @@ from app.services.records.conduct import record_conduct
 from app.services.records.corrections import repair_record, void_record
 from app.services.standings.facts import standing_for
 from app.services.standings.recompute import recompute
-from app.services.subject_file.chart import next_tier_sentence, points_chart, subject_history
-from app.services.subject_file.due_process import due_process_file
+from app.services.subject_file.chart import next_tier_sentence, points_chart, points_over_time
+from app.services.subject_file.due_process import due_process_of
 from app.services.subjects.consent import set_consent, set_contact_email
 from app.standing import next_changes
 from app.standing.model import RecordFact, SubjectFact
@@ -338,7 +338,7 @@ def test_the_file_offers_each_next_step_with_its_state(session, rulebook, make_s
     _object(session, rulebook, disputed)
     old = _record(session, rulebook, subject, code="HEAT-TAMPER", department="heating-company",
                   occurred_on=TODAY - timedelta(days=200), today=TODAY - timedelta(days=150))
-    file = due_process_file(session, rulebook=rulebook, subject_id=subject.subject_id,
+    file = due_process_of(session, rulebook=rulebook, subject_id=subject.subject_id,
                             today=TODAY)
     by_id = {r.record.id: r for r in file.records}
     assert by_id[disputed.id].state == "disputed" and not by_id[disputed.id].can_object
@@ -374,7 +374,7 @@ def test_the_chart_draws_bands_steps_and_the_coming_lapses(session, rulebook, ma
     subject = make_subject(session)
     _record(session, rulebook, subject, occurred_on=TODAY - timedelta(days=400),
             today=TODAY - timedelta(days=400))
-    history = subject_history(session, rulebook=rulebook, subject_id=subject.subject_id,
+    history = points_over_time(session, rulebook=rulebook, subject_id=subject.subject_id,
                               as_of=TODAY)
     chart = history.chart
     assert history.scored and chart is not None

@@ -46,12 +46,12 @@ def test_facts_are_read_once_inside_the_block_and_afresh_outside(session, rulebo
 
 
 def test_the_resident_page_reads_the_facts_once(app, session, rulebook, make_subject):
-    from app.services.subject_file.chart import subject_history
+    from app.services.subject_file.chart import points_over_time
     from app.services.subject_file.standing import open_subject_file
 
     subject = make_subject(session)
     reads = _record_reads(session)
     with facts_read_once(session):
         open_subject_file(session, rulebook=rulebook, subject_id=subject.subject_id, as_of=TODAY)
-        subject_history(session, rulebook=rulebook, subject_id=subject.subject_id, as_of=TODAY)
+        points_over_time(session, rulebook=rulebook, subject_id=subject.subject_id, as_of=TODAY)
     assert len([s for s in reads if "record.subject_id" in s]) == 1

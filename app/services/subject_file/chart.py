@@ -1,4 +1,4 @@
-"""A subject's history and what comes next: the points over the last years as a chart with
+"""A subject's points over time and what comes next: the points over the last years as a chart with
 the tier bands behind it, each coming lapse with its effect, and one plain sentence on what
 changes the tier next ("On 2027-03-04 two records lapse and you return to A.").
 
@@ -68,7 +68,7 @@ class Chart:
 
 
 @dataclass(frozen=True)
-class SubjectHistory:
+class PointsOverTime:
     scored: bool
     chart: Chart | None
     timeline: tuple[tuple[date, int, str], ...]  # up to the date shown
@@ -170,8 +170,8 @@ def next_tier_sentence(changes: list[UpcomingChange], *, scheme: Scheme, scored:
             f"{change.tier}.")
 
 
-def subject_history(session: Session, *, rulebook: Rulebook, subject_id: str, as_of: date,
-                    you: bool = True) -> SubjectHistory:
+def points_over_time(session: Session, *, rulebook: Rulebook, subject_id: str, as_of: date,
+                    you: bool = True) -> PointsOverTime:
     """Return a subject's chart, coming lapses and next-tier sentence as of `as_of`."""
     subject = get_subject(session, subject_id)
     records, _entries = load_facts(session, subject)
@@ -181,11 +181,11 @@ def subject_history(session: Session, *, rulebook: Rulebook, subject_id: str, as
     sentence = next_tier_sentence(changes, scheme=rulebook.scheme, scored=scored, you=you)
     lapses = tuple(c for c in changes if c.ending)[:12]
     if not scored:
-        return SubjectHistory(False, None, (), lapses, sentence)
+        return PointsOverTime(False, None, (), lapses, sentence)
     start, end = YEARS_BACK.before(as_of), AHEAD.after(as_of)
     timeline = points_timeline(subject=fact, records=records, rulebook=rulebook, start=start,
                                end=end)
     chart = points_chart(timeline, scheme=rulebook.scheme, start=start, as_of=as_of, end=end,
                          changes=changes)
     past = tuple(t for t in timeline if t[0] <= as_of)
-    return SubjectHistory(True, chart, past, lapses, sentence)
+    return PointsOverTime(True, chart, past, lapses, sentence)

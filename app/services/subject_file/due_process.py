@@ -43,7 +43,7 @@ class RecordStatus:
 
 
 @dataclass(frozen=True)
-class DueProcessFile:
+class DueProcess:
     records: tuple[RecordStatus, ...]
     inbox: tuple[InboxItem, ...]
     consent_changes: tuple[ConsentChange, ...]
@@ -68,8 +68,8 @@ def _state(record: Record, pending: bool, today: date) -> str:
     return "disputed" if pending else "counting"
 
 
-def due_process_file(session: Session, *, rulebook: Rulebook, subject_id: str,
-                     today: date, inbox_limit: int = 100) -> DueProcessFile:
+def due_process_of(session: Session, *, rulebook: Rulebook, subject_id: str,
+                     today: date, inbox_limit: int = 100) -> DueProcess:
     """Return the subject's records with their due-process state and next steps on `today`."""
     records = list(session.execute(
         select(Record).where(Record.subject_id == subject_id)
@@ -99,7 +99,7 @@ def due_process_file(session: Session, *, rulebook: Rulebook, subject_id: str,
             can_repair=(state in ("counting", "disputed") and record.repaired_on is None
                         and repair_from is not None and repair_from <= today),
         ))
-    return DueProcessFile(
+    return DueProcess(
         records=tuple(out), inbox=tuple(inbox(session, subject_id=subject_id, limit=inbox_limit)),
         consent_changes=tuple(consent_history(session, subject_id=subject_id)),
         email=contact_email(session, subject_id=subject_id))

@@ -16,8 +16,8 @@ from app.services.accounts.users import ADMIN, AUDITOR, OFFICIAL_ROLES, RECORDER
 from app.services.intake.drafts import read_record
 from app.services.records.conduct import import_records_file, record_conduct
 from app.services.standings.recompute import last_runs
-from app.services.subject_file.chart import subject_history
-from app.services.subject_file.due_process import due_process_file
+from app.services.subject_file.chart import points_over_time
+from app.services.subject_file.due_process import due_process_of
 from app.services.subject_file.standing import open_subject_file, recent_records
 from app.services.subjects.register import find_subjects
 from app.web import export_tables, rulebook, rulebook_state, today
@@ -42,7 +42,7 @@ def home():
     records = (recent_records(session, department=current_user.department, limit=10)
                if current_user.role == RECORDER and current_user.department else [])
     state = rulebook_state() if current_user.role == ADMIN else None
-    from app.web.officials.dashboard import dashboard, dashboard_csv  # the dashboard (issue 8)
+    from app.web.officials.dashboard import dashboard, dashboard_csv
 
     data = dashboard(session)
     if wants_csv():
@@ -74,16 +74,16 @@ def subject_file(subject_id: str):
     table = request.args.get("table") if wants_csv() else None
     if wants_csv() and table not in ("history", "due-process"):
         return export_tables.subject_records(file)
-    history = subject_history(get_session(), rulebook=rules, subject_id=sid, as_of=as_of,
+    over_time = points_over_time(get_session(), rulebook=rules, subject_id=sid, as_of=as_of,
                               you=False)
     if table == "history":
-        return export_tables.subject_history(file, history)
-    dossier = due_process_file(get_session(), rulebook=rules, subject_id=sid, today=today())
+        return export_tables.points_over_time(file, over_time)
+    due_process = due_process_of(get_session(), rulebook=rules, subject_id=sid, today=today())
     if table == "due-process":
-        return export_tables.subject_due_process(file, dossier)
+        return export_tables.subject_due_process(file, due_process)
     return render_template(
-        "officials/subject.html", file=file, rules=rules, history=history, dossier=dossier,
-        as_of_action=url_for("officials.subject_file", subject_id=sid))
+        "officials/subject.html", file=file, rules=rules, over_time=over_time,
+        due_process=due_process, as_of_action=url_for("officials.subject_file", subject_id=sid))
 
 
 def _code_choices(rules, department: str | None, day) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ from flask_login import current_user
 from app.db import get_session
 from app.errors import InvalidInput
 from app.services.accounts.users import RESIDENT
-from app.services.subject_file.due_process import due_process_file
+from app.services.subject_file.due_process import due_process_of
 from app.services.subjects.consent import set_consent, set_contact_email
 from app.web import rulebook, today
 from app.web.auth import role_required
@@ -28,7 +28,7 @@ def _subject_id() -> str:
 
 
 def _status_of(record_id: int):
-    file = due_process_file(get_session(), rulebook=rulebook(), subject_id=_subject_id(),
+    file = due_process_of(get_session(), rulebook=rulebook(), subject_id=_subject_id(),
                             today=today())
     status = next((r for r in file.records if r.record.id == record_id), None)
     if status is None:
@@ -69,7 +69,7 @@ def ask_for_reconsideration(objection_id: int):
     """Ask once for a different reviewer to reconsider the decision on my objection."""
     from app.services.due_process.objections import ask_reconsideration
 
-    file = due_process_file(get_session(), rulebook=rulebook(), subject_id=_subject_id(),
+    file = due_process_of(get_session(), rulebook=rulebook(), subject_id=_subject_id(),
                             today=today())
     status = next((r for r in file.records
                    if any(o.id == objection_id and o.level == 1 for o in r.objections)), None)

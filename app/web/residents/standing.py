@@ -8,8 +8,8 @@ from flask_login import current_user
 from app.db import get_session
 from app.services.accounts.users import RESIDENT
 from app.services.standings.facts import facts_read_once
-from app.services.subject_file.chart import subject_history
-from app.services.subject_file.due_process import due_process_file
+from app.services.subject_file.chart import points_over_time
+from app.services.subject_file.due_process import due_process_of
 from app.services.subject_file.standing import open_subject_file
 from app.web import rulebook, today
 from app.web.auth import role_required
@@ -25,13 +25,13 @@ def me():
         abort(403)
     as_of = as_of_arg()
     rules = rulebook()
-    with facts_read_once(get_session()):  # the standing and the history share one read
+    with facts_read_once(get_session()):  # the standing and the points over time share one read
         file = open_subject_file(get_session(), rulebook=rules,
                                  subject_id=current_user.subject_id, as_of=as_of)
-        history = subject_history(get_session(), rulebook=rules,
+        over_time = points_over_time(get_session(), rulebook=rules,
                                   subject_id=current_user.subject_id, as_of=as_of, you=True)
-    dossier = due_process_file(get_session(), rulebook=rules,
+    due_process = due_process_of(get_session(), rulebook=rules,
                                subject_id=current_user.subject_id, today=today())
-    return render_template("residents/me.html", file=file, rules=rules, history=history,
-                           dossier=dossier, as_of_action=url_for("residents.me"))
+    return render_template("residents/me.html", file=file, rules=rules, over_time=over_time,
+                           due_process=due_process, as_of_action=url_for("residents.me"))
 
