@@ -1,4 +1,9 @@
-"""The OpenAPI 3.1 document of /api/v1, assembled from the pydantic models the views use."""
+"""The OpenAPI 3.1 document of /api/v1, assembled from the pydantic models the views use.
+
+The schemas come from pydantic; only the list of paths is written here. A library that
+derives paths from the views (flask-openapi3, spectree, apispec) was weighed and left: each
+would own the views' request parsing and error answers, which the API deliberately keeps in
+one place (app/web/api/errors.py), to save about a hundred lines of path table."""
 
 from __future__ import annotations
 
