@@ -15,6 +15,7 @@ from app.identifiers import organisation_id, person_id
 from app.models import Account, Record, Subject
 from app.rulebook import Rulebook
 from app.services.accounts.users import create_account
+from app.services.audit.chain import publish_digest
 from app.services.due_process.objections import decide_objection, file_objection
 from app.services.intake.drafts import ListEntryDraft, RecordDraft, SubjectDraft
 from app.services.lists.entries import enter
@@ -23,21 +24,50 @@ from app.services.reports.rankings import MONTH
 from app.services.rulebooks.registry import store_rulebook
 from app.services.standings.recompute import recompute
 from app.services.subjects.register import import_subjects
+from app.services.transaction import transaction
 
 DEMO_PASSWORD = "citypoints-demo"
-# Rongcheng's subdistricts and towns, with a few villages or neighbourhoods each.
+# Rongcheng's subdistricts and towns, with a few villages or neighbourhoods each, in
+# Chinese with their pinyin: the register holds Chinese names, and an English reader
+# still needs to say them.
 PLACES = {
-    "Yatou Subdistrict": ["Dongshan", "Xishan", "Chengxi", "Haiyang"],
-    "Chengshan Town": ["Chengshanwei", "Longxu Island", "Xidaqiao"],
-    "Shidao Management Area": ["Shidao Bay", "Dongcun", "Xicun"],
-    "Renhe Town": ["Renhe", "Dongnan", "Beishan"],
+    "崖头街道 (Yatou Subdistrict)": ["东山 (Dongshan)", "西山 (Xishan)", "城西 (Chengxi)",
+                                   "海洋 (Haiyang)"],
+    "成山镇 (Chengshan Town)": ["成山卫 (Chengshanwei)", "龙须岛 (Longxu Island)",
+                              "西大桥 (Xidaqiao)"],
+    "石岛管理区 (Shidao Management Area)": ["石岛湾 (Shidao Bay)", "东村 (Dongcun)",
+                                        "西村 (Xicun)"],
+    "人和镇 (Renhe Town)": ["人和 (Renhe)", "东南 (Dongnan)", "北山 (Beishan)"],
 }
-SURNAMES = ["Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Zhao", "Huang", "Zhou", "Wu",
-            "Xu", "Sun", "Ma", "Zhu", "Hu", "Guo", "He", "Lin", "Gao", "Luo"]
-GIVEN = ["Wei", "Fang", "Na", "Min", "Jing", "Lei", "Qiang", "Jun", "Yang", "Yan", "Jie",
-         "Tao", "Ming", "Chao", "Xiu", "Hui", "Ping", "Gang", "Hong", "Lan"]
-TRADES = ["Seafood Processing", "Fishing Cooperative", "Construction", "Trading", "Logistics",
-          "Tyre Works", "Shipyard", "Food", "Property Services", "Textiles"]
+SURNAMES = [("王", "Wang"), ("李", "Li"), ("张", "Zhang"), ("刘", "Liu"), ("陈", "Chen"),
+            ("杨", "Yang"), ("赵", "Zhao"), ("黄", "Huang"), ("周", "Zhou"), ("吴", "Wu"),
+            ("徐", "Xu"), ("孙", "Sun"), ("马", "Ma"), ("朱", "Zhu"), ("胡", "Hu"),
+            ("郭", "Guo"), ("何", "He"), ("林", "Lin"), ("高", "Gao"), ("罗", "Luo")]
+GIVEN = [("伟", "Wei"), ("芳", "Fang"), ("娜", "Na"), ("敏", "Min"), ("静", "Jing"),
+         ("磊", "Lei"), ("强", "Qiang"), ("军", "Jun"), ("洋", "Yang"), ("艳", "Yan"),
+         ("杰", "Jie"), ("涛", "Tao"), ("明", "Ming"), ("超", "Chao"), ("秀", "Xiu"),
+         ("慧", "Hui"), ("平", "Ping"), ("刚", "Gang"), ("红", "Hong"), ("兰", "Lan")]
+TRADES = [("水产加工", "Seafood Processing"), ("渔业合作社", "Fishing Cooperative"),
+          ("建筑", "Construction"), ("商贸", "Trading"), ("物流", "Logistics"),
+          ("轮胎", "Tyre Works"), ("船舶修造", "Shipyard"), ("食品", "Food"),
+          ("物业服务", "Property Services"), ("纺织", "Textiles")]
+# One designated person per tier, with the conduct that puts them there (points from the
+# sample rulebook; everyone starts at 1000): every tier, AAA and D included, has someone.
+TIER_EXAMPLES = [
+    ("AAA", ["HEROIC-ACT", "HEROIC-ACT"]),
+    ("AA", ["HEROIC-ACT", "BLOOD-DONATION"]),
+    ("A", []),
+    ("B", ["UTIL-DAMAGE"]),
+    ("C", ["TRAFFIC-DRUNK"]),
+    ("D", ["TRAFFIC-DRUNK", "TRAFFIC-DRUNK", "UTIL-DAMAGE"]),
+]
+
+
+def _person_name(rng: random.Random) -> str:
+    surname, given = rng.choice(SURNAMES), rng.sample(GIVEN, rng.choice((1, 2)))
+    hanzi = surname[0] + "".join(g[0] for g in given)
+    pinyin = f"{surname[1]} {''.join(g[1] for g in given).capitalize()}"
+    return f"{hanzi} ({pinyin})"
 
 
 @dataclass
@@ -70,8 +100,7 @@ def _people(rng: random.Random, count: int) -> list[SubjectDraft]:
         prefix = f"{region}{birth:%Y%m%d}{i % 1000:03d}"
         district = rng.choice(list(PLACES))
         rows.append(SubjectDraft(subject_id=person_id(prefix), kind="person",
-                                 name=f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}"
-                                      f"{rng.choice(GIVEN).lower()}",
+                                 name=_person_name(rng),
                                  district=district, village=rng.choice(PLACES[district]),
                                  consent=rng.random() < 0.9, line=i + 2))
     return rows
@@ -86,9 +115,10 @@ def _organisations(rng: random.Random, count: int,
         prefix = f"91371082{body}"
         district = rng.choice(list(PLACES))
         rep = people[rng.randrange(len(people))].subject_id
+        surname, (trade_zh, trade_en) = rng.choice(SURNAMES), rng.choice(TRADES)
         rows.append(SubjectDraft(subject_id=organisation_id(prefix), kind="organisation",
-                                 name=f"Rongcheng {rng.choice(SURNAMES)}'s "
-                                      f"{rng.choice(TRADES)} Co., Ltd. {i + 1}",
+                                 name=f"荣成市{surname[0]}氏{trade_zh}有限公司 "
+                                      f"(Rongcheng {surname[1]}'s {trade_en} Co., Ltd.)",
                                  district=district, village=rng.choice(PLACES[district]),
                                  legal_representative=rep, consent=True,
                                  line=len(people) + i + 2))
@@ -139,22 +169,47 @@ def _create(session: Session, *, rulebook: Rulebook, count: int, seed: int, toda
                     department.code not in rule.departments:
                 continue
             planned.append((day, department.code, subject, code))
+    planned = _tier_examples(rulebook, planned, people, today)
     planned.sort()
-    by_department: dict[str, list[RecordDraft]] = {}
+    # Each day's records are imported on that day, so their notices carry the day they
+    # were made, as a city's would.
+    by_day: dict[tuple[date, str], list[RecordDraft]] = {}
     for n, (day, department, subject, code) in enumerate(planned):
-        by_department.setdefault(department, []).append(RecordDraft(
+        by_day.setdefault((day, department), []).append(RecordDraft(
             subject_id=subject, rule_code=code, occurred_on=day,
             evidence=f"demo file {department}/{day:%Y}/{n:05d}", external_ref=f"demo-{n:05d}",
             line=n + 2))
-    for department, drafts in by_department.items():
+    for (day, department), drafts in sorted(by_day.items()):
         import_records(session, drafts, rulebook=rulebook, department=department,
-                       recorded_by=f"demo:{department}", today=today, name="demo")
+                       recorded_by=f"demo:{department}", today=day, name="demo")
     _lists(session, rulebook=rulebook, rng=rng, ids=ids, kinds=kinds, today=today)
     _accounts(session, rulebook=rulebook, people=people, today=today)
     _objections(session, rulebook=rulebook, rng=rng, today=today)
     # A run a month back first, so the rankings have a change since last month to show.
     recompute(session, rulebook=rulebook, as_of=MONTH.before(today), triggered_by="demo")
     recompute(session, rulebook=rulebook, as_of=today, triggered_by="demo")
+    with transaction(session):  # the transparency page has a digest to show
+        publish_digest(session, day=today)
+
+
+def _tier_examples(rulebook: Rulebook, planned, people, today):
+    """Give one person per tier exactly the conduct that puts them there (in place of their
+    random records), when the rulebook is the sample's; otherwise leave the plan alone."""
+    tiers = {t.code for t in rulebook.scheme.tiers}
+    needed = {code for _, codes in TIER_EXAMPLES for code in codes}
+    if not {tier for tier, _ in TIER_EXAMPLES} <= tiers or not needed <= set(rulebook.rule_codes):
+        return planned
+    persons = [p.subject_id for p in people][:len(TIER_EXAMPLES)]
+    if len(persons) < len(TIER_EXAMPLES):
+        return planned
+    planned = [p for p in planned if p[2] not in persons]
+    for subject, (_, codes) in zip(persons, TIER_EXAMPLES, strict=True):
+        for k, code in enumerate(codes):
+            day = today - timedelta(days=70 + 7 * k)  # before the objections the demo files
+            department = next(d.code for d in rulebook.departments
+                              if code in rulebook.codes_for_department(d.code, day))
+            planned.append((day, department, subject, code))
+    return planned
 
 
 def _objections(session, *, rulebook, rng, today) -> None:
@@ -190,14 +245,15 @@ def _lists(session, *, rulebook, rng, ids, kinds, today) -> None:
                         entered_on=today - timedelta(days=30 + 90 * k),
                         decision_ref=f"PS-{subject[-6:]}-{k + 1}"), rulebook=rulebook,
                         department=list_def.departments[k % len(list_def.departments)],
-                        today=today, actor="demo")
+                        today=today - timedelta(days=30 + 90 * k), actor="demo")
             continue
         for subject in rng.sample(ids, min(4, len(ids))):
+            entered_on = today - timedelta(days=rng.randint(10, 300))
             enter(session, ListEntryDraft(
-                subject_id=subject, list_code=list_def.code,
-                entered_on=today - timedelta(days=rng.randint(10, 300)),
-                decision_ref=f"({today.year}) Lu 1082 Zhi {rng.randint(100, 999)}"),
-                rulebook=rulebook, department=department, today=today, actor="demo")
+                subject_id=subject, list_code=list_def.code, entered_on=entered_on,
+                decision_ref=f"({entered_on.year}) Lu 1082 Zhi {rng.randint(100, 999)}"),
+                rulebook=rulebook, department=department, today=entered_on,
+                actor="court" if department == "court" else "demo")
 
 
 def _accounts(session, *, rulebook, people, today) -> None:
@@ -217,6 +273,7 @@ def _accounts(session, *, rulebook, people, today) -> None:
         ("recorder", "recorder", recorder_dept, None),
         ("heating", "recorder", heating, None),
         ("reviewer", "reviewer", reviewer_dept, None),
+        *([("court", "recorder", "court", None)] if rulebook.department("court") else []),
         ("author", "rule-author", None, None),
         ("auditor", "auditor", None, None),
         ("resident", "resident", None, subject_id),
