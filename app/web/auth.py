@@ -73,10 +73,11 @@ def login():
         try:
             account = authenticate(get_session(), username=form.username.data,
                                    password=form.password.data,
-                                   address=request.remote_addr or "")
+                                   address=request.remote_addr or "")  # see PROXY_FIX_*
         except Throttled as throttled:
             return render_template("auth/login.html", form=form, error=throttled.message,
-                                   next=target), throttled.status
+                                   next=target), throttled.status, {
+                                       "Retry-After": str(throttled.retry_after)}
         if account is None:
             error = WRONG_LOGIN
         else:

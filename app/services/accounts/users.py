@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import unicodedata
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import func, or_, select, update
@@ -30,6 +31,8 @@ MAX_USERNAME = 80
 INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u034f\u17b4\u17b5\u180b\u180c\u180d\u180e"
                       "\u180f\u2800") | frozenset(map(chr, range(0xFE00, 0xFE10)))
 THROTTLE_WINDOW = timedelta(minutes=15)
+FIRST_DELAY = timedelta(seconds=5)  # the wait after the first failure over the limit
+MAX_DELAY = timedelta(seconds=60)  # the longest wait between tries once throttled
 MAX_FAILURES_PER_NAME = 5
 MAX_FAILURES_PER_ADDRESS = 20
 
@@ -119,17 +122,54 @@ def create_account(session: Session, *, username: str, password: str, role: str,
 
 
 class Throttled(CitypointsError):
-    """Too many failed logins for this name or from this address; says nothing more."""
+    """Too many failed logins for this name or from this address: wait before the next
+    try (`retry_after` seconds); says nothing more."""
 
     code = "throttled"
     status = 429
 
+    def __init__(self, retry_after: int):
+        super().__init__(f"too many attempts; wait {retry_after} seconds before trying again")
+        self.retry_after = retry_after
 
-def _failures(session: Session, column, value: str, since) -> int:
-    return session.execute(
-        select(func.count()).select_from(LoginAttempt)
+
+def _failures(session: Session, column, value: str, since) -> tuple[int, datetime | None]:
+    """Return how many logins failed for `value` since `since`, and when the last one did."""
+    count, last = session.execute(
+        select(func.count(), func.max(LoginAttempt.at)).select_from(LoginAttempt)
         .where(column == value, LoginAttempt.at >= since, LoginAttempt.success.is_(False))
-    ).scalar()
+    ).one()
+    return count, last
+
+
+def _wait(failures: int, allowed: int) -> timedelta:
+    """Return how long to wait after the last failure: nothing up to `allowed` failures,
+    then doubling from `FIRST_DELAY` up to `MAX_DELAY`."""
+    if failures < allowed:
+        return timedelta(0)
+    return min(MAX_DELAY, FIRST_DELAY * 2 ** min(failures - allowed, 16))
+
+
+def _throttle(session: Session, username: str, address: str) -> None:
+    """Raise Throttled while the wait after the last failure (for the name, or from the
+    address) runs; afterwards every try, the right password included, is checked."""
+    now = utcnow()
+    since = now - THROTTLE_WINDOW
+    keys = [(LoginAttempt.username, username, MAX_FAILURES_PER_NAME)]
+    if address:
+        keys.append((LoginAttempt.address, address, MAX_FAILURES_PER_ADDRESS))
+    until = None
+    for column, value, allowed in keys:
+        failures, last = _failures(session, column, value, since)
+        if last is None:
+            continue
+        if last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        end = last + _wait(failures, allowed)
+        if end > now and (until is None or end > until):
+            until = end
+    if until is not None:
+        raise Throttled(max(1, math.ceil((until - now).total_seconds())))
 
 
 @atomic
@@ -137,16 +177,17 @@ def authenticate(session: Session, *, username: str, password: str,
                  address: str = "") -> Account | None:
     """Return the active account for these credentials, or None (never says which was wrong).
 
-    Raise Throttled after too many failures for the name or from the address within the
-    window, whether or not such an account exists, so the answer reveals nothing.
+    After `MAX_FAILURES_PER_NAME` failures for the name, or `MAX_FAILURES_PER_ADDRESS` from
+    the address (the client's, as the configured proxy forwards it) within the window, each
+    further try must wait after the last failure, doubling up to `MAX_DELAY`: guessing is
+    slowed to a crawl, but the right password still gets in once the wait is over, so
+    nobody (a whole city behind one address included) is locked out. Raise Throttled
+    during the wait, whether or not such an account exists, so the answer reveals nothing.
     """
     username = unicodedata.normalize("NFKC", (username or "")).strip()[:MAX_USERNAME]
-    since = utcnow() - THROTTLE_WINDOW
-    if (_failures(session, LoginAttempt.username, username, since) >= MAX_FAILURES_PER_NAME
-            or (address and _failures(session, LoginAttempt.address, address, since)
-                >= MAX_FAILURES_PER_ADDRESS)):
-        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-        raise Throttled(f"too many attempts; wait {minutes} minutes before trying again")
+    name = username_key(username)[:MAX_USERNAME]  # "ANA" and "ana" are one name here too
+    address = (address or "")[:64]
+    _throttle(session, name, address)
     account = session.execute(
         select(Account).where(Account.username_key == username_key(username))
     ).scalar_one_or_none() or session.execute(
@@ -159,7 +200,7 @@ def authenticate(session: Session, *, username: str, password: str,
     else:
         ok = check_password_hash(account.password_hash, password or "")
     begin_write(session, "accounts")  # the reads above may be older than another's commit
-    session.add(LoginAttempt(username=username, address=(address or "")[:64], success=ok))
+    session.add(LoginAttempt(username=name, address=address, success=ok))
     return account if ok else None
 
 
