@@ -26,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(secure)
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
         os.makedirs(app.instance_path, exist_ok=True)
+    _trust_proxies(app)
 
     from app import cli, db
     from app.services.rulebooks.registry import RulebookRegistry
@@ -36,6 +37,28 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_web(app)
     cli.init_app(app)
     return app
+
+
+PROXY_HEADERS = ("for", "proto", "host", "prefix")
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Take the client's address (and scheme, host, prefix) from the configured number of
+    trusted proxies' X-Forwarded-* headers (Werkzeug's ProxyFix); trust none by default."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    counts = {}
+    for name in PROXY_HEADERS:
+        setting = f"PROXY_FIX_X_{name.upper()}"
+        try:
+            counts[f"x_{name}"] = int(app.config.get(setting) or 0)
+        except (TypeError, ValueError):
+            raise RuntimeError(f"FLASK_{setting} must be a whole number of proxies "
+                               f"(0 trusts none), not {app.config.get(setting)!r}") from None
+        if counts[f"x_{name}"] < 0:
+            raise RuntimeError(f"FLASK_{setting} must not be negative")
+    if any(counts.values()):
+        app.wsgi_app = ProxyFix(app.wsgi_app, **counts)  # type: ignore[method-assign]
 
 
 def _serving() -> bool:

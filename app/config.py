@@ -32,4 +32,14 @@ def defaults(instance_path: str) -> dict:
         "RELOAD_ON_SIGHUP": True,
         "RULES_CANDIDATES_DIR": None,
         "SIMULATION_SAMPLE": 20,
+        # How many proxies in front of the app to trust for X-Forwarded-For, -Proto, -Host
+        # and -Prefix (Werkzeug's ProxyFix); 0 trusts nothing a client sends. Behind the
+        # one TLS proxy the README prescribes: PROXY_FIX_X_FOR = PROXY_FIX_X_PROTO = 1.
+        # The scheduler's leader lease: a standby takes over this long after the leader's
+        # last renewal (renewed every third of it).
+        "SCHEDULER_LEASE_SECONDS": 30,
+        "PROXY_FIX_X_FOR": 0,
+        "PROXY_FIX_X_PROTO": 0,
+        "PROXY_FIX_X_HOST": 0,
+        "PROXY_FIX_X_PREFIX": 0,
     }

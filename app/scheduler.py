@@ -4,16 +4,28 @@ Started by `flask --app app scheduler`, never by create_app. Jobs are kept in th
 database (APScheduler's SQLAlchemy job store), so a night missed while the process was
 down is run once when it starts again (misfire handling with coalescing). The
 recompute's own database lock keeps one run at a time across processes and hosts.
+
+Several scheduler processes may run against one database (a standby for failover, or a
+second host by mistake): only the one holding the leader lease (`app.services.scheduling`)
+starts its jobs; the others stand by and try to take the lease every few seconds, so one
+takes over within `SCHEDULER_LEASE_SECONDS` (plus a heartbeat) after the leader dies. Each
+run first claims its job's due time in the database, so no job runs twice for one due
+time, whatever the processes do.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import sys
 import time
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+from apscheduler.schedulers.base import STATE_PAUSED
 from flask import Flask
 
 from app import clock
@@ -24,7 +36,9 @@ from app.services.rulebooks.registry import EXTENSION_KEY as RULEBOOKS
 log = logging.getLogger(__name__)
 JOBSTORE_TABLE = "apscheduler_jobs"
 MISFIRE_GRACE = 20 * 3600  # a night missed by less than this is caught up at the next start
+LOOK_BACK = (timedelta(hours=2), timedelta(seconds=MISFIRE_GRACE) + timedelta(days=1))
 _apps: dict[str, Flask] = {}  # jobs are stored by reference; they find their app here
+_holders: dict[str, str] = {}  # and this process's name in the leader lease
 
 
 def nightly_recompute(app: Flask) -> None:
@@ -69,13 +83,40 @@ def deliver_notices(app: Flask) -> None:
 
 
 def run_job(job_id: str) -> None:
-    """Run the declared job `job_id` for the scheduler's app (the stored job's target)."""
+    """Run the declared job `job_id` for the scheduler's app (the stored job's target),
+    once its due time is claimed: never twice for one due time, nor by a process that
+    does not hold the leader lease."""
+    from app.services.scheduling.lease import claim_due_time
+
     app = _apps["default"]
     for job in jobs(app):
         if job.id == job_id:
+            now = datetime.now(UTC)
+            due = due_time(app, job, now)
+            with app.app_context(), session_scope(app, write=True) as session:
+                claimed = claim_due_time(session, job_id=job_id, due_at=due,
+                                         holder=_holders.get("default", ""), now=now)
+            if not claimed:
+                log.info("job %s due %s: run already, or this scheduler is not the "
+                         "leader; skipped", job_id, due.isoformat())
+                return
             job.func(app)
             return
     log.error("job %s is not declared any more; nothing run", job_id)
+
+
+def due_time(app: Flask, job: Job, now: datetime) -> datetime:
+    """Return the job's latest due time at or before `now` (UTC): the time this run is for."""
+    trigger = _trigger(app, job)
+    for back in LOOK_BACK:
+        fire = trigger.get_next_fire_time(None, now - back)
+        latest = None
+        while fire is not None and fire <= now:
+            latest = fire
+            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        if latest is not None:
+            return latest.astimezone(UTC)
+    return now  # run by hand, long after any due time
 
 
 def publish_audit_digest(app: Flask) -> None:
@@ -110,7 +151,6 @@ def build_scheduler(app: Flask):
     declared (job id, trigger) pairs to install once it is started paused."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.triggers.cron import CronTrigger
 
     _apps["default"] = app
     scheduler = BackgroundScheduler(
@@ -119,10 +159,13 @@ def build_scheduler(app: Flask):
                                                  tablename=JOBSTORE_TABLE)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
     )
-    return scheduler, [
-        (job.id, CronTrigger(hour=job.hour, minute=job.minute, timezone=app.config["TIMEZONE"]))
-        for job in jobs(app)
-    ]
+    return scheduler, [(job.id, _trigger(app, job)) for job in jobs(app)]
+
+
+def _trigger(app: Flask, job: Job):
+    from apscheduler.triggers.cron import CronTrigger
+
+    return CronTrigger(hour=job.hour, minute=job.minute, timezone=app.config["TIMEZONE"])
 
 
 def install_jobs(scheduler, declared) -> None:
@@ -142,8 +185,34 @@ def install_jobs(scheduler, declared) -> None:
         scheduler.remove_job(job_id)
 
 
-def start(app: Flask):
-    """Start the scheduler for `app`: paused, jobs installed, then resumed; return it."""
+def holder_name() -> str:
+    """Return a name for this process in the leader lease: host, pid and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:200]
+
+
+def lease_seconds(app: Flask) -> float:
+    """Return how long the leader lease lasts without a renewal (SCHEDULER_LEASE_SECONDS)."""
+    seconds = float(app.config.get("SCHEDULER_LEASE_SECONDS", 30))
+    if seconds <= 0:
+        raise Conflict("SCHEDULER_LEASE_SECONDS must be more than 0")
+    return seconds
+
+
+def heartbeat(app: Flask, holder: str) -> bool:
+    """Take or renew the leader lease for `holder`; return whether it holds it."""
+    from app.services.scheduling.lease import hold_lease
+
+    with app.app_context(), session_scope(app, write=True) as session:
+        return hold_lease(session, holder=holder, seconds=lease_seconds(app))
+
+
+def start(app: Flask, holder: str | None = None):
+    """Start the scheduler for `app` as the leader: take the lease (Conflict if another
+    scheduler holds it), start paused, install the jobs, resume; return it."""
+    holder = holder or holder_name()
+    if not heartbeat(app, holder):
+        raise Conflict("another scheduler holds the leader lease")
+    _holders["default"] = holder
     scheduler, declared = build_scheduler(app)
     scheduler.start(paused=True)
     install_jobs(scheduler, declared)
@@ -154,14 +223,47 @@ def start(app: Flask):
 
 
 def run_scheduler(app: Flask) -> None:
-    """Run the scheduler in the foreground until interrupted (SIGINT or SIGTERM)."""
+    """Run the scheduler in the foreground until interrupted (SIGINT or SIGTERM): the
+    leader runs the jobs, a standby waits for the lease, and either renews or tries every
+    third of the lease."""
+    from app.services.scheduling.lease import release_lease
+
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    scheduler = start(app)
+    seconds = lease_seconds(app)
+    holder = holder_name()
+    scheduler = None
+    held_until = 0.0  # monotonic: when our lease runs out if no renewal gets through
+    log.info("scheduler %s started; lease %s s", holder, seconds)
     try:
         while True:
-            time.sleep(3600)
+            beat = time.monotonic()
+            try:
+                leading = heartbeat(app, holder)
+            except Exception:  # the database is away or locked: keep what we know
+                log.exception("scheduler %s: the lease could not be renewed", holder)
+                leading = beat < held_until
+            else:
+                held_until = beat + seconds if leading else 0.0
+            if leading and scheduler is None:
+                log.info("scheduler %s leads: starting the jobs", holder)
+                scheduler = start(app, holder)
+            elif leading and scheduler.state == STATE_PAUSED:
+                log.info("scheduler %s leads again: resuming the jobs", holder)
+                scheduler.resume()
+            elif not leading and scheduler is not None and scheduler.state != STATE_PAUSED:
+                log.warning("scheduler %s lost the lease: standing by", holder)
+                scheduler.pause()
+            elif not leading and scheduler is None:
+                log.debug("scheduler %s stands by", holder)
+            time.sleep(max(0.5, seconds / 3))
     except (KeyboardInterrupt, SystemExit):
-        scheduler.shutdown(wait=True)
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
+        try:
+            with app.app_context(), session_scope(app, write=True) as session:
+                release_lease(session, holder=holder)
+        except Exception:
+            log.exception("scheduler %s: the lease could not be released", holder)
         log.info("scheduler stopped")

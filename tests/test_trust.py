@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select, text
@@ -136,3 +136,54 @@ def test_a_check_goes_on_from_an_earlier_one_only_while_its_head_stands(session)
     assert again.ok is False and again.new_events is None
     third = audit.verify(session, digests=digests, after=first)
     assert third.ok is False and third.broken_id == first.head_id
+
+
+def _try_from(client, username, password, client_address):
+    headers = {"X-Forwarded-For": client_address}
+    page = client.get("/login", headers=headers)
+    return client.post("/login", headers=headers,
+                       data={"username": username, "password": password,
+                             "csrf_token": csrf_token(page.get_data(as_text=True))})
+
+
+def test_the_right_password_is_slowed_not_refused(app, session, client):
+    import time_machine
+
+    create_account(session, username="ana", password=PASSWORD, role="admin")
+    with time_machine.travel(datetime.now(UTC), tick=True) as traveller:
+        for _ in range(6):
+            _try(client, "ANA", "wrong password!")  # any case of the name counts for it
+        waiting = _try(client, "ana", PASSWORD)
+        assert waiting.status_code == 429 and int(waiting.headers["Retry-After"]) >= 1
+        traveller.shift(int(waiting.headers["Retry-After"]) + 1)
+        assert _try(app.test_client(), "ana", PASSWORD).status_code == 302  # in, after it
+        for _ in range(20):  # a guesser never waits more than a minute between tries
+            _try(client, "ana", "wrong password!")
+            traveller.shift(61)
+        assert _try(app.test_client(), "ana", PASSWORD).status_code == 302
+
+
+def test_behind_a_trusted_proxy_each_client_is_throttled_on_its_own(app_config):
+    proxied = create_app({**app_config, "PROXY_FIX_X_FOR": 1, "PROXY_FIX_X_PROTO": 1})
+    from app.db import session_scope
+
+    with proxied.app_context(), session_scope(proxied) as s:
+        create_account(s, username="ana", password=PASSWORD, role="admin")
+    client = proxied.test_client()
+    client.environ_base["REMOTE_ADDR"] = "10.0.0.1"  # the proxy
+    for n in range(20):
+        _try_from(client, f"user{n}", "wrong password!", "203.0.113.7")
+    assert _try_from(client, "someone", "wrong password!", "203.0.113.7").status_code == 429
+    # Everyone else, behind the same proxy, logs in as usual.
+    assert _try_from(client, "ana", PASSWORD, "198.51.100.2").status_code == 302
+
+
+def test_without_a_trusted_proxy_a_forwarded_address_is_ignored(app, client):
+    for n in range(20):
+        _try_from(client, f"user{n}", "wrong password!", f"192.0.2.{n}")
+    assert _try_from(client, "someone", "wrong password!", "192.0.2.99").status_code == 429
+
+
+def test_a_proxy_setting_must_be_a_number(database_url):
+    with pytest.raises(RuntimeError, match="FLASK_PROXY_FIX_X_FOR"):
+        create_app({"TESTING": True, "DATABASE_URL": database_url, "PROXY_FIX_X_FOR": "yes"})

@@ -32,3 +32,19 @@ def users_create(username, role, department, subject_id, display_name, password)
         except CitypointsError as error:
             fail(error)
     click.echo(f"created {account.role} account {account.username}")
+
+
+@users_cli.command("set-password")
+@click.argument("username")
+@click.password_option(envvar="CITYPOINTS_PASSWORD", help="Prompted if not given.")
+def users_set_password(username, password) -> None:
+    """Set an account's password; every session it had open ends."""
+    from app.services.accounts.users import change_password, find_account
+
+    with session_scope(write=True) as session:
+        try:
+            account = find_account(session, username)
+            change_password(session, account_id=account.id, new_password=password, actor="cli")
+        except CitypointsError as error:
+            fail(error)
+    click.echo(f"password of {username} changed; its sessions have ended")

@@ -36,6 +36,8 @@ class Subject(SQLModel, table=True):
 class Account(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=80, unique=True)
+    # The name NFKC-normalised and case-folded: what makes two names the same (unique).
+    username_key: str = Field(max_length=160, sa_column_kwargs={"unique": True})
     password_hash: str = Field(max_length=255)
     role: str = Field(max_length=32)  # see app.services.accounts.users.ROLES
     display_name: str = Field(default="", max_length=200)
@@ -43,6 +45,9 @@ class Account(SQLModel, table=True):
     subject_id: str | None = Field(default=None, foreign_key="subject.subject_id")
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    # Carried by every login session; raised by logout, deactivation and a new password,
+    # which ends every session opened before.
+    session_generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class RulebookVersion(SQLModel, table=True):
@@ -196,3 +201,23 @@ class SchedulerLock(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     holder: str | None = Field(default=None, max_length=200)
     acquired_at: datetime | None = None
+
+
+class SchedulerLease(SQLModel, table=True):
+    """The leader lease: the one scheduler process that may run jobs until `expires_at`."""
+
+    __tablename__ = "scheduler_lease"
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str | None = Field(default=None, max_length=200)
+    expires_at: datetime | None = None
+    renewed_at: datetime | None = None
+
+
+class SchedulerJobRun(SQLModel, table=True):
+    """A job's due time, claimed by the scheduler that runs it (once per due time)."""
+
+    __tablename__ = "scheduler_job_run"
+    job_id: str = Field(primary_key=True, max_length=64)
+    due_at: datetime = Field(primary_key=True)
+    holder: str = Field(max_length=200)
+    claimed_at: datetime = Field(default_factory=utcnow)

@@ -37,15 +37,25 @@ class User:
         self.is_anonymous = False
 
     def get_id(self) -> str:
-        return str(self.account.id)
+        """The session's user id: the account and its session generation ("12.3")."""
+        return f"{self.account.id}.{self.account.session_generation}"
 
 
 @login_manager.user_loader
 def _load_user(user_id: str):
-    if not user_id.isdigit():
+    """Load the account of a session, if that session has not been ended since.
+
+    Logout, deactivation and a new password raise the account's session generation, so
+    a cookie saved before any of them (the session or the remember-me cookie) opens
+    nothing.
+    """
+    account_id, _, generation = user_id.partition(".")
+    if not account_id.isdigit() or not generation.isdigit():
         return None
-    account = get_session().get(Account, int(user_id))
-    return User(account) if account is not None and account.active else None
+    account = get_session().get(Account, int(account_id))
+    if account is None or not account.active or account.session_generation != int(generation):
+        return None
+    return User(account)
 
 
 def rulebook():

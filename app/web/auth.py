@@ -10,9 +10,16 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from app.db import get_session
-from app.services.accounts.users import RESIDENT, Throttled, authenticate
+from app.errors import InvalidInput
+from app.services.accounts.users import (
+    RESIDENT,
+    Throttled,
+    authenticate,
+    change_password,
+    end_sessions,
+)
 from app.web import User, login_manager
-from app.web.forms import LoginForm
+from app.web.forms import LoginForm, PasswordForm
 
 bp = Blueprint("auth", __name__)
 
@@ -66,10 +73,11 @@ def login():
         try:
             account = authenticate(get_session(), username=form.username.data,
                                    password=form.password.data,
-                                   address=request.remote_addr or "")
+                                   address=request.remote_addr or "")  # see PROXY_FIX_*
         except Throttled as throttled:
             return render_template("auth/login.html", form=form, error=throttled.message,
-                                   next=target), throttled.status
+                                   next=target), throttled.status, {
+                                       "Retry-After": str(throttled.retry_after)}
         if account is None:
             error = WRONG_LOGIN
         else:
@@ -82,8 +90,39 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Log out (a POST with the CSRF token, so no other site can do it for you)."""
+    """Log out (a POST with the CSRF token, so no other site can do it for you).
+
+    Every session of the account ends, here and on any other device: a copy of the
+    cookie saved before opens nothing afterwards.
+    """
+    if current_user.is_authenticated:
+        end_sessions(get_session(), account_id=current_user.id)
     logout_user()
     session.clear()
     flash(_("You are logged out."), "info")
     return redirect(url_for("public.index"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def password():
+    """Change one's own password; every other session of the account ends, this one goes
+    on under the new generation."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    form = PasswordForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            account = change_password(get_session(), account_id=current_user.id,
+                                      new_password=form.new.data or "",
+                                      current_password=form.current.data or "",
+                                      actor=current_user.username)
+        except InvalidInput as problem:
+            error = problem.message
+        else:
+            session.clear()
+            login_user(User(account))
+            flash(_("Your password is changed; every other session of your account has "
+                    "ended."), "success")
+            return redirect(home_for(current_user))
+    return render_template("auth/password.html", form=form, error=error), 422 if error else 200

@@ -20,6 +20,19 @@ class LoginForm(FlaskForm):
                              render_kw={"autocomplete": "current-password"})
 
 
+class PasswordForm(FlaskForm):
+    """A new password for one's own account (the service checks its strength)."""
+
+    current = PasswordField(_l("Current password"),
+                            validators=[DataRequired(message=_l("enter your password")),
+                                        Length(max=500)],
+                            render_kw={"autocomplete": "current-password"})
+    new = PasswordField(_l("New password"),
+                        validators=[DataRequired(message=_l("enter a new password")),
+                                    Length(max=500)],
+                        render_kw={"autocomplete": "new-password"})
+
+
 class TextForm(FlaskForm):
     """A form of text fields that a service's draft reads (app.services.intake.drafts), as
     it reads a file's row: the service checks every field and says what is wrong with it."""

@@ -80,8 +80,8 @@ MESSAGES = {
 
 # Service messages with a number in them that login and other pages show as they are.
 PATTERNS = (
-    (re.compile(r"^too many attempts; wait (?P<minutes>[0-9]+) minutes before trying again$"),
-     _l("too many attempts; wait %(minutes)s minutes before trying again")),
+    (re.compile(r"^too many attempts; wait (?P<seconds>[0-9]+) seconds before trying again$"),
+     _l("too many attempts; wait %(seconds)s seconds before trying again")),
 )
 
 
