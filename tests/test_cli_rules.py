@@ -146,3 +146,15 @@ def test_rules_reload_history_and_diff(runner, rules_dir):
     assert "  list tax-defaulters: lasts 3y → 4y" in diff.output
     assert "-    lasts: 3y" in diff.output and "+    lasts: 4y" in diff.output
     assert runner.invoke(args=["rules", "diff", "nothex", new]).exit_code == 1
+
+
+def test_rules_reload_refuses_a_directory_without_tests_unless_told(runner, rules_dir):
+    assert runner.invoke(args=["rules", "reload"]).exit_code == 0
+    shutil.rmtree(rules_dir / "tests")
+    edit(rules_dir / "lists.yaml", "lasts: 3y", "lasts: 4y")
+    refused = runner.invoke(args=["rules", "reload"])
+    assert refused.exit_code == 1
+    assert f"{rules_dir}/tests: no rule tests" in refused.output
+    assert "the rulebook in force stays" in refused.output
+    allowed = runner.invoke(args=["rules", "reload", "--without-tests", "--as", "root"])
+    assert allowed.exit_code == 0 and "(no rule tests)" in allowed.output

@@ -168,9 +168,11 @@ def _pts(value: int | None) -> str:
 
 @rules_cli.command("reload")
 @click.option("--as", "actor", default="cli", show_default=True, help="Who reloads (logged).")
-def rules_reload(actor: str) -> None:
+@click.option("--without-tests", is_flag=True,
+              help="Put the directory in force even if it has no rule tests (audited).")
+def rules_reload(actor: str, without_tests: bool) -> None:
     """Reload the rules directory; running processes follow within RULEBOOK_SYNC_SECONDS."""
-    state = rulebook_registry().reload(loaded_by=actor)
+    state = rulebook_registry().reload(loaded_by=actor, without_tests=without_tests)
     if state.problems:
         for problem in state.problems:
             click.echo(str(problem))

@@ -9,10 +9,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import SelectField, StringField
+from wtforms import BooleanField, SelectField, StringField
 
 from app.db import get_session
-from app.errors import CitypointsError, InvalidInput
+from app.errors import CitypointsError, Forbidden, InvalidInput
 from app.services.accounts.users import ADMIN, RULE_AUTHOR
 from app.services.rulebooks.candidates import (
     candidate_dir,
@@ -33,7 +33,9 @@ AUTHORS = (RULE_AUTHOR, ADMIN)
 
 
 class ReloadForm(FlaskForm):
-    pass
+    # An admin's decision (audited): a rules directory without rule tests is refused otherwise.
+    without_tests = BooleanField(_l("Put it in force even if it has no rule tests (admins only; "
+                                    "audited)"))
 
 
 class SimulateForm(FlaskForm):
@@ -77,7 +79,10 @@ def reload():
     form = ReloadForm()
     if not form.validate_on_submit():
         raise CitypointsError("the form expired; reload the page and press the button again")
-    state = _registry().reload(loaded_by=current_user.username)
+    without_tests = bool(form.without_tests.data)
+    if without_tests and current_user.role != ADMIN:
+        raise Forbidden("only an admin may put a rulebook without rule tests in force")
+    state = _registry().reload(loaded_by=current_user.username, without_tests=without_tests)
     if state.problems:
         flash(_("The reload was refused with %(num)s problem(s); the rulebook in force stays. "
                 "The problems are listed below.", num=len(state.problems)), "error")

@@ -218,3 +218,38 @@ def test_a_broken_candidate_is_refused_with_its_problems(client, author, candida
         "upload": (io.BytesIO(_zip(candidate)), "candidate.zip")},
         content_type="multipart/form-data")
     assert bad_date.status_code == 422 and "compare on:" in page_text(bad_date)
+
+
+def test_a_rules_directory_without_tests_needs_an_admins_word(client, login, make_account,
+                                                              app_config, rulebook):
+    rules = app_config["RULES_DIR"]
+    shutil.rmtree(f"{rules}/tests")
+    edit(f"{rules}/lists.yaml", "lasts: 3y", "lasts: 4y")
+    login(make_account("rule-author"), PASSWORD)
+    assert "even if it has no rule tests" not in page_text(client.get("/authors"))
+    page = page_text(client.post("/authors/reload", data={"csrf_token": token(client)},
+                                 follow_redirects=True))
+    assert "The reload was refused with 1 problem(s)" in page and "no rule tests" in page
+    assert f"Fingerprint {rulebook.fingerprint}" in page
+    forbidden = client.post("/authors/reload", data={"csrf_token": token(client),
+                                                     "without_tests": "y"})
+    assert forbidden.status_code == 403
+    client.post("/logout", data={"csrf_token": token(client)})
+    admin = make_account("admin")
+    login(admin, PASSWORD)
+    assert "even if it has no rule tests" in page_text(client.get("/authors"))
+    page = page_text(client.post("/authors/reload", data={"csrf_token": token(client),
+                                                          "without_tests": "y"},
+                                 follow_redirects=True))
+    assert "is in force (no rule tests)" in page
+    with client.application.app_context():
+        new = client.application.extensions[EXTENSION_KEY].current()
+    assert new.fingerprint != rulebook.fingerprint
+    from sqlalchemy import select
+
+    from app.db import session_scope
+    from app.models import AuditEvent
+    with session_scope(client.application) as session:
+        events = session.execute(select(AuditEvent).where(
+            AuditEvent.action == "rulebook.without_tests")).scalars().all()
+    assert [(e.actor, e.target) for e in events] == [(admin, new.fingerprint)]

@@ -153,14 +153,20 @@ class RulebookRegistry:
             )
         return self.state.rulebook
 
-    def reload(self, *, loaded_by: str = "system") -> RulebookState:
-        """Load the rules directory; put it in force if valid, else keep the last good one."""
+    def reload(self, *, loaded_by: str = "system", without_tests: bool = False) -> RulebookState:
+        """Load the rules directory; put it in force if valid, else keep the last good one.
+
+        A directory without rule tests is refused, unless `without_tests` (an admin's
+        decision, audited), or it is the rulebook already in force, or the database holds
+        no rulebook yet (there is none to keep in force).
+        """
         from app.ruletests import run_rule_tests_in
 
         with self._lock:
             result = check_rulebook(self.rules_dir)
             problems = list(result.problems)
             tests = None
+            untested = ""
             if result.ok and result.rulebook is not None:
                 try:
                     tests = run_rule_tests_in(result.rulebook, self.rules_dir)
@@ -168,13 +174,24 @@ class RulebookRegistry:
                 except Exception as exc:  # a bug in a test run must not take the app down
                     problems = [Problem(self.rules_dir, 0, f"the rule tests could not run: "
                                                            f"{type(exc).__name__}: {exc}")]
+                if tests is not None and not tests.files and not problems:
+                    untested = "admin" if without_tests else self._untested_accepted(
+                        result.rulebook.fingerprint)
+                    if not untested:
+                        problems = [Problem(
+                            f"{self.rules_dir.rstrip('/')}/tests", 0,
+                            "no rule tests: write them in tests/*.yaml (a rulebook without "
+                            "them is refused unless an admin puts it in force without tests: "
+                            "`flask rules reload --without-tests`, or the checkbox on the "
+                            "rule authors' page)")]
             if not problems:
                 self.state = RulebookState(
                     rulebook=result.rulebook, source="rules directory", loaded_at=utcnow(),
                     loaded_by=loaded_by, warnings=list(result.warnings),
-                    tests=tests.summary() if tests else "")
+                    tests=tests.summary() if tests and tests.files else "")
                 self._put_in_force(result.rulebook, loaded_by=loaded_by,
-                                   warnings=len(result.warnings), tests=self.state.tests)
+                                   warnings=len(result.warnings), tests=self.state.tests,
+                                   untested=untested)
                 return self.state
             log.error(
                 "rulebook in %s refused, %d problem(s); keeping the last good one:\n%s",
@@ -205,13 +222,33 @@ class RulebookRegistry:
                               fingerprint=result.rulebook.fingerprint if result.rulebook else None)
             return self.state
 
+    def _untested_accepted(self, fingerprint: str) -> str:
+        """Return why a rulebook without rule tests may go in force without an admin's word
+        ("in force": it already is; "first": the database holds none), else ""."""
+        from app.services.rulebooks.history import IN_FORCE, latest_event
+
+        try:
+            with self._session_factory() as session:
+                event = latest_event(session, IN_FORCE)
+                if event is not None:
+                    return "in force" if event.fingerprint == fingerprint else ""
+                stored = session.execute(select(RulebookVersion.id).limit(1)).first()
+                return "" if stored is not None else "first"
+        except Exception:  # no schema yet (before `db upgrade`): nothing is in force
+            return "first"
+
     def _put_in_force(self, rulebook: Rulebook, *, loaded_by: str, warnings: int,
-                      tests: str) -> None:
+                      tests: str, untested: str = "") -> None:
+        from app.services.audit import chain as audit
         from app.services.rulebooks.history import IN_FORCE, REFUSED, latest_event, record_event
 
         try:
             with self._session_factory(write=True) as session, transaction(session):
                 store_rulebook(session, rulebook, loaded_by=loaded_by, source=self.rules_dir)
+                if untested == "admin":
+                    audit.append(session, actor=loaded_by, action="rulebook.without_tests",
+                                 target=rulebook.fingerprint,
+                                 details={"source": self.rules_dir})
                 latest = latest_event(session, IN_FORCE)
                 refused = latest_event(session, REFUSED)
                 # A new rulebook, or a good reload after a refused one, is worth a line.
@@ -221,7 +258,8 @@ class RulebookRegistry:
                         session, action=IN_FORCE, actor=loaded_by, source=self.rules_dir,
                         fingerprint=rulebook.fingerprint,
                         details={"previous": latest.fingerprint if latest else None,
-                                 "warnings": warnings, "tests": tests})
+                                 "warnings": warnings, "tests": tests,
+                                 **({"without_tests": untested} if untested else {})})
             self._event_id = latest.id  # once committed
             self._synced_at = time.monotonic()
         except Exception as error:  # the schema may not exist yet (before `db upgrade`)

@@ -9,7 +9,8 @@ nightly notices.
 
 Each predicate takes the table it tests (an ORM class, a table, or an alias of one) and a
 day. The day is a bind parameter typed Date: anonymous by default, or named `name` when a
-hand-written statement around the expression names its parameters (the recompute's).
+hand-written statement around the expression names its parameters (the recompute's). A
+column of dates may stand for the day (the notice walk-back asks about many days at once).
 """
 
 from __future__ import annotations
@@ -27,14 +28,19 @@ from app.rulebook.model import Flag
 
 OBJECTION = Objection.__table__.alias("o")
 
+Day = date | ColumnElement[date]  # a day, or a column of days
+
 
 def _columns(source: Any) -> Any:
     """Return the columns of `source`: a table's or an alias's `.c`, an ORM class itself."""
     return source.c if isinstance(source, FromClause) else source
 
 
-def day_param(day: date, name: str | None = None) -> BindParameter[date]:
-    """Return `day` as a bind parameter typed Date, named `name` (anonymous without one)."""
+def day_param(day: Day, name: str | None = None) -> ColumnElement[date]:
+    """Return `day` as a bind parameter typed Date, named `name` (anonymous without one);
+    a column of days as it is."""
+    if not isinstance(day, date):
+        return day
     return bindparam(name, day, type_=Date, unique=name is None)
 
 
@@ -44,7 +50,7 @@ def record_stands(record: Any) -> ColumnElement[bool]:
     return and_(r.voided_at.is_(None), r.annulled_on.is_(None))
 
 
-def record_counts(record: Any, day: date, *, suspend: bool = False,
+def record_counts(record: Any, day: Day, *, suspend: bool = False,
                   name: str | None = None) -> ColumnElement[bool]:
     """The record counts on `day`: it stands, occurred by then, has not ended (`ends_on` is
     the first day it no longer counts) and was not repaired by then.
@@ -76,7 +82,7 @@ def record_may_count(record: Any, first: date, last: date, *,
     return and_(r.occurred_on <= high, r.ends_on > low, record_stands(r))
 
 
-def entry_counts(entry: Any, day: date, *, name: str | None = None) -> ColumnElement[bool]:
+def entry_counts(entry: Any, day: Day, *, name: str | None = None) -> ColumnElement[bool]:
     """The list entry counts on `day`: entered by then, and neither ended (`ends_on` is the
     first day it no longer counts) nor removed by then."""
     e, d = _columns(entry), day_param(day, name)
@@ -84,18 +90,24 @@ def entry_counts(entry: Any, day: date, *, name: str | None = None) -> ColumnEle
                 or_(e.removed_on.is_(None), e.removed_on > d))
 
 
-def behind_flag(entry: Any, watchlist: str, flag: Flag, day: date, *,
-                name: str | None = None) -> ColumnElement[bool]:
+def behind_flag(entry: Any, watchlist: str, flag: Flag, day: Day, *,
+                name: str | None = None,
+                since: ColumnElement[date] | None = None) -> ColumnElement[bool]:
     """The entry is one of those behind `flag` (raised by list `watchlist`) on `day`: on the
     watchlist, entered within the flag's window (`within` before `day`, up to `day`) and not
     removed by then. An entry that ended still counts toward the flag: the window says how
     long it does.
 
     With `name`, the bind parameters are `{name}l` (the list), `{name}from` and `{name}d`.
+    When `day` is a column, `since` is the column of the first day of each day's window
+    (`flag.within.before(day)`).
     """
     e = _columns(entry)
     code = bindparam(f"{name}l" if name else None, watchlist, unique=name is None)
-    since = day_param(flag.within.before(day), f"{name}from" if name else None)
+    if since is None:
+        if not isinstance(day, date):
+            raise TypeError("a column of days needs the column of their windows' first days")
+        since = day_param(flag.within.before(day), f"{name}from" if name else None)
     d = day_param(day, f"{name}d" if name else None)
     return and_(e.list_code == code, e.entered_on >= since, e.entered_on <= d,
                 or_(e.removed_on.is_(None), e.removed_on > d))

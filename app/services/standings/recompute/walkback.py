@@ -1,21 +1,29 @@
 """The notice walk-back: the days a noticed measure's condition must have held.
 
 A measure with a notice period is in force on `as_of` when its condition held on every day
-of [as_of - notice, as_of]. The subjects it holds for on `as_of` are few (the candidates):
-their points are computed for each earlier day at once, then the days are walked back one
-by one, each dropping the candidates for whom the condition did not hold that day.
+of [as_of - notice, as_of]. The subjects it holds for on `as_of` are few (the candidates).
+A condition can change only on a day when one of the candidate's facts starts or stops
+counting (a record, an objection, a list entry, a watchlist entry entering or leaving a
+flag's window) or a relief version starts; between two such days it holds or fails
+throughout. So the candidates' points and conditions are computed, set-based, on those
+days alone (rows of subject and day, never a column per day), and a candidate keeps a
+measure when its condition held on each of them from the start of the notice period.
+A notice period of any length the rulebook check accepts costs what the facts in it cost.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import Integer, literal_column
+from sqlalchemy import Date, Integer, bindparam, literal_column, text
 from sqlmodel import Session
 
-from app.rulebook import Measure, Rulebook
+from app.models import ListEntry
+from app.rulebook import Duration, Measure, Rulebook
 from app.services.locks import is_postgres
 from app.services.standings.predicates import (
+    behind_flag,
+    entry_counts,
     record_counts,
     record_may_count,
     record_stands,
@@ -23,11 +31,17 @@ from app.services.standings.predicates import (
 )
 from app.services.standings.recompute.conditions import holds_sql
 from app.services.standings.recompute.points import R, relief_between, relief_sql
-from app.services.standings.recompute.sql import Sql, run
+from app.services.standings.recompute.sql import Sql, in_list, run, union
+from app.standing.relief import relief_start
 
 # The candidates' records are read by the window index above this many candidates, by
 # subject below (tens of thousands of index walks beat one window scan).
 WALK_BY_WINDOW = 50_000
+
+E = ListEntry.__table__.alias("e")
+DAY = literal_column("w.day", Date)  # the day of a row of cp_wday (or cp_wd)
+TEMPS = ("cp_mcand", "cp_cand", "cp_crec", "cp_cent", "cp_wd", "cp_wday", "cp_since",
+         "cp_fexit", "cp_held")
 
 
 def walk_back(session: Session, *, rulebook: Rulebook, as_of: date, noticed: list[Measure],
@@ -44,123 +58,258 @@ def walk_back(session: Session, *, rulebook: Rulebook, as_of: date, noticed: lis
             holds, code=measure.code)
     run(session, "DROP TABLE IF EXISTS cp_cand")
     run(session, "CREATE TEMPORARY TABLE cp_cand (subject_id VARCHAR(18) PRIMARY KEY)")
+    run(session, "INSERT INTO cp_cand (subject_id) SELECT DISTINCT subject_id FROM cp_mcand")
     # A notice has run on as_of when its condition held from latest_start(as_of) on, where
     # latest_start + notice = as_of (PRODUCT.md: Jan 31 + 1m = Feb 28, clamped).
-    first = min(m.notice.latest_start(as_of) for m in noticed if m.notice)
-    last = as_of - timedelta(days=1)
-    days = [last - timedelta(days=k) for k in range((last - first).days + 1)]
-    run(session, "INSERT INTO cp_cand (subject_id) SELECT DISTINCT subject_id FROM cp_mcand")
-    if days and run(session, "SELECT 1 FROM cp_cand LIMIT 1").first():
-        if relief_between(rulebook, first, as_of):
-            walk_points(session, rulebook, days)
-        else:
-            walk_back_changes(session, rulebook, days, as_of, points)
-    for k, day in enumerate(days):
-        # cp_cand stays the first day's candidates: narrowing it each day costs more than
-        # the few subjects already dropped from cp_mcand cost in the day's statements.
-        if not run(session, "SELECT 1 FROM cp_mcand LIMIT 1").first():
-            break
-        tier = Sql.of(tier_of(rulebook, literal_column(f"w.p{k}", Integer)))
-        run(session, "DROP TABLE IF EXISTS cp_day")
-        run(session, "CREATE TEMPORARY TABLE cp_day (subject_id VARCHAR(18) PRIMARY KEY, "
-                     "points INTEGER, tier VARCHAR(16))")
-        run(session, f"INSERT INTO cp_day (subject_id, points, tier) SELECT w.subject_id, "
-                     f"w.p{k}, CASE WHEN w.p{k} IS NULL THEN NULL ELSE {tier} END "
-                     "FROM cp_cand c CROSS JOIN cp_days w WHERE w.subject_id = c.subject_id",
-            tier)
+    starts = {m.code: m.notice.latest_start(as_of) for m in noticed if m.notice}
+    first, last = min(starts.values(), default=as_of), as_of - timedelta(days=1)
+    if first <= last and run(session, "SELECT 1 FROM cp_cand LIMIT 1").first():
+        changes = not relief_between(rulebook, first, as_of)
+        _candidate_records(session, rulebook, first, last, as_of, changes)
+        _walk_days(session, rulebook, sorted({s for s in starts.values() if s <= last}),
+                   first, last, changes)
+        _day_points(session, rulebook, first, last, as_of, points, changes)
         for measure in noticed:
-            if measure.notice and day < measure.notice.latest_start(as_of):
-                continue
-            held = holds_sql(rulebook, measure, "cp_day", day, "x", "cp_cand")
-            run(session, "DELETE FROM cp_mcand WHERE measure_code = :code "
-                         f"AND subject_id NOT IN ({held})", held, code=measure.code)
+            start = starts.get(measure.code, as_of)
+            if start <= last:
+                _drop_breaks(session, rulebook, measure, start)
     run(session, f"INSERT INTO {table} (subject_id, measure_code) "
                  "SELECT subject_id, measure_code FROM cp_mcand")
-    for temp in ("cp_mcand", "cp_cand", "cp_day", "cp_crec", "cp_days"):
+    for temp in TEMPS:
         run(session, f"DROP TABLE IF EXISTS {temp}")
 
 
-def _days_table(session: Session, days: list[date]) -> str:
-    """(Re)create temp table cp_days (subject_id, p0, p1, ...); return "p0, p1, ..."."""
-    run(session, "DROP TABLE IF EXISTS cp_days")
-    run(session, "CREATE TEMPORARY TABLE cp_days (subject_id VARCHAR(18) PRIMARY KEY, "
-                 + ", ".join(f"p{k} INTEGER" for k in range(len(days))) + ")")
-    return ", ".join(f"p{k}" for k in range(len(days)))
+def _candidate_records(session: Session, rulebook: Rulebook, first: date, last: date,
+                       as_of: date, changes: bool) -> None:
+    """Fill temp table cp_crec with the candidates' records the walk needs.
 
-
-def walk_back_changes(session: Session, rulebook: Rulebook, days: list[date], as_of: date,
-                      points: str) -> None:
-    """Fill cp_days like walk_points, from the points on `as_of` (in table `points`) and the
-    few records that start or stop counting in (first day, as_of]: every other record
-    counts on all of the days or on none (no relief starts in between: the caller checks)."""
-    first = days[-1]
-    suspend = rulebook.scheme.objections.suspend_record
-    changing = ["SELECT id FROM record WHERE occurred_on > :first AND occurred_on <= :d",
-                "SELECT id FROM record WHERE ends_on > :first AND ends_on <= :d",
-                "SELECT id FROM record WHERE repaired_on > :first AND repaired_on <= :d"]
-    if suspend:
-        changing.append("SELECT record_id FROM objection WHERE (filed_on > :first AND "
-                        "filed_on <= :d) OR (decided_on > :first AND decided_on <= :d)")
-    stands = Sql.of(record_stands(R))
+    With `changes` (no relief starts in (first, as_of]), only the few records that start or
+    stop counting in (first, as_of]: every other record counts on all of the days or on
+    none, as it does on as_of. Otherwise every record that can count on a day of the walk.
+    """
     run(session, "DROP TABLE IF EXISTS cp_crec")
-    run(session, "CREATE TEMPORARY TABLE cp_crec AS SELECT r.* FROM record r WHERE r.id IN ("
-                 + " UNION ".join(changing) + f") AND {stands} AND "
-                 "r.subject_id IN (SELECT subject_id FROM cp_cand)",
-        stands, first=first, d=as_of)
-    run(session, "CREATE INDEX cp_crec_subject ON cp_crec (subject_id)")
-    if is_postgres(session):
-        run(session, "ANALYZE cp_crec")
-    counts_now = Sql.of(record_counts(R, as_of, suspend=suspend, name="d"))
-    now = relief_sql(rulebook, as_of, key="wd")
-    sums = []
-    for k, day in enumerate(days):
-        counts = Sql.of(record_counts(R, day, suspend=suspend, name=f"w{k}"))
-        then = relief_sql(rulebook, day, key=f"w{k}")
-        sums.append(Sql(
-            f"CASE WHEN n.points IS NULL THEN NULL ELSE n.points + COALESCE(SUM("
-            f"CASE WHEN {counts} THEN {then} ELSE 0 END"
-            f" - CASE WHEN {counts_now} THEN {now} ELSE 0 END), 0) END AS p{k}",
-            counts, then, counts_now, now))
-    names = _days_table(session, days)
-    run(session, f"INSERT INTO cp_days (subject_id, {names}) "
-                 f"SELECT c.subject_id, {', '.join(map(str, sums))} "
-                 f"FROM cp_cand c JOIN {points} n ON n.subject_id = c.subject_id "
-                 "LEFT JOIN cp_crec r ON r.subject_id = c.subject_id "
-                 "GROUP BY c.subject_id, n.points", *sums)
-
-
-def walk_points(session: Session, rulebook: Rulebook, days: list[date]) -> None:
-    """Fill temp table cp_days (subject_id, p0, p1, ...): the points of each subject in
-    cp_cand on each of `days` (NULL where not scored), from one pass over their records."""
-    # The candidates' records that can count on one of the days, read once: in one pass
-    # over the window index when the candidates are many (an index walk per candidate is
-    # millions of random reads at city scale), by subject when they are few.
-    candidates = run(session, "SELECT COUNT(*) FROM cp_cand").scalar_one()
-    live = Sql.of(record_may_count(R, days[-1], days[0], names=("first", "last")))
-    run(session, "DROP TABLE IF EXISTS cp_crec")
-    if candidates > WALK_BY_WINDOW:
-        window = "" if is_postgres(session) else " INDEXED BY ix_record_window"
-        run(session, f"CREATE TEMPORARY TABLE cp_crec AS SELECT r.* FROM record r{window} "
-                     f"WHERE {live} AND r.subject_id IN (SELECT subject_id FROM cp_cand)", live)
+    if changes:
+        changing = ["SELECT id FROM record WHERE occurred_on > :first AND occurred_on <= :d",
+                    "SELECT id FROM record WHERE ends_on > :first AND ends_on <= :d",
+                    "SELECT id FROM record WHERE repaired_on > :first AND repaired_on <= :d"]
+        if rulebook.scheme.objections.suspend_record:
+            changing.append("SELECT record_id FROM objection WHERE (filed_on > :first AND "
+                            "filed_on <= :d) OR (decided_on > :first AND decided_on <= :d)")
+        stands = Sql.of(record_stands(R))
+        run(session, "CREATE TEMPORARY TABLE cp_crec AS SELECT r.* FROM record r WHERE r.id "
+                     "IN (" + " UNION ".join(changing) + f") AND {stands} AND "
+                     "r.subject_id IN (SELECT subject_id FROM cp_cand)",
+            stands, first=first, d=as_of)
     else:
-        run(session, "CREATE TEMPORARY TABLE cp_crec AS SELECT r.* FROM cp_cand c "
-                     f"CROSS JOIN record r WHERE r.subject_id = c.subject_id AND {live}", live)
+        # Read once: in one pass over the window index when the candidates are many (an
+        # index walk per candidate is millions of random reads at city scale), by subject
+        # when they are few.
+        candidates = run(session, "SELECT COUNT(*) FROM cp_cand").scalar_one()
+        live = Sql.of(record_may_count(R, first, last, names=("first", "last")))
+        if candidates > WALK_BY_WINDOW:
+            window = "" if is_postgres(session) else " INDEXED BY ix_record_window"
+            run(session, f"CREATE TEMPORARY TABLE cp_crec AS SELECT r.* FROM record r{window} "
+                         f"WHERE {live} AND r.subject_id IN (SELECT subject_id FROM cp_cand)",
+                live)
+        else:
+            run(session, "CREATE TEMPORARY TABLE cp_crec AS SELECT r.* FROM cp_cand c "
+                         f"CROSS JOIN record r WHERE r.subject_id = c.subject_id AND {live}",
+                live)
     run(session, "CREATE INDEX cp_crec_subject ON cp_crec (subject_id)")
     if is_postgres(session):  # temporary tables get no statistics otherwise
         run(session, "ANALYZE cp_crec")
+
+
+def _walk_days(session: Session, rulebook: Rulebook, starts: list[date], first: date,
+               last: date, changes: bool) -> None:
+    """Fill temp table cp_wd (subject_id, day): for each candidate, the days of [first,
+    last] on which its condition may differ from the day before, and the notice periods'
+    first days. Also fill cp_cent, the list entries that can reach each candidate (its own
+    and those of the organisations it represents)."""
+    run(session, "DROP TABLE IF EXISTS cp_cent")
+    run(session, "CREATE TEMPORARY TABLE cp_cent AS "
+                 "SELECT c.subject_id AS cand, e.* FROM cp_cand c "
+                 "JOIN list_entry e ON e.subject_id = c.subject_id "
+                 "UNION ALL SELECT c.subject_id AS cand, e.* FROM cp_cand c "
+                 "JOIN subject o ON o.legal_representative = c.subject_id "
+                 "AND o.kind = 'organisation' JOIN list_entry e ON e.subject_id = o.subject_id")
+    _flag_exits(session, rulebook, first, last)
+    moments = ["SELECT subject_id, occurred_on AS day FROM cp_crec",
+               "SELECT subject_id, ends_on FROM cp_crec",
+               "SELECT subject_id, repaired_on FROM cp_crec",
+               "SELECT cand, entered_on FROM cp_cent", "SELECT cand, ends_on FROM cp_cent",
+               "SELECT cand, removed_on FROM cp_cent",
+               "SELECT t.cand, x.exit_on FROM cp_cent t JOIN cp_fexit x "
+               "ON x.list_code = t.list_code AND x.entered_on = t.entered_on"]
+    if rulebook.scheme.objections.suspend_record:
+        moments += ["SELECT r.subject_id, o.filed_on FROM cp_crec r "
+                    "JOIN objection o ON o.record_id = r.id",
+                    "SELECT r.subject_id, o.decided_on FROM cp_crec r "
+                    "JOIN objection o ON o.record_id = r.id"]
+    fixed = list(starts)
+    if not changes:  # relief starting on a day changes the points counted from that day
+        fixed += [relief_start(v) for code in rulebook.rule_codes
+                  for v in rulebook.versions(code)
+                  if v.relief and v.version > 1 and first < relief_start(v) <= last]
+    days = {f"ws{i}": day for i, day in enumerate(sorted(set(fixed)))}
+    moments += [f"SELECT subject_id, :{name} FROM cp_cand" for name in days]
+    run(session, "DROP TABLE IF EXISTS cp_wd")
+    run(session, "CREATE TEMPORARY TABLE cp_wd (subject_id VARCHAR(18), day DATE, "
+                 "PRIMARY KEY (subject_id, day))")
+    run(session, "INSERT INTO cp_wd (subject_id, day) SELECT subject_id, day FROM ("
+                 + " UNION ".join(moments) + ") m "
+                 "WHERE day >= :first AND day <= :last AND subject_id IS NOT NULL",
+        first=first, last=last, **days)
+
+
+def _flag_exits(session: Session, rulebook: Rulebook, first: date, last: date) -> None:
+    """Fill temp tables cp_fexit (list_code, entered_on, exit_on): the day a watchlist entry
+    of cp_cent leaves a flag's window, where that is in (first, last]; and cp_since
+    (flag_code, day, since), filled later by _flag_windows."""
+    run(session, "DROP TABLE IF EXISTS cp_fexit")
+    run(session, "CREATE TEMPORARY TABLE cp_fexit (list_code VARCHAR(64), entered_on DATE, "
+                 "exit_on DATE)")
+    rows = []
+    for watchlist, flag in rulebook.flags():
+        entered = run(session, "SELECT DISTINCT entered_on FROM cp_cent WHERE list_code = :l",
+                      l=watchlist.code).scalars()
+        for day in map(_as_date, entered):
+            leaves = _leaves_window(flag.within, day, last)
+            if leaves is not None and first < leaves <= last:
+                rows.append({"l": watchlist.code, "e": day, "x": leaves})
+    if rows:
+        session.execute(text("INSERT INTO cp_fexit (list_code, entered_on, exit_on) "
+                             "VALUES (:l, :e, :x)").bindparams(
+            bindparam("e", type_=Date), bindparam("x", type_=Date)), rows)
+
+
+def _leaves_window(within: Duration, entered: date, last: date) -> date | None:
+    """Return the first day whose window (`within` before it, up to it) no longer holds
+    `entered`, or None if that is after `last`."""
+    day = within.after(entered)  # within.before(day) <= entered still
+    while day <= last:
+        if within.before(day) > entered:
+            return day
+        day += timedelta(days=1)
+    return None
+
+
+def _as_date(value: object) -> date:
+    """Return a DATE read back from a temporary table (SQLite gives its ISO text)."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _day_points(session: Session, rulebook: Rulebook, first: date, last: date, as_of: date,
+                points: str, changes: bool) -> None:
+    """Fill temp table cp_wday (subject_id, day, points, tier) for the rows of cp_wd."""
+    run(session, "DROP TABLE IF EXISTS cp_wday")
+    run(session, "CREATE TEMPORARY TABLE cp_wday (subject_id VARCHAR(18), day DATE, "
+                 "points INTEGER, tier VARCHAR(16), PRIMARY KEY (subject_id, day))")
     suspend = rulebook.scheme.objections.suspend_record
-    sums = []
-    for k, day in enumerate(days):
-        counts = Sql.of(record_counts(R, day, suspend=suspend, name=f"w{k}"))
-        counted = relief_sql(rulebook, day, key=f"w{k}")
-        points = Sql(f":start + COALESCE(SUM(CASE WHEN {counts} THEN {counted} END), 0)",
-                     counts, counted, start=rulebook.scheme.starting_points)
-        if rulebook.scheme.requires_consent:
-            points = Sql(f"CASE WHEN s.consent THEN {points} ELSE NULL END", points)
-        sums.append(Sql(f"{points} AS p{k}", points))
-    names = _days_table(session, days)
-    run(session, f"INSERT INTO cp_days (subject_id, {names}) "
-                 f"SELECT c.subject_id, {', '.join(map(str, sums))} "
-                 "FROM cp_cand c JOIN subject s ON s.subject_id = c.subject_id "
-                 "LEFT JOIN cp_crec r ON r.subject_id = c.subject_id "
-                 "GROUP BY c.subject_id, s.consent", *sums)
+    counts = Sql.of(record_counts(R, DAY, suspend=suspend))
+    if changes:
+        # The points on as_of, corrected by the records that count on the day but not on
+        # as_of, or the other way round; relief is the same on every day of the walk.
+        counts_now = Sql.of(record_counts(R, as_of, suspend=suspend, name="d"))
+        counted = relief_sql(rulebook, as_of, key="wd")
+        run(session, "INSERT INTO cp_wday (subject_id, day, points) SELECT w.subject_id, "
+                     "w.day, CASE WHEN n.points IS NULL THEN NULL ELSE n.points + COALESCE("
+                     f"SUM(CASE WHEN {counts} THEN {counted} ELSE 0 END - CASE WHEN "
+                     f"{counts_now} THEN {counted} ELSE 0 END), 0) END FROM cp_wd w "
+                     f"JOIN {points} n ON n.subject_id = w.subject_id "
+                     "LEFT JOIN cp_crec r ON r.subject_id = w.subject_id "
+                     "GROUP BY w.subject_id, w.day, n.points", counts, counted, counts_now)
+    else:
+        # The relief counted changes on the days relief versions start: one statement for
+        # each stretch between them.
+        bounds = sorted({relief_start(v) for code in rulebook.rule_codes
+                         for v in rulebook.versions(code)
+                         if v.relief and v.version > 1 and first < relief_start(v) <= last})
+        for low, high in zip([first, *bounds], [*bounds, last + timedelta(days=1)],
+                             strict=True):
+            counted = relief_sql(rulebook, low, key="w")
+            total = Sql(f":start + COALESCE(SUM(CASE WHEN {counts} THEN {counted} END), 0)",
+                        counts, counted, start=rulebook.scheme.starting_points)
+            if rulebook.scheme.requires_consent:
+                total = Sql(f"CASE WHEN s.consent THEN {total} ELSE NULL END", total)
+            run(session, "INSERT INTO cp_wday (subject_id, day, points) "
+                         f"SELECT w.subject_id, w.day, {total} FROM cp_wd w "
+                         "JOIN subject s ON s.subject_id = w.subject_id "
+                         "LEFT JOIN cp_crec r ON r.subject_id = w.subject_id "
+                         "WHERE w.day >= :low AND w.day < :high "
+                         "GROUP BY w.subject_id, w.day, s.consent", total, low=low, high=high)
+    tier = Sql.of(tier_of(rulebook, literal_column("points", Integer)))
+    run(session, f"UPDATE cp_wday SET tier = CASE WHEN points IS NULL THEN NULL ELSE {tier} "
+                 "END", tier)
+    _flag_windows(session, rulebook)
+
+
+def _flag_windows(session: Session, rulebook: Rulebook) -> None:
+    """Fill temp table cp_since (flag_code, day, since): the first day of each flag's window
+    on each day of cp_wday."""
+    run(session, "DROP TABLE IF EXISTS cp_since")
+    run(session, "CREATE TEMPORARY TABLE cp_since (flag_code VARCHAR(64), day DATE, "
+                 "since DATE, PRIMARY KEY (flag_code, day))")
+    flags = [flag for _watchlist, flag in rulebook.flags()]
+    if not flags:
+        return
+    days = [_as_date(d) for d in run(session, "SELECT DISTINCT day FROM cp_wday").scalars()]
+    rows = [{"f": flag.code, "d": day, "s": flag.within.before(day)}
+            for flag in flags for day in days]
+    if rows:
+        session.execute(text("INSERT INTO cp_since (flag_code, day, since) VALUES "
+                             "(:f, :d, :s)").bindparams(
+            bindparam("d", type_=Date), bindparam("s", type_=Date)), rows)
+
+
+def _drop_breaks(session: Session, rulebook: Rulebook, measure: Measure, start: date) -> None:
+    """Delete from cp_mcand the candidates of `measure` for whom its condition failed on
+    some day of cp_wday from `start` on."""
+    held = _held_sql(rulebook, measure)
+    run(session, "DROP TABLE IF EXISTS cp_held")
+    run(session, "CREATE TEMPORARY TABLE cp_held (subject_id VARCHAR(18), day DATE, "
+                 "PRIMARY KEY (subject_id, day))")
+    run(session, "INSERT INTO cp_held (subject_id, day) SELECT DISTINCT subject_id, day "
+                 f"FROM ({held}) h WHERE day >= :start", held, start=start)
+    run(session, "DELETE FROM cp_mcand WHERE measure_code = :code AND subject_id IN ("
+                 "SELECT w.subject_id FROM cp_wday w WHERE w.day >= :start AND NOT EXISTS "
+                 "(SELECT 1 FROM cp_held h WHERE h.subject_id = w.subject_id "
+                 "AND h.day = w.day))", code=measure.code, start=start)
+
+
+def _held_sql(rulebook: Rulebook, measure: Measure) -> Sql:
+    """Select (subject_id, day) of the rows of cp_wday on which a `when` condition of
+    `measure` holds (holds_sql, for many days at once)."""
+    when = measure.when
+    parts = []
+    if when.tiers:
+        tiers = in_list("ht", when.tiers)
+        parts.append(Sql(f"SELECT subject_id, day FROM cp_wday WHERE tier IN {tiers}", tiers))
+    reach = "legal_representative" in measure.reaches
+    # Whose entries count: the subject's own, and an organisation's for its representative.
+    owners = [("e.subject_id = w.subject_id", "", "")]
+    if reach:
+        owners.append(("e.subject_id = o.subject_id",
+                       "JOIN subject p ON p.subject_id = w.subject_id AND p.kind = 'person' "
+                       "JOIN subject o ON o.legal_representative = p.subject_id "
+                       "AND o.kind = 'organisation' ", ", o.subject_id"))
+    for k, (owner, joins, group) in enumerate(owners):
+        if when.lists:
+            codes = in_list(f"hl{k}_", when.lists)
+            counts = Sql.of(entry_counts(E, DAY))
+            parts.append(Sql(f"SELECT w.subject_id, w.day FROM cp_wday w {joins}"
+                             f"JOIN list_entry e ON {owner} WHERE e.list_code IN {codes} "
+                             f"AND {counts}", codes, counts))
+        for i, (watchlist, flag) in enumerate(rulebook.flags()):
+            if flag.code not in when.flags:
+                continue
+            since = literal_column("f.since", Date)
+            behind = Sql.of(behind_flag(E, watchlist.code, flag, DAY, name=f"hf{k}_{i}",
+                                        since=since))
+            parts.append(Sql(f"SELECT w.subject_id, w.day FROM cp_wday w {joins}"
+                             f"JOIN cp_since f ON f.day = w.day AND f.flag_code = :hfc{k}_{i} "
+                             f"JOIN list_entry e ON {owner} WHERE {behind} "
+                             f"GROUP BY w.subject_id, w.day{group} "
+                             f"HAVING COUNT(*) >= :hfn{k}_{i}", behind,
+                             **{f"hfc{k}_{i}": flag.code, f"hfn{k}_{i}": flag.entries}))
+    return union(parts) or Sql("SELECT subject_id, day FROM cp_wday WHERE 1 = 0")
