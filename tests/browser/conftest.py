@@ -46,6 +46,8 @@ class Accounts:
     recorder: str = "bt-recorder"
     author: str = "bt-author"
     admin: str = "bt-admin"
+    reviewer: str = "bt-reviewer"
+    typical: str = "bt-typical"
 
 
 ACCOUNTS = Accounts()
@@ -141,6 +143,7 @@ class LiveServer:
     app: object
     resident_subject: str
     recorder_department: str
+    typical_subject: str = ""
 
     def rulebook(self):
         with self.app.app_context():
@@ -173,9 +176,19 @@ def live_server(browser, tmp_path_factory) -> LiveServer:
                    Record.occurred_on >= clock.today() - timedelta(days=365))
             .group_by(Record.subject_id)
             .order_by(func.count().desc(), Record.subject_id).limit(1)).scalar_one()
+        # A typical resident: the median consenting person by records of the last year.
+        counts = session.execute(
+            select(Record.subject_id, func.count())
+            .join(Subject, Subject.subject_id == Record.subject_id)
+            .where(Subject.kind == "person", Subject.consent.is_(True),
+                   Record.occurred_on >= clock.today() - timedelta(days=365))
+            .group_by(Record.subject_id).order_by(func.count(), Record.subject_id)).all()
+        typical = counts[len(counts) // 2][0]
         department = "traffic-police"
         for username, role, extra in (
             (ACCOUNTS.resident, "resident", {"subject_id": subject}),
+            (ACCOUNTS.typical, "resident", {"subject_id": typical}),
+            (ACCOUNTS.reviewer, "reviewer", {"department": "credit-centre"}),
             (ACCOUNTS.recorder, "recorder", {"department": department}),
             (ACCOUNTS.author, "rule-author", {}),
             (ACCOUNTS.admin, "admin", {}),
@@ -190,7 +203,8 @@ def live_server(browser, tmp_path_factory) -> LiveServer:
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app,
-                     resident_subject=subject, recorder_department=department)
+                     resident_subject=subject, recorder_department=department,
+                     typical_subject=typical)
     server.shutdown()
     thread.join(timeout=5)
     werkzeug_log.setLevel(level)
@@ -212,7 +226,8 @@ def storage_states(browser, live_server) -> dict:
     """Log each account in once; tests open contexts from the saved cookies."""
     states = {"anonymous": None}
     for role, username in (("resident", ACCOUNTS.resident), ("recorder", ACCOUNTS.recorder),
-                           ("author", ACCOUNTS.author), ("admin", ACCOUNTS.admin)):
+                           ("author", ACCOUNTS.author), ("admin", ACCOUNTS.admin),
+                           ("reviewer", ACCOUNTS.reviewer), ("typical", ACCOUNTS.typical)):
         context = browser.new_context(base_url=live_server.url)
         page = context.new_page()
         log_in(page, live_server, username)

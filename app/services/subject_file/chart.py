@@ -20,8 +20,8 @@ from app.standing.evaluate import is_scored
 
 YEARS_BACK = Duration(3, "y")
 AHEAD = Duration(1, "y")
-WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 52, 64, 12, 28
+WIDTH, HEIGHT = 480, 240  # drawn at the width of a phone (scaled up on a desktop)
+LEFT, RIGHT, TOP, BOTTOM = 46, 44, 12, 30
 
 
 @dataclass(frozen=True)
