@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from app.rulebook.model import TITLE_LANGUAGES, Duration
+from app.rulebook.model import TEXT_LANGUAGES, Duration
 from app.rulebook.problems import Sink
 from app.rulebook.yamlio import LineDict, LineList
 
@@ -160,29 +160,39 @@ class Reader:
     def title(
         self, key: str = "title", *, required: bool = False
     ) -> tuple[str, tuple[tuple[str, str], ...]]:
-        """Return a title and its translations: text, or a mapping like {en: ..., zh: ...}.
+        """Return a title and its translations (see `localized`)."""
+        return self.localized(key, required=required)
 
-        The plain title is the English one (or the only one written); the translations are
-        (language, text) pairs, empty when the title is plain text.
+    def localized(
+        self, key: str, *, required: bool = False
+    ) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """Return a text and its translations: text, or a mapping like {en: ..., zh: ...}.
+
+        The plain text is the English one (or the only one written); the translations are
+        (language, text) pairs, empty when the text is plain. Every text read is noted in
+        the sink with the languages it is written in, for the check of `languages`.
         """
         value = self.raw(key, required=required)
         if not isinstance(value, dict):
-            return self.text(key, required=required), ()
+            text = self.text(key, required=required)
+            if text:
+                self.sink.text(self.file, self.line(key), self.label(key), (TEXT_LANGUAGES[0],))
+            return text, ()
         if not value:
-            self.fail(key, f"must name at least one language ({', '.join(TITLE_LANGUAGES)})")
+            self.fail(key, f"must name at least one language ({', '.join(TEXT_LANGUAGES)})")
             return "", ()
         found: dict[str, str] = {}
         lines = value.line_of if isinstance(value, LineDict) else (lambda _k: self.line(key))
         for language, text in value.items():
             where = f"{self.label(key)}.{language}" if isinstance(language, str) else None
-            if language not in TITLE_LANGUAGES:
-                hint = suggest(language, TITLE_LANGUAGES)
+            if language not in TEXT_LANGUAGES:
+                hint = suggest(language, TEXT_LANGUAGES)
                 extra = f" (did you mean {hint!r}?)" if hint else ""
                 self.sink.error(
                     self.file,
                     lines(language),
                     f"{self.label(key)} has an unknown language {key_name(language)}: "
-                    f"the languages are {', '.join(TITLE_LANGUAGES)}{extra}",
+                    f"the languages are {', '.join(TEXT_LANGUAGES)}{extra}",
                 )
             elif text is None or isinstance(text, str) and not text.strip():
                 self.sink.error(self.file, lines(language), f"{where} is empty")
@@ -195,7 +205,8 @@ class Reader:
                 found[language] = text.strip()
         if not found:
             return "", ()
-        plain = found.get(TITLE_LANGUAGES[0]) or next(iter(found.values()))
+        self.sink.text(self.file, self.line(key), self.label(key), tuple(sorted(found)))
+        plain = found.get(TEXT_LANGUAGES[0]) or next(iter(found.values()))
         return plain, tuple(sorted(found.items()))
 
     def code(self, key: str = "code", *, slug: bool = False, required: bool = True) -> str | None:

@@ -38,9 +38,13 @@ def _effective(value: Effective) -> dict[str, Any]:
 
 
 def _titled(content: dict[str, Any], item: Any) -> dict[str, Any]:
-    """Add `titles` to `content` only when some are written, so plain titles keep their hash."""
+    """Add `titles` and `texts` to `content` only when written, so plain texts keep their hash."""
     if getattr(item, "titles", ()):
         content["titles"] = dict(item.titles)
+    if getattr(item, "texts", ()):  # other texts written per language, likewise
+        content["texts"] = {key: dict(pairs) for key, pairs in item.texts}
+    if getattr(item, "languages", ()):
+        content["languages"] = list(item.languages)
     return content
 
 

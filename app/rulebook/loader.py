@@ -125,6 +125,8 @@ def _check(files: dict[str, str], sink: Sink) -> CheckResult:
     if rulebook is not None and not problems:
         for file, line, message in lint(rulebook):
             sink.warn(file, line, message)
+        if rulebook.scheme.languages:
+            sink.missing_languages(rulebook.scheme.languages)
     return CheckResult(None if problems else rulebook, problems, sink.sorted_warnings())
 
 

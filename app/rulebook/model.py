@@ -16,8 +16,13 @@ SUBJECT_KINDS = ("person", "organisation")
 MEASURE_KINDS = ("benefit", "restriction")
 LIST_KINDS = ("blacklist", "redlist", "watchlist")
 CAP_PERIODS = ("year", "month")
-# Languages a `title` may be written in: `title: {en: ..., zh: ...}`.
+# Languages a text (title, description, legal basis...) may be written in:
+# `title: {en: ..., zh: ...}`. A plain string is the English text.
 TITLE_LANGUAGES = ("en", "zh")
+TEXT_LANGUAGES = TITLE_LANGUAGES
+
+# A text written per language, other than the title: (key, ((language, text), ...)).
+Texts = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
 
 _DURATION_RE = re.compile(r"^([1-9][0-9]*|0)([dmy])$")
 
@@ -96,6 +101,7 @@ class Tier:
     description: str = ""
     source: Source | None = field(default=None, compare=False)
     titles: tuple[tuple[str, str], ...] = ()  # (language, title) when written per language
+    texts: Texts = ()  # other texts written per language (description, legal_basis)
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,8 @@ class Scheme:
     description: str = ""
     source: Source | None = field(default=None, compare=False)
     titles: tuple[tuple[str, str], ...] = ()
+    texts: Texts = ()  # other texts written per language (description)
+    languages: tuple[str, ...] = ()  # the languages every text should be in; first: residents'
 
     def tier_for(self, points: int) -> Tier:
         """Return the first tier, highest first, whose min is at or below `points`."""
@@ -188,6 +196,7 @@ class Rule:
     description: str = ""
     source: Source | None = field(default=None, compare=False)
     titles: tuple[tuple[str, str], ...] = ()
+    texts: Texts = ()  # other texts written per language (description, legal_basis)
 
     def ends_on(self, occurred_on: date) -> date:
         """Return the first day a record of this version no longer counts."""
@@ -209,6 +218,7 @@ class ConductTable:
     source: Source | None = field(default=None, compare=False)
     description: str = ""
     titles: tuple[tuple[str, str], ...] = ()
+    texts: Texts = ()  # other texts written per language (description, legal_basis)
 
 
 @dataclass(frozen=True)
@@ -231,6 +241,7 @@ class Measure:
     description: str = ""
     source: Source | None = field(default=None, compare=False)
     titles: tuple[tuple[str, str], ...] = ()
+    texts: Texts = ()  # other texts written per language (description, legal_basis)
 
 
 @dataclass(frozen=True)
@@ -254,6 +265,7 @@ class ListDef:
     legal_basis: str = ""
     source: Source | None = field(default=None, compare=False)
     titles: tuple[tuple[str, str], ...] = ()
+    texts: Texts = ()  # other texts written per language (description, legal_basis)
 
 
 @dataclass(frozen=True)
@@ -337,3 +349,21 @@ def title_in(item: object, language: str) -> str:
     if item is None:
         return ""
     return dict(getattr(item, "titles", ())).get(language) or getattr(item, "title", "") or ""
+
+
+def text_in(item: object, key: str, language: str) -> str:
+    """Return the text `key` of `item` (description, legal_basis...) in `language`.
+
+    Falls back to the plain text (the English one, or the only one written).
+    """
+    if item is None:
+        return ""
+    if key == "title":
+        return title_in(item, language)
+    written = dict(getattr(item, "texts", ())).get(key)
+    if written:
+        found: str | None = dict(written).get(language)
+        if found:
+            return found
+    value = getattr(item, key, "")
+    return value if isinstance(value, str) else ""

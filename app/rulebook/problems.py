@@ -55,6 +55,8 @@ class Sink:
         self.root_label = root_label
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
+        # Every text read: (file, line, how it is named, the languages it is written in).
+        self.texts: list[tuple[str, int, str, tuple[str, ...]]] = []
 
     def label(self, file: str) -> str:
         """Return how `file` (relative to the rules directory) is named in messages."""
@@ -69,6 +71,23 @@ class Sink:
     def warn(self, file: str, line: int, message: str) -> None:
         """Record a warning in `file` (relative) at `line`."""
         self.warnings.append(Problem(self.label(file), line, message))
+
+    def text(self, file: str, line: int, label: str, languages: tuple[str, ...]) -> None:
+        """Note a text read from `file` at `line`, written in `languages`."""
+        self.texts.append((file, line, label, languages))
+
+    def missing_languages(self, wanted: tuple[str, ...]) -> None:
+        """Warn, at its file and line, about each text not written in every `wanted` language."""
+        like = ", ".join(f"{w}: ..." for w in wanted)
+        for file, line, label, languages in self.texts:
+            missing = [language for language in wanted if language not in languages]
+            if missing:
+                self.warn(
+                    file,
+                    line,
+                    f"{label} has no {', '.join(missing)} text (the scheme's languages are "
+                    f"{', '.join(wanted)}); write it as {{{like}}}",
+                )
 
     def sorted_problems(self) -> list[Problem]:
         """Return the problems in file, line and message order, without repeats."""

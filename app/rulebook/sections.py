@@ -15,6 +15,7 @@ from app.rulebook.fields import Reader
 from app.rulebook.model import (
     LIST_KINDS,
     MEASURE_KINDS,
+    TEXT_LANGUAGES,
     Department,
     Flag,
     ListDef,
@@ -39,6 +40,7 @@ SCHEME_KEYS = (
     "requires_consent",
     "tiers",
     "objections",
+    "languages",
 )
 SECTION_KEYS = ("departments", "measures", "lists")
 TIER_KEYS = ("code", "min", "title", "description")
@@ -185,9 +187,10 @@ class Builder:
             requires_consent=consent,
             tiers=tiers,
             objections=objections,
-            description=top.text("description"),
+            **texted(top, "description"),
             source=_source(file, top.line("scheme")),
             titles=titles,
+            languages=tuple(c for c, _ in top.codes("languages", choices=TEXT_LANGUAGES) or ()),
         )
 
     def _tiers(self, file: str, top: Reader) -> tuple[Tier, ...]:
@@ -242,7 +245,7 @@ class Builder:
                     code=code or "",
                     min=None if last else minimum,
                     **titled(reader),
-                    description=reader.text("description"),
+                    **texted(reader, "description"),
                     source=_source(file, line),
                 )
             )
@@ -320,7 +323,7 @@ class Builder:
                     lasts=reader.duration("lasts"),
                     public=reader.boolean("public", default=False),
                     flag=flag,
-                    legal_basis=reader.text("legal_basis"),
+                    **texted(reader, "legal_basis"),
                     source=_source(file, line),
                 )
             )
@@ -368,7 +371,6 @@ class Builder:
                         f"{reader.prefix}unknown department {owner!r} in owner",
                     )
                 )
-            legal_basis = reader.text("legal_basis")
             raw = reader.raw("legal_basis")
             if kind == "restriction" and (raw is None or isinstance(raw, str) and not raw.strip()):
                 self.sink.error(
@@ -384,10 +386,9 @@ class Builder:
                     **titled(reader, required=True),
                     owner=owner or "",
                     when=self._when(file, reader),
-                    legal_basis=legal_basis,
                     notice=reader.duration("notice"),
                     reaches=tuple(c for c, _ in reader.codes("reaches", choices=REACHES) or ()),
-                    description=reader.text("description"),
+                    **texted(reader, "legal_basis", "description"),
                     source=_source(file, line),
                 )
             )
@@ -416,6 +417,24 @@ def titled(reader: Reader, *, required: bool = False) -> dict[str, Any]:
     """Return the `title` and `titles` keyword arguments read from `reader`."""
     title, titles = reader.title("title", required=required)
     return {"title": title, "titles": titles}
+
+
+def texted(reader: Reader, *keys: str) -> dict[str, Any]:
+    """Return the keyword arguments for the texts `keys` read from `reader`.
+
+    Each key gets its plain (English) text; `texts` holds those written per language, and
+    is left out when none is, so that plain texts keep the rulebook's fingerprint.
+    """
+    found: dict[str, Any] = {}
+    texts = []
+    for key in keys:
+        plain, pairs = reader.localized(key)
+        found[key] = plain
+        if pairs:
+            texts.append((key, pairs))
+    if texts:
+        found["texts"] = tuple(texts)
+    return found
 
 
 def _source(file: str, line: int) -> Source:

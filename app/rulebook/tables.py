@@ -18,7 +18,7 @@ from app.rulebook.model import (
     Source,
 )
 from app.rulebook.problems import Sink
-from app.rulebook.sections import Builder, titled
+from app.rulebook.sections import Builder, texted, titled
 
 TABLE_KEYS = ("table", "title", "description", "departments", "rules")
 RULE_KEYS = (
@@ -66,7 +66,7 @@ def read_table(builder: Builder, file: str, top: Reader) -> None:
             **titled(top),
             departments=departments,
             rules=(),
-            description=top.text("description"),
+            **texted(top, "description"),
             source=_source(file, top.line()),
         )
     )
@@ -133,7 +133,6 @@ def _rule(
     if subjects == [] and reader.raw("subjects") == []:
         reader.fail("subjects", f"must name at least one of {', '.join(SUBJECT_KINDS)}")
     chosen = {c for c, _ in subjects or ()}
-    legal_basis = reader.text("legal_basis")
     if reader.raw("legal_basis") in (None, ""):
         builder.sink.warn(
             file,
@@ -147,7 +146,6 @@ def _rule(
         table=table.code,
         departments=departments,
         expires_after=reader.duration("expires_after", required=True) or Duration(1, "d"),
-        legal_basis=legal_basis,
         repairable_after=reader.duration("repairable_after"),
         cap=Cap(
             _or(cap.integer("points", required=True, minimum=1), 1),
@@ -164,7 +162,7 @@ def _rule(
         effective=_effective(reader),
         relief=reader.boolean("relief", default=False),
         subjects=tuple(k for k in SUBJECT_KINDS if k in chosen) if subjects else SUBJECT_KINDS,
-        description=reader.text("description"),
+        **texted(reader, "legal_basis", "description"),
         source=_source(file, line),
     )
 

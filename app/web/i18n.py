@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, abort, redirect, request
 from flask_babel import Babel, format_date, format_decimal, get_locale
 
-from app.rulebook.model import title_in
+from app.rulebook.model import text_in, title_in
 
 LANGUAGES = {"en": "English", "zh": "简体中文"}  # code -> the language's own name
 HTML_LANG = {"en": "en", "zh": "zh-Hans"}
@@ -63,6 +63,11 @@ def local_title(item: object) -> str:
     return title_in(item, current_language())
 
 
+def local_text(item: object, key: str) -> str:
+    """Return a text of a rulebook item (description, legal_basis...) in the page's language."""
+    return text_in(item, key, current_language())
+
+
 def local_day(value: date | None) -> str:
     """Return `value` as people read a day in the page's language ("" for none)."""
     if value is None or value == "":
@@ -95,6 +100,7 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.register_blueprint(bp)
     app.add_template_filter(local_title, "local_title")
+    app.add_template_filter(local_text, "local_text")
     app.add_template_filter(local_day, "day")
     app.add_template_filter(local_number, "number")
     from app.web.terms import term, web_message

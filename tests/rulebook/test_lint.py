@@ -142,5 +142,5 @@ def test_warnings_do_not_fail_the_check_command(runner, tmp_path):
                                                      "when: {tiers: [C, D]}"))
     result = runner.invoke(args=["rules", "check", str(rules)])
     assert result.exit_code == 0, result.output
-    assert f"{rules}/scheme.yaml:50: warning: tier B: no measure mentions it" in result.output
+    assert f"{rules}/scheme.yaml:62: warning: tier B: no measure mentions it" in result.output
     assert "ok:" in result.output

@@ -164,6 +164,22 @@ def test_public_pages_in_both_languages(client, zh_client):
     assert "审计摘要" in text
 
 
+def test_every_rulebook_text_in_chinese(client, zh_client, make_account):
+    text = assert_chinese(zh_client.get("/scheme"))
+    assert "诚信模范" in text and "每个供暖季可减免一次300元取暖费" in text  # tier description
+    assert "《招标投标法》第五十三条" in text  # a measure's legal basis
+    assert "荣成市个人信用评价标准" in text  # rules' legal bases
+    assert "由交警记录的交通违法行为。" in text  # a table's description
+    assert "Tendering and Bidding Law" not in text and "Traffic offences recorded" not in text
+    assert "以奖励为主" in page_text(zh_client.get("/"))  # the scheme's description
+    english = page_text(client.get("/scheme"))
+    assert "Tendering and Bidding Law, arts. 53, 54, 60" in english
+    assert "《招标投标法》" not in english
+    _login(zh_client, make_account("auditor"))
+    text = assert_chinese(zh_client.get("/officials/rankings/departments"))
+    assert "人民法院" in text and "交警大队" in text and "Traffic Police Brigade" not in text
+
+
 def test_a_resident_reads_their_standing_in_chinese(app, db, zh_client, client, make_account,
                                                      new_subject, today):
     from app.services.rulebooks.registry import EXTENSION_KEY

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from app.models import ListEntry, StandingFlag, Subject
 from app.rulebook import Rulebook
+from app.rulebook.model import ListDef
 from app.services.standings.predicates import behind_flag, entry_counts
 from app.services.standings.recompute import standings_day
 
@@ -28,6 +29,8 @@ class PublicEntry:
     legal_basis: str
     entered_on: date
     until: date | None
+    list_def: ListDef | None = None  # for the list's title and legal basis in other languages
+    own_basis: bool = False  # the entry names its own legal basis (else the list's)
 
 
 def public_entries(session: Session, *, rulebook: Rulebook, today: date,
@@ -51,7 +54,8 @@ def public_entries(session: Session, *, rulebook: Rulebook, today: date,
         list_def = public[code]
         until = min(d for d in (ends, removed) if d) if (ends or removed) else None
         page.append(PublicEntry(name, code, list_def.title or code,
-                                basis or list_def.legal_basis, entered, until))
+                                basis or list_def.legal_basis, entered, until, list_def,
+                                bool(basis)))
     return page, total
 
 

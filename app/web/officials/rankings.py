@@ -4,6 +4,7 @@ every official: aggregates only, no one's file), and the public honour roll."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from flask import Blueprint, render_template, request
@@ -26,6 +27,7 @@ from app.web import rulebook, today
 from app.web.auth import role_required
 from app.web.charts import bar_rows
 from app.web.exports import csv_response, wants_csv
+from app.web.i18n import local_title
 
 bp = Blueprint("rankings", __name__)
 PER_PAGE = 100
@@ -128,11 +130,15 @@ def departments():
     if since > until:
         raise CitypointsError(gettext("since (%(since)s) is after until (%(until)s): nothing can "
                                       "match", since=since, until=until))
-    rows = department_ranking(get_session(), rulebook=rulebook(), since=since, until=until)
+    rules = rulebook()
+    rows = department_ranking(get_session(), rulebook=rules, since=since, until=until)
     upheld = by_objections_upheld(rows)
     if wants_csv():
         which = upheld if request.args.get("table") == "objections" else rows
         return csv_response(which, DEPARTMENT_COLUMNS, name="departments")
+    # The page names each department in its language (the CSV keeps the plain titles).
+    rows = [replace(r, title=local_title(rules.department(r.code)) or r.title) for r in rows]
+    upheld = by_objections_upheld(rows)
     chart = bar_rows([(r.title, r.records) for r in rows])
     return render_template("rankings/departments.html", rows=rows, upheld=upheld, since=since,
                            until=until, chart=chart)
