@@ -25,6 +25,9 @@ def defaults(instance_path: str) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "SQL_ECHO": False,
+        # A PostgreSQL streaming standby of DATABASE_URL that GET requests read from (None:
+        # everything reads the primary).
+        "DATABASE_REPLICA_URL": None,
         # The rule author's workbench: how often a process checks whether another process
         # (a worker, the scheduler) put a new rulebook in force; SIGHUP asks for a reload;
         # where candidate rulebooks may be picked for a simulation (None: upload only).

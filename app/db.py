@@ -1,16 +1,40 @@
-"""The database engine (one per app) and a session per app context."""
+"""The database engine (one per app) and a session per app context.
+
+With `DATABASE_REPLICA_URL` (a PostgreSQL streaming standby of `DATABASE_URL`), a GET
+request reads from the replica: its session sends every read there until the request
+begins to write (`locks.begin_write`, a flush, an INSERT/UPDATE/DELETE), and from then on
+everything to the primary, so the audit chain's head is always read where it is written.
+Everything else (other methods, the CLI, the scheduler and the nightly run, the audit
+pages) uses the primary alone. A browser or token that has just written reads from the
+primary until the replica has replayed past the primary's WAL position at its write
+(`pg_current_wal_lsn()` then, kept in the Flask session or, for tokens, a cookie, against
+`pg_last_wal_replay_lsn()` on the replica). Without the setting nothing of this runs.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from flask import Flask, current_app, g, has_request_context, request
+from flask import session as web_session
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import Session
 
+from app.services.locks import WRITING
+
 EXTENSION_KEY = "citypoints.engine"
+REPLICA_KEY = "citypoints.replica_engine"
 WRITE_OPTION = "citypoints_write"
+LSN_KEY = "_wal_lsn"  # in the Flask session, and the cookie's name for token callers
+LSN_COOKIE = "citypoints_wal_lsn"
+READS = ("GET", "HEAD")
+_PRIMARY_ONLY = "_citypoints_primary_only"
+log = logging.getLogger(__name__)
 
 
 def _writes(conn) -> bool:
@@ -63,11 +87,107 @@ def get_engine(app: Flask | None = None) -> Engine:
     return app.extensions[EXTENSION_KEY]
 
 
+def get_replica_engine(app: Flask | None = None) -> Engine | None:
+    """Return the replica's engine, or None when no replica is configured."""
+    app = app or current_app
+    return app.extensions.get(REPLICA_KEY)
+
+
+class ReplicaReadSession(Session):
+    """A session that reads from the replica until it begins to write, then uses the primary.
+
+    SQLAlchemy's documented routing pattern (`Session.get_bind`), with one rule added: once
+    the session has written or taken a write lock, every later statement goes to the
+    primary, so that a write never follows a read of the replica's older snapshot.
+    """
+
+    def __init__(self, primary: Engine, replica: Engine, **kwargs: Any):
+        super().__init__(bind=primary, **kwargs)
+        self.primary, self.replica = primary, replica
+
+    def get_bind(self, mapper=None, *, clause=None, **kwargs):  # type: ignore[override]
+        if self.info.get(WRITING) or self._flushing or isinstance(clause, UpdateBase):
+            self.info[WRITING] = True
+            return self.primary
+        return self.replica
+
+
+def primary_only(view: Callable) -> Callable:
+    """Mark a view that must read the primary even for a GET (the audit chain's pages)."""
+    setattr(view, _PRIMARY_ONLY, True)
+    return view
+
+
+def _stored_lsn() -> str | None:
+    return web_session.get(LSN_KEY) or request.cookies.get(LSN_COOKIE)
+
+
+def _replica_caught_up(replica: Engine, lsn: str) -> bool:
+    """Return True when the replica has replayed the primary's WAL up to `lsn`."""
+    try:
+        with replica.connect() as conn:
+            return bool(conn.execute(
+                text("SELECT pg_last_wal_replay_lsn() >= CAST(:lsn AS pg_lsn)"),
+                {"lsn": lsn}).scalar())
+    except DBAPIError as error:  # a replica that is down or lagging oddly: use the primary
+        log.warning("replica check failed, reading from the primary: %s", error)
+        return False
+
+
+def _reads_replica() -> bool:
+    """Return True when this request's reads may go to the replica."""
+    if get_replica_engine() is None or request.method not in READS:
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is not None and getattr(view, _PRIMARY_ONLY, False):
+        return False
+    lsn = _stored_lsn()
+    if lsn is None:
+        return True
+    if not _replica_caught_up(get_replica_engine(), lsn):
+        return False
+    g.lsn_replayed = True  # the write is on the replica: stop checking for it
+    return True
+
+
 def get_session() -> Session:
-    """Return the session of the current app context, opening it on first use."""
+    """Return the session of the current app context, opening it on first use.
+
+    In a GET request, with a replica configured, it is a `ReplicaReadSession`.
+    """
     if "db_session" not in g:
-        g.db_session = Session(get_engine(), expire_on_commit=False)
+        if has_request_context() and _reads_replica():
+            g.db_session = ReplicaReadSession(get_engine(), get_replica_engine(),
+                                              expire_on_commit=False)
+        else:
+            g.db_session = Session(get_engine(), expire_on_commit=False)
     return g.db_session
+
+
+def used_replica() -> bool:
+    """Return True when this request's session read from the replica (for tests, logs)."""
+    return isinstance(g.get("db_session"), ReplicaReadSession)
+
+
+def _remember_writes(response):
+    """After a request that may have written, note the primary's WAL position for later reads.
+
+    Only requests that mean to change something (not GET or HEAD) are noted: a GET's own
+    writes are the audit of a look, which the reader never reads back.
+    """
+    if getattr(g, "lsn_replayed", False):
+        web_session.pop(LSN_KEY, None)
+        response.delete_cookie(LSN_COOKIE)
+    if request.method in READS or "db_session" not in g:
+        return response
+    with get_engine().connect() as conn:
+        lsn = conn.execute(text("SELECT CAST(pg_current_wal_lsn() AS text)")).scalar_one()
+    if request.headers.get("Authorization"):  # a token caller: no Flask session
+        response.set_cookie(LSN_COOKIE, lsn, httponly=True, samesite="Lax",
+                            secure=current_app.config["SESSION_COOKIE_SECURE"])
+    else:
+        web_session[LSN_KEY] = lsn
+    return response
 
 
 @contextmanager
@@ -96,3 +216,12 @@ def init_app(app: Flask) -> None:
         app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False)
     )
     app.teardown_appcontext(_close_session)
+    replica_url = app.config.get("DATABASE_REPLICA_URL")
+    if replica_url:
+        if not (replica_url.startswith("postgresql")
+                and app.config["DATABASE_URL"].startswith("postgresql")):
+            raise RuntimeError("DATABASE_REPLICA_URL needs PostgreSQL for both the primary "
+                               "(DATABASE_URL) and the replica (a streaming standby of it)")
+        app.extensions[REPLICA_KEY] = make_engine(replica_url,
+                                                  echo=app.config.get("SQL_ECHO", False))
+        app.after_request(_remember_writes)

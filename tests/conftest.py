@@ -16,10 +16,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, make_url, text
 
 from app import clock, create_app
-from app.db import get_engine, session_scope
+from app.db import get_engine, get_replica_engine, session_scope
 from app.identifiers import organisation_id, person_id
 from app.migrations import upgrade
 from app.models import Subject
@@ -99,11 +99,22 @@ def database_url(request, tmp_path, _sqlite_template) -> str:
         path = tmp_path / "citypoints.sqlite3"
         shutil.copy(_sqlite_template, path)
         return f"sqlite:///{path}"
+    return fresh_postgres()
+
+
+def postgres_or_skip() -> str:
+    """Return the PostgreSQL test database's URL; skip (or fail, when required) without it."""
     url = _prepare_postgres()
     if url is None:
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL is required but unreachable: {_pg_state['error']}")
         pytest.skip(f"PostgreSQL unreachable: {_pg_state['error']}")
+    return url
+
+
+def fresh_postgres() -> str:
+    """Empty the PostgreSQL test database (migrated once per run) and return its URL."""
+    url = postgres_or_skip()
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE " + ", ".join(_pg_state["tables"]) +
@@ -125,6 +136,9 @@ def app(app_config):
     application = create_app(app_config)
     yield application
     get_engine(application).dispose()
+    replica = get_replica_engine(application)
+    if replica is not None:
+        replica.dispose()
 
 
 @pytest.fixture
@@ -215,3 +229,21 @@ def login(client):
                            follow_redirects=True)
 
     return do
+
+
+@pytest.fixture(scope="session")
+def pg_standby():
+    """A streaming standby of the PostgreSQL test server, started once and stopped at the end."""
+    from tests.standby import StandbyUnavailable, start_standby
+
+    postgres_or_skip()  # the test database exists before the copy is taken
+    primary = make_url(PG_URL)
+    try:
+        standby = start_standby(host=primary.host or "127.0.0.1", primary_port=primary.port or 5432,
+                                user=primary.username or "postgres")
+    except StandbyUnavailable as error:
+        if REQUIRE_PG:
+            pytest.fail(f"a PostgreSQL standby is required but cannot start: {error}")
+        pytest.skip(f"no PostgreSQL standby: {error}")
+    yield standby
+    standby.stop()

@@ -14,6 +14,7 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+WRITING = "citypoints.writing"  # session.info: this session has begun to write
 RECORDS = "records"  # whatever decides how records count: shared by one-record writers,
 #                      held alone by a bulk import, which fixes points for many subjects
 
@@ -27,6 +28,7 @@ def begin_write(session: Session, key: str, *, shared: bool = False) -> None:
     so a read-then-write transaction cannot fail half-way on a lock upgrade. Call it
     before adding objects to the session: a transaction that had only read is restarted.
     """
+    session.info[WRITING] = True  # a session that reads a replica turns to the primary
     if is_postgres(session):
         session.execute(
             text("SELECT pg_advisory_xact_lock_shared(:k)" if shared

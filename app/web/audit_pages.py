@@ -7,7 +7,7 @@ import threading
 
 from flask import Blueprint, render_template, request
 
-from app.db import get_session
+from app.db import get_session, primary_only
 from app.errors import CitypointsError
 from app.services.accounts.users import ADMIN, AUDITOR
 from app.services.audit import chain as audit
@@ -59,6 +59,7 @@ def _check_chain(session, digests, *, full: bool) -> audit.VerifyResult:
 
 
 @bp.get("")
+@primary_only  # the chain is verified where it is written
 @role_required(AUDITOR, ADMIN)
 def search():
     """Verify the chain, show the published digests, and search the events."""
