@@ -22,9 +22,11 @@ from app.models.core import (
 )
 from app.models.due_process import (
     ConsentChange,
+    EntryObjection,
     Notice,
     NoticeOutbox,
     Objection,
+    RepairRequest,
     SubjectContact,
 )
 from app.models.trust import AuditDigest, LoginAttempt
@@ -36,12 +38,14 @@ __all__ = [
     "AuditEvent",
     "ConsentChange",
     "Department",
+    "EntryObjection",
     "ListEntry",
     "LoginAttempt",
     "Notice",
     "NoticeOutbox",
     "Objection",
     "Record",
+    "RepairRequest",
     "RulebookEvent",
     "RulebookVersion",
     "Run",

@@ -15,7 +15,8 @@ from sqlmodel import Field, SQLModel
 from app.models.core import utcnow
 
 NOTICE_KINDS = ("record", "tier_change", "list_entry", "list_end", "measure_pending",
-                "objection_decision", "record_lapsing", "record_repaired")
+                "objection_decision", "record_lapsing", "record_repaired",
+                "repair_decision", "entry_objection_decision")
 DELIVERY_STATES = ("pending", "sent", "failed")
 OUTCOMES = ("upheld", "annulled")  # the record is upheld (stands) or annulled
 
@@ -105,3 +106,50 @@ class SubjectContact(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=254)
     updated_at: datetime = Field(default_factory=utcnow)
     updated_by: str = Field(default="", max_length=80)
+
+
+REPAIR_STATES = ("pending", "granted", "refused")
+ENTRY_OUTCOMES = ("upheld", "ended")  # the entry stands, or it is ended by the objection
+
+
+class RepairRequest(SQLModel, table=True):
+    """A subject's application to have a record marked repaired (debt paid, training done),
+    decided by the recording department within the scheme's `repair.decide_within`. The
+    decision columns are set once; a granted application marks the record repaired."""
+
+    __tablename__ = "repair_request"
+    __table_args__ = (Index("ix_repair_request_queue", "department_code", "status", "deadline"),)
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="record.id", index=True)
+    subject_id: str = Field(foreign_key="subject.subject_id", max_length=18, index=True)
+    department_code: str = Field(max_length=64)
+    filed_on: date
+    filed_at: datetime = Field(default_factory=utcnow)
+    filed_by: str = Field(max_length=80)
+    statement: str = Field(sa_column=Column(Text, nullable=False))
+    deadline: date  # the last day for the decision
+    status: str = Field(default="pending", max_length=16)  # one of REPAIR_STATES
+    decided_on: date | None = None
+    decided_by: str | None = Field(default=None, max_length=80)
+    decision_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class EntryObjection(SQLModel, table=True):
+    """A subject's objection to a list entry, within the list's own deadlines (else the
+    scheme's), decided by a reviewer: the entry stands (upheld) or is ended."""
+
+    __tablename__ = "entry_objection"
+    __table_args__ = (Index("ix_entry_objection_queue", "decided_on", "deadline"),)
+    id: int | None = Field(default=None, primary_key=True)
+    list_entry_id: int = Field(foreign_key="list_entry.id", index=True)
+    subject_id: str = Field(foreign_key="subject.subject_id", max_length=18, index=True)
+    list_code: str = Field(max_length=64)
+    filed_on: date
+    filed_at: datetime = Field(default_factory=utcnow)
+    filed_by: str = Field(max_length=80)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    deadline: date
+    decided_on: date | None = None
+    decided_by: str | None = Field(default=None, max_length=80)
+    outcome: str | None = Field(default=None, max_length=16)  # one of ENTRY_OUTCOMES
+    decision_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -19,6 +19,8 @@ from app.rulebook.model import (
     Effective,
     ListDef,
     Measure,
+    Objections,
+    Repair,
     Rule,
     Scheme,
 )
@@ -48,6 +50,16 @@ def _titled(content: dict[str, Any], item: Any) -> dict[str, Any]:
     return content
 
 
+def _objections(o: Objections) -> dict[str, Any]:
+    return {
+        "window": _duration(o.window),
+        "decide_within": _duration(o.decide_within),
+        "suspend_record": o.suspend_record,
+        "reconsider_window": _duration(o.reconsider_window),
+        "reconsider_within": _duration(o.reconsider_within),
+    }
+
+
 def _scheme(scheme: Scheme) -> dict[str, Any]:
     o = scheme.objections
     return _titled({
@@ -63,13 +75,11 @@ def _scheme(scheme: Scheme) -> dict[str, Any]:
             )
             for t in scheme.tiers
         ],
-        "objections": {
-            "window": _duration(o.window),
-            "decide_within": _duration(o.decide_within),
-            "suspend_record": o.suspend_record,
-            "reconsider_window": _duration(o.reconsider_window),
-            "reconsider_within": _duration(o.reconsider_within),
-        },
+        "objections": _objections(o),
+        # Written only when it differs from the default, so rulebooks written before the
+        # key existed keep their fingerprint.
+        **({"repair": {"decide_within": _duration(scheme.repair.decide_within)}}
+           if scheme.repair != Repair() else {}),
     }, scheme)
 
 
@@ -142,6 +152,7 @@ def _list(item: ListDef) -> dict[str, Any]:
             if flag
             else None
         ),
+        **({"objections": _objections(item.objections)} if item.objections else {}),
     }, item)
 
 

@@ -114,6 +114,14 @@ class Objections:
 
 
 @dataclass(frozen=True)
+class Repair:
+    """How a resident's application for repair is handled: the recording department
+    decides within `decide_within` of the application."""
+
+    decide_within: Duration = Duration(15, "d")
+
+
+@dataclass(frozen=True)
 class Scheme:
     code: str
     title: str
@@ -125,6 +133,7 @@ class Scheme:
     source: Source | None = field(default=None, compare=False)
     titles: tuple[tuple[str, str], ...] = ()
     texts: Texts = ()  # other texts written per language (description)
+    repair: Repair = Repair()
     languages: tuple[str, ...] = ()  # the languages every text should be in; first: residents'
 
     def tier_for(self, points: int) -> Tier:
@@ -266,6 +275,7 @@ class ListDef:
     source: Source | None = field(default=None, compare=False)
     titles: tuple[tuple[str, str], ...] = ()
     texts: Texts = ()  # other texts written per language (description, legal_basis)
+    objections: Objections | None = None  # objections to an entry; None: the scheme's
 
 
 @dataclass(frozen=True)

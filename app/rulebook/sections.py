@@ -21,6 +21,7 @@ from app.rulebook.model import (
     ListDef,
     Measure,
     Objections,
+    Repair,
     Scheme,
     Source,
     Tier,
@@ -41,6 +42,7 @@ SCHEME_KEYS = (
     "tiers",
     "objections",
     "languages",
+    "repair",
 )
 SECTION_KEYS = ("departments", "measures", "lists")
 TIER_KEYS = ("code", "min", "title", "description")
@@ -63,7 +65,8 @@ MEASURE_KEYS = (
     "reaches",
     "description",
 )
-LIST_KEYS = ("code", "kind", "title", "departments", "lasts", "public", "legal_basis", "flag")
+LIST_KEYS = ("code", "kind", "title", "departments", "lasts", "public", "legal_basis", "flag",
+             "objections")
 REACHES = ("legal_representative",)
 
 # What a reference names, and how the things it may name are called in messages.
@@ -191,7 +194,16 @@ class Builder:
             source=_source(file, top.line("scheme")),
             titles=titles,
             languages=tuple(c for c, _ in top.codes("languages", choices=TEXT_LANGUAGES) or ()),
+            repair=self._repair(top),
         )
+
+    def _repair(self, top: Reader) -> Repair:
+        reader = top.sub("repair", like="{decide_within: 15d}", keys=("decide_within",))
+        base = Repair()
+        if reader is None:
+            return base
+        return Repair(decide_within=reader.duration("decide_within", default=base.decide_within)
+                      or base.decide_within)
 
     def _tiers(self, file: str, top: Reader) -> tuple[Tier, ...]:
         entries = list(
@@ -251,13 +263,13 @@ class Builder:
             )
         return tuple(tiers)
 
-    def _objections(self, top: Reader) -> Objections:
+    def _objections(self, top: Reader, base: Objections | None = None) -> Objections:
         reader = top.sub(
             "objections", like="{window: 30d, decide_within: 15d}", keys=OBJECTION_KEYS
         )
+        base = base or Objections()
         if reader is None:
-            return Objections()
-        base = Objections()
+            return base
         return Objections(
             window=reader.duration("window", default=base.window) or base.window,
             decide_within=reader.duration("decide_within", default=base.decide_within)
@@ -325,6 +337,7 @@ class Builder:
                     flag=flag,
                     **texted(reader, "legal_basis"),
                     source=_source(file, line),
+                    objections=self._objections(reader) if "objections" in reader.data else None,
                 )
             )
 

@@ -40,6 +40,31 @@ class DecisionForm(FlaskForm):
                            render_kw={"rows": 6, "maxlength": 4000})
 
 
+class RepairApplicationForm(FlaskForm):
+    statement = TextAreaField(_l("What was put right? (the debt paid, the training done, ...)"),
+                              render_kw={"rows": 4, "maxlength": 4000})
+
+
+class EntryObjectionForm(FlaskForm):
+    reason = TextAreaField(_l("Why is the entry wrong?"), render_kw={"rows": 5, "maxlength": 4000})
+
+
+class RepairDecisionForm(FlaskForm):
+    decision = RadioField(_l("Decision"), validate_choice=False, choices=[
+        SelectChoice("grant", _l("Granted: the record is marked repaired")),
+        SelectChoice("refuse", _l("Refused: the record counts as before"))])
+    reason = TextAreaField(_l("Reasons (the subject reads them)"),
+                           render_kw={"rows": 4, "maxlength": 4000})
+
+
+class EntryDecisionForm(FlaskForm):
+    outcome = RadioField(_l("Decision"), validate_choice=False, choices=[
+        SelectChoice("upheld", _l("Upheld: the entry stands (the objection is rejected)")),
+        SelectChoice("ended", _l("Ended: the entry ends today (the objection succeeds)"))])
+    reason = TextAreaField(_l("Reasons (the subject reads them)"),
+                           render_kw={"rows": 6, "maxlength": 4000})
+
+
 class VoidForm(FlaskForm):
     reason = TextAreaField(_l("Why was it entered in error?"),
                            render_kw={"rows": 3, "maxlength": 2000})

@@ -41,6 +41,11 @@ POLICY: dict[str, object] = {
     "residents.me": RES, "residents.change_consent": RES, "residents.change_contact": RES,
     # Another subject's record or objection: a resident is refused (404: no such record of theirs).
     "residents.object_to_record": set(), "residents.ask_for_reconsideration": set(),
+    "residents.apply_for_record_repair": set(), "residents.object_to_list_entry": set(),
+    # Applications for repair: the recording department decides (and a reviewer or admin).
+    "officials.repairs": FILES,
+    "officials.repair_application": {"GET": FILES, "POST": {"recorder", "reviewer", "admin"}},
+    "officials.entry_objection": {"GET": REVIEW, "POST": {"reviewer"}},
     "officials.home": OFFICIALS, "officials.subjects": FILES, "officials.subject_file": FILES,
     "officials.record": REC, "officials.import_records": REC,
     "officials.void": REC, "officials.repair": REC,
@@ -90,7 +95,8 @@ def world(app, db, make_account, new_subject, rulebook):
         objection = file_objection(s, rulebook=rulebook, subject_id=other, record_id=record.id,
                                    reason="not me", today=today, actor="other")
     values = {"subject_id": other, "record_id": record.id, "entry_id": entry.id,
-              "objection_id": objection.id, "token": "0" * 32, "account_id": 1, "token_id": 1,
+              "objection_id": objection.id, "request_id": 1, "token": "0" * 32,
+              "account_id": 1, "token_id": 1,
               "filename": "css/app.css"}
     return users, values
 

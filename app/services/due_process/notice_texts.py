@@ -118,9 +118,42 @@ def list_entry_notice(*, rulebook: Rulebook, list_def: ListDef | None, list_code
                 if measure.notice else "at once")
         lines.append(f"Because of this entry, {measure.kind} {measure.code} ({measure.title}) "
                      f"applies {when}.")
-    lines.append(f"To contest the entry, write to {department_title(rulebook, department)} "
-                 "citing the decision above; it can correct or end the entry.")
+    if list_def is not None and list_def.public:
+        lines.append(f"The list is public: from {entered_on.isoformat()} your name, the "
+                     "decision and its dates are published on the city's page of this list "
+                     "for as long as the entry lasts.")
+    objections = (list_def.objections if list_def is not None and list_def.objections
+                  else rulebook.scheme.objections)
+    lines.append(f"To object, use your page by {objections.window.after(entered_on).isoformat()} "
+                 f"({duration_words(objections.window)} from the entry); a reviewer decides "
+                 f"within {duration_words(objections.decide_within)}. You may also write to "
+                 f"{department_title(rulebook, department)} citing the decision above.")
     return title, "\n".join(lines)
+
+
+def repair_refused_notice(*, record_id: int, department: str, reason: str,
+                          decided_on: date) -> tuple[str, str]:
+    """The notice that an application for a record's repair was refused."""
+    title = f"Your application to repair record {record_id} was refused"
+    body = (f"{department} refused your application to mark record {record_id} repaired on "
+            f"{decided_on.isoformat()}.\nReasons: {reason}\nThe record counts as before; you "
+            "may apply again when what was asked is put right.")
+    return title, body
+
+
+def entry_objection_notice(*, rulebook: Rulebook, list_def: ListDef | None, list_code: str,
+                           outcome: str, reason: str, decided_on: date) -> tuple[str, str]:
+    """The notice of the decision on an objection to a list entry."""
+    name = (list_def.title if list_def is not None and list_def.title else list_code)
+    if outcome == "ended":
+        title = f"Your objection was accepted: your entry on \"{name}\" ended"
+        first = (f"On {decided_on.isoformat()} a reviewer accepted your objection; your entry "
+                 f"on \"{name}\" ends that day, with the measures that followed from it.")
+    else:
+        title = f"Your objection to your entry on \"{name}\" was not accepted"
+        first = (f"On {decided_on.isoformat()} a reviewer decided that your entry on "
+                 f"\"{name}\" stands.")
+    return title, f"{first}\nReasons: {reason}"
 
 
 def list_end_notice(*, rulebook: Rulebook, list_def: ListDef | None, list_code: str,

@@ -9,4 +9,4 @@ from flask import Blueprint
 bp = Blueprint("officials", __name__, url_prefix="/officials")
 
 # The views register themselves on `bp` (Flask's pattern for a blueprint in a package).
-from app.web.officials import desk, due_process  # noqa: E402, F401
+from app.web.officials import desk, due_process, ways_out  # noqa: E402, F401

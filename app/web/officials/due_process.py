@@ -24,6 +24,7 @@ from app.services.due_process.objections import (
     recently_decided,
     review_queue,
 )
+from app.services.due_process.ways_out import entry_objection_queue, repair_queue
 from app.services.records.corrections import (
     record_to_correct,
     repair_record,
@@ -45,7 +46,9 @@ def objections():
     if wants_csv():
         return export_tables.objections(review_queue(session, today=today()))
     return render_template("officials/objections.html", queue=review_queue(session, today=today()),
-                           decided=recently_decided(session), rules=rulebook())
+                           decided=recently_decided(session), rules=rulebook(),
+                           entry_queue=entry_objection_queue(session, today=today()),
+                           repair_queue=repair_queue(session, department=None, today=today()))
 
 
 @bp.route("/objections/<int:objection_id>", methods=["GET", "POST"])

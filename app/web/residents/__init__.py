@@ -7,4 +7,4 @@ from flask import Blueprint
 bp = Blueprint("residents", __name__)
 
 # The views register themselves on `bp` (Flask's pattern for a blueprint in a package).
-from app.web.residents import due_process, standing  # noqa: E402, F401
+from app.web.residents import due_process, standing, ways_out  # noqa: E402, F401

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from app.db import get_session
 from app.services.accounts.users import RESIDENT
+from app.services.due_process.ways_out import entries_of, ways_out_of
 from app.services.standings.facts import facts_read_once
 from app.services.subject_file.chart import points_over_time
 from app.services.subject_file.due_process import due_process_of
@@ -32,6 +33,11 @@ def me():
                                   subject_id=current_user.subject_id, as_of=as_of, you=True)
     due_process = due_process_of(get_session(), rulebook=rules,
                                subject_id=current_user.subject_id, today=today())
+    session = get_session()
+    ways = ways_out_of(session, subject_id=current_user.subject_id)
+    entries = entries_of(session, rulebook=rules, subject_id=current_user.subject_id,
+                         today=today())
     return render_template("residents/me.html", file=file, rules=rules, over_time=over_time,
-                           due_process=due_process, as_of_action=url_for("residents.me"))
+                           due_process=due_process, ways_out=ways, entries=entries,
+                           as_of_action=url_for("residents.me"))
 
