@@ -13,7 +13,7 @@ from app.config import DEV_SECRET_KEY
 from app.models import AuditEvent
 from app.services.accounts.users import create_account
 from app.services.audit import chain as audit
-from tests.conftest import csrf_token
+from tests.conftest import STRONG_KEY, csrf_token
 
 PASSWORD = "correct horse battery"
 
@@ -48,7 +48,12 @@ def test_logins_are_throttled_per_address(app, session, client):
 def test_the_app_refuses_to_serve_with_the_default_secret(database_url):
     with pytest.raises(RuntimeError, match="FLASK_SECRET_KEY"):
         create_app({"DATABASE_URL": database_url, "SECRET_KEY": DEV_SECRET_KEY})
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "a real secret"})
+    for weak in ("x", "a real secret", "s3cret-for-test" * 5, "ab" * 40,
+                 "5f0c1e9a7b3d48e2a6c4f81d09b7e3a2"):  # 32 hex characters are 16 bytes
+        with pytest.raises(RuntimeError, match="FLASK_SECRET_KEY is too weak"):
+            create_app({"DATABASE_URL": database_url, "SECRET_KEY": weak})
+    create_app({"DATABASE_URL": database_url, "SECRET_KEY": "x", "TESTING": True})  # tests may
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": STRONG_KEY})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
