@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import string
 
 import click
 from flask import Flask
 
 from app import config as default_config
+from app.files import private_dir
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -26,7 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         secure = not (app.debug or app.testing)
     app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(secure)
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
-        os.makedirs(app.instance_path, exist_ok=True)
+        private_dir(app.instance_path)  # the database and uploads live here
     _trust_proxies(app)
 
     from app import cli, db

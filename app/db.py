@@ -9,6 +9,8 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
+from app.files import create_private_file
+
 EXTENSION_KEY = "citypoints.engine"
 WRITE_OPTION = "citypoints_write"
 
@@ -28,6 +30,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine; SQLite gets WAL mode, a busy timeout and enforced foreign keys."""
     if url.startswith("sqlite"):
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+        database = engine.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            # SQLite would create it world-readable (umask 022); its -wal and -shm files
+            # take the database file's mode.
+            create_private_file(database)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised via engine
