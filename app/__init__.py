@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
+import string
 
 import click
 from flask import Flask
 
 from app import config as default_config
+from app.files import private_dir
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -25,7 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         secure = not (app.debug or app.testing)
     app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(secure)
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
-        os.makedirs(app.instance_path, exist_ok=True)
+        private_dir(app.instance_path)  # the database and uploads live here
     _trust_proxies(app)
 
     from app import cli, db
@@ -73,15 +74,39 @@ def _serving() -> bool:
     return "run" in names
 
 
+SECRET_KEY_BYTES = 32  # what a key must carry: 256 bits, as secrets.token_hex(32) makes
+HEX = frozenset(string.hexdigits)
+
+
 def _refuse_default_secret(app: Flask) -> None:
-    """Refuse to serve outside debug and testing with the built-in development secret key."""
+    """Refuse to serve outside debug and testing with the built-in development secret key,
+    or with a key that cannot hold 32 random bytes (a word, a short or patterned string)."""
     if app.debug or app.testing or not _serving():
         return
-    if app.config.get("SECRET_KEY") in (None, "", default_config.DEV_SECRET_KEY):
+    key = app.config.get("SECRET_KEY")
+    make = "python -c 'import secrets; print(secrets.token_hex(32))' makes one"
+    if key in (None, "", default_config.DEV_SECRET_KEY):
         raise RuntimeError(
             "FLASK_SECRET_KEY is not set: set it in the environment or instance/config.py "
-            "(python -c 'import secrets; print(secrets.token_hex())' makes one). "
-            "Only debug and testing runs may use the built-in development key."
+            f"({make}). Only debug and testing runs may use the built-in development key."
+        )
+    if not secret_key_is_strong(key):
+        raise RuntimeError(
+            f"FLASK_SECRET_KEY is too weak: it must hold at least {SECRET_KEY_BYTES} random "
+            f"bytes, for example {2 * SECRET_KEY_BYTES} hex characters ({make}); anyone who "
+            "guesses it can sign a session cookie for any account."
         )
 
 
+def secret_key_is_strong(key: str | bytes) -> bool:
+    """Return whether `key` can carry 32 random bytes: long enough for its alphabet (hex 4
+    bits a character, others 6, raw bytes 8) and with no guessable pattern (zxcvbn)."""
+    from zxcvbn import zxcvbn
+
+    if isinstance(key, bytes):
+        return len(key) >= SECRET_KEY_BYTES and len(set(key)) >= 16
+    per_char = 4 if set(key) <= HEX else 6
+    if len(key) * per_char < 8 * SECRET_KEY_BYTES or len(set(key)) < 10:
+        return False
+    # A long key may still be words or a pattern ("s3cret" thrice, the alphabet, repeats).
+    return zxcvbn(key[:100])["guesses_log10"] >= 30

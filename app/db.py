@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import Session
 
+from app.files import create_private_file
 from app.services.locks import WRITING
 
 EXTENSION_KEY = "citypoints.engine"
@@ -52,6 +53,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine; SQLite gets WAL mode, a busy timeout and enforced foreign keys."""
     if url.startswith("sqlite"):
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+        database = engine.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            # SQLite would create it world-readable (umask 022); its -wal and -shm files
+            # take the database file's mode.
+            create_private_file(database)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised via engine

@@ -30,6 +30,8 @@ SAMPLE_RULES = TESTS.parent / "rules"
 PG_URL = os.environ.get("CITYPOINTS_TEST_POSTGRES",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_TEST_DB = f"citypoints_test_{os.getpid()}"  # one per run: parallel runs stay apart
+# A key that passes the serving check (32 random bytes); tests that serve outside TESTING use it.
+STRONG_KEY = "5f0c1e9a7b3d48e2a6c4f81d09b7e3a25c6d8f1e4a7b90c3d2e5f8a1b4c7d0e9"
 REQUIRE_PG = os.environ.get("CITYPOINTS_REQUIRE_POSTGRES", "") not in ("", "0", "false")
 
 _pg_state: dict = {}

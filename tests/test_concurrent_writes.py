@@ -21,7 +21,7 @@ from sqlalchemy import text
 from app import clock
 from app.db import get_engine
 from app.services.accounts.tokens import create_token
-from tests.conftest import TEST_RULES
+from tests.conftest import STRONG_KEY, TEST_RULES
 from tests.test_production import _free_port, _wait_for
 
 pytestmark = pytest.mark.slow
@@ -67,7 +67,7 @@ def test_concurrent_recordings_are_stored_exactly_once(app, session, database_ur
                          expires_in="never", actor="test").secret
     session.close()
     port = _free_port()
-    env = {**os.environ, "FLASK_DATABASE_URL": database_url, "FLASK_SECRET_KEY": "s3cret",
+    env = {**os.environ, "FLASK_DATABASE_URL": database_url, "FLASK_SECRET_KEY": STRONG_KEY,
            "FLASK_RULES_DIR": str(TEST_RULES)}
     web = subprocess.Popen([str(BIN / "gunicorn"), "--workers", "3", "--threads", "2", "--bind",
                             f"127.0.0.1:{port}", "app:create_app()"], env=env,

@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from app.db import get_engine
 from app.services.accounts.users import create_account
-from tests.conftest import TEST_RULES
+from tests.conftest import STRONG_KEY, TEST_RULES
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -49,7 +49,7 @@ def test_gunicorn_workers_and_the_scheduler_serve_together(app, session, databas
     create_account(session, username="ana", password="correct horse battery", role="resident",
                    subject_id=subject.subject_id)
     port = _free_port()
-    env = {**os.environ, "FLASK_DATABASE_URL": database_url, "FLASK_SECRET_KEY": "s3cret-for-test",
+    env = {**os.environ, "FLASK_DATABASE_URL": database_url, "FLASK_SECRET_KEY": STRONG_KEY,
            "FLASK_RULES_DIR": str(TEST_RULES), "FLASK_SECURE_COOKIES": "false"}
     web = subprocess.Popen([str(BIN / "gunicorn"), "--workers", "2", "--bind",
                             f"127.0.0.1:{port}", "app:create_app()"], env=env,

@@ -13,7 +13,7 @@ from app.config import DEV_SECRET_KEY
 from app.models import AuditEvent
 from app.services.accounts.users import create_account
 from app.services.audit import chain as audit
-from tests.conftest import csrf_token
+from tests.conftest import STRONG_KEY, TEST_RULES, csrf_token
 
 PASSWORD = "correct horse battery"
 
@@ -48,7 +48,12 @@ def test_logins_are_throttled_per_address(app, session, client):
 def test_the_app_refuses_to_serve_with_the_default_secret(database_url):
     with pytest.raises(RuntimeError, match="FLASK_SECRET_KEY"):
         create_app({"DATABASE_URL": database_url, "SECRET_KEY": DEV_SECRET_KEY})
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "a real secret"})
+    for weak in ("x", "a real secret", "s3cret-for-test" * 5, "ab" * 40,
+                 "5f0c1e9a7b3d48e2a6c4f81d09b7e3a2"):  # 32 hex characters are 16 bytes
+        with pytest.raises(RuntimeError, match="FLASK_SECRET_KEY is too weak"):
+            create_app({"DATABASE_URL": database_url, "SECRET_KEY": weak})
+    create_app({"DATABASE_URL": database_url, "SECRET_KEY": "x", "TESTING": True})  # tests may
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": STRONG_KEY})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
@@ -187,3 +192,41 @@ def test_without_a_trusted_proxy_a_forwarded_address_is_ignored(app, client):
 def test_a_proxy_setting_must_be_a_number(database_url):
     with pytest.raises(RuntimeError, match="FLASK_PROXY_FIX_X_FOR"):
         create_app({"TESTING": True, "DATABASE_URL": database_url, "PROXY_FIX_X_FOR": "yes"})
+
+
+def test_the_database_its_backups_and_uploads_are_the_service_accounts_alone(tmp_path):
+    import os
+    import stat
+
+    from app.db import get_engine
+    from app.migrations import upgrade
+    from app.services.backup import backup_sqlite
+    from app.services.intake.uploads import UploadStore
+
+    def mode(path):
+        return stat.S_IMODE(os.stat(path).st_mode)
+
+    old = os.umask(0o022)  # the usual umask, which made them world-readable
+    try:
+        folder = tmp_path / "instance"
+        app = create_app({"TESTING": True, "SECRET_KEY": "x", "RULES_DIR": str(TEST_RULES),
+                          "DATABASE_URL": f"sqlite:///{folder / 'db' / 'city.sqlite3'}"})
+        upgrade(get_engine(app))
+        with get_engine(app).begin() as conn:
+            conn.execute(text("INSERT INTO department (code, title) VALUES ('x', 'X')"))
+        database = folder / "db" / "city.sqlite3"
+        assert mode(database) == 0o600 and mode(folder / "db") == 0o700
+        for extra in (f"{database}-wal", f"{database}-shm"):
+            if os.path.exists(extra):
+                assert mode(extra) == 0o600, extra
+        store = UploadStore(tmp_path / "uploads" / "intake")
+        upload = store.save(data=b"subject_id\n", owner="ana", department="x", kind="records",
+                            name="a.csv")
+        assert mode(tmp_path / "uploads") == 0o700 and mode(store.directory) == 0o700
+        for suffix in ("data", "json"):
+            assert mode(store.directory / f"{upload.token}.{suffix}") == 0o600
+        copy = backup_sqlite(get_engine(app), tmp_path / "backups" / "copy.sqlite3")
+        assert mode(copy.path) == 0o600 and mode(tmp_path / "backups") == 0o700
+        get_engine(app).dispose()
+    finally:
+        os.umask(old)

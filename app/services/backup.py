@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from app.errors import InvalidInput
+from app.files import create_private_file
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ def backup_sqlite(engine: Engine, dest: str | os.PathLike) -> BackupResult:
         raise InvalidInput(f"{target} is a folder: name the backup file")
     if target.exists():
         raise InvalidInput(f"{target} exists already: a backup never overwrites a file")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    create_private_file(target)  # 0600 before a byte is copied: it is the whole register
     pages = 0
 
     def progress(_status, remaining, total):

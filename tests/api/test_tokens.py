@@ -76,3 +76,18 @@ def test_never_expiring_token_and_expiry_parsing(session, rulebook):
     assert created.token.expires_at is None
     assert authenticate(session, authorization=f"bearer {created.secret}",
                         now=now).id == created.token.id
+
+
+def test_a_zero_expiry_is_refused_and_the_life_is_capped(session, rulebook, runner):
+    now = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
+    for zero in ("0", "0d", "0m", "0y"):
+        with pytest.raises(InvalidInput, match="at least 1 day"):
+            parse_expiry(zero, now=now)
+    for too_long in ("1000y", "3y", "25m", "732d"):
+        with pytest.raises(InvalidInput, match="at most 2 years"):
+            parse_expiry(too_long, now=now)
+    assert parse_expiry("2y", now=now) == datetime(2028, 1, 31, 12, 0, tzinfo=UTC)
+    assert parse_expiry("730d", now=now) is not None
+    result = runner.invoke(args=["tokens", "create", "--department", "court",
+                                 "--expires-in", "0d"])
+    assert result.exit_code == 1 and "at least 1 day" in result.output

@@ -29,6 +29,7 @@ from app.db import get_engine, session_scope
 from app.models import Record, Subject
 from app.services.accounts.users import create_account
 from app.services.rulebooks.registry import EXTENSION_KEY
+from tests.conftest import STRONG_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRE_BROWSER = os.environ.get("CITYPOINTS_REQUIRE_BROWSER", "") not in ("", "0", "false")
@@ -157,7 +158,7 @@ def live_server(browser, tmp_path_factory) -> LiveServer:
 
     folder = tmp_path_factory.mktemp("live")
     app = create_app({
-        "SECRET_KEY": "browser-suite-secret", "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
+        "SECRET_KEY": STRONG_KEY, "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
         "RULES_DIR": str(ROOT / "rules"), "SECURE_COOKIES": False, "RELOAD_ON_SIGHUP": False,
     })
     runner = app.test_cli_runner()

@@ -44,18 +44,31 @@ def aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
+MAX_LIFE = Duration(2, "y")  # the longest a token may be made for, short of "never"
+
+
 def parse_expiry(text: str | None, *, now: datetime) -> datetime | None:
-    """Return the expiry for `--expires-in` (`365d`, `6m`, `1y` or `never`)."""
+    """Return the expiry for `--expires-in` (`365d`, `6m`, `1y`, at most `2y`, or `never`).
+
+    A zero length is refused (it used to mean "never", which must be said so); "never" is
+    an explicit choice, kept for systems that cannot rotate a token.
+    """
     value = (text or "").strip().lower()
-    if value in ("never", "none", "0"):
+    if value in ("never", "none"):
         return None
     try:
-        duration = Duration.parse(value)
+        duration = Duration.parse("0d" if value.isdigit() and int(value) == 0 else value)
     except ValueError as error:
         raise InvalidInput(f"--expires-in: {error}, or never",
                            problems=[Problem(str(error), field="expires_in")]) from None
     if duration.count == 0:
-        return None
+        message = "a token must last at least 1 day (or say never)"
+        raise InvalidInput(f"--expires-in: {message}",
+                           problems=[Problem(message, field="expires_in")])
+    if duration.after(now.date()) > MAX_LIFE.after(now.date()):
+        message = f"{value} is too long: a token lasts at most 2 years (2y, 24m or 730d)"
+        raise InvalidInput(f"--expires-in: {message}",
+                           problems=[Problem(message, field="expires_in")])
     return datetime.combine(duration.after(now.date()), now.timetz())
 
 

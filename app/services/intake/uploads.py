@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from app.errors import NotFound
+from app.files import private_dir, write_private
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 MAX_AGE = 24 * 3600  # an upload nobody confirmed within a day is swept away
@@ -43,7 +44,7 @@ class UploadStore:
 
     def save(self, *, data: bytes, owner: str, department: str, kind: str, name: str) -> Upload:
         """Store `data` under a new random token and return its description."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)
         self.sweep()
         upload = Upload(token=secrets.token_urlsafe(32), owner=owner, department=department,
                         kind=kind, name=name, size=len(data),
@@ -96,7 +97,8 @@ class UploadStore:
 
     def _write(self, path: Path, data: bytes) -> None:
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
+        tmp.unlink(missing_ok=True)
+        write_private(tmp, data)  # 0600: uploads hold personal data
         os.replace(tmp, path)
 
     @staticmethod
