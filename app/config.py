@@ -32,4 +32,10 @@ def defaults(instance_path: str) -> dict:
         "RELOAD_ON_SIGHUP": True,
         "RULES_CANDIDATES_DIR": None,
         "SIMULATION_SAMPLE": 20,
+        # What reading a rulebook (a reload, an upload to simulate) may cost; see
+        # app.rulebook.limits. Far above any real rulebook (the sample is about 100 KB).
+        "RULES_MAX_FILE_BYTES": 1024 * 1024,
+        "RULES_MAX_BYTES": 4 * 1024 * 1024,
+        "RULES_MAX_YAML_NODES": 50_000,
+        "RULES_MAX_YAML_ALIASES": 100,
     }

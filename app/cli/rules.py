@@ -24,7 +24,7 @@ def rules_check(directory: str | None) -> None:
     from app.rulebook import check_rulebook
 
     directory = directory or current_app.config["RULES_DIR"]
-    result = check_rulebook(directory)
+    result = check_rulebook(directory, limits=rulebook_registry().limits)
     for problem in result.problems:
         click.echo(str(problem))
     for warning in result.warnings:
@@ -47,13 +47,14 @@ def rules_test(directory: str | None) -> None:
     from app.ruletests import run_rule_tests_in
 
     directory = directory or current_app.config["RULES_DIR"]
-    result = check_rulebook(directory)
+    limits = rulebook_registry().limits
+    result = check_rulebook(directory, limits=limits)
     if not result.ok or result.rulebook is None:
         for problem in result.problems:
             click.echo(str(problem))
         click.echo(f"{len(result.problems)} error(s) in the rulebook; no test was run", err=True)
         sys.exit(1)
-    report = run_rule_tests_in(result.rulebook, directory)
+    report = run_rule_tests_in(result.rulebook, directory, limits=limits)
     for problem in report.problems:
         click.echo(str(problem))
     for failure in report.failures:
@@ -83,7 +84,7 @@ def rules_simulate(directory: str, as_of: str | None, sample: int | None, as_jso
 
     day = day_or_today(as_of)
     try:
-        candidate = candidate_from_dir(directory)
+        candidate = candidate_from_dir(directory, limits=rulebook_registry().limits)
         in_force = rulebook()
         with session_scope() as session:
             report = simulate(session, in_force=in_force, candidate=candidate.rulebook,

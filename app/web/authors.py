@@ -126,13 +126,15 @@ def simulate_page():
     try:
         as_of = as_of_arg_from(form.as_of.data)
         upload = form.upload.data
+        limits = _registry().limits
         if upload and getattr(upload, "filename", ""):
-            candidate = candidate_from_texts(read_zip(upload.read()),
+            candidate = candidate_from_texts(read_zip(upload.read(), limits=limits),
                                              source=f"upload {upload.filename}",
-                                             label=upload.filename.removesuffix(".zip"))
+                                             label=upload.filename.removesuffix(".zip"),
+                                             limits=limits)
         elif form.directory.data:
             path = candidate_dir(root, form.directory.data)
-            candidate = candidate_from_dir(path)
+            candidate = candidate_from_dir(path, limits=limits)
         else:
             raise InvalidInput("upload a zip of the candidate rules directory, or choose a "
                                "candidate directory on the server")
