@@ -21,6 +21,7 @@ from app.services.rulebooks.candidates import (
     candidate_from_texts,
     read_zip,
 )
+from app.services.rulebooks.dates import check_run_day
 from app.services.rulebooks.history import rulebook_diff, rulebook_history, rulebook_status
 from app.services.rulebooks.registry import EXTENSION_KEY as RULEBOOKS
 from app.services.rulebooks.simulate import simulate
@@ -138,6 +139,7 @@ def simulate_page():
         else:
             raise InvalidInput("upload a zip of the candidate rules directory, or choose a "
                                "candidate directory on the server")
+        check_run_day(as_of, rulebooks=[rulebook(), candidate.rulebook], today=today())
         report = simulate(get_session(), in_force=rulebook(), candidate=candidate.rulebook,
                           as_of=as_of, actor=current_user.username, source=candidate.source,
                           sample=current_app.config["SIMULATION_SAMPLE"])

@@ -218,6 +218,13 @@ def test_a_broken_candidate_is_refused_with_its_problems(client, author, candida
         "upload": (io.BytesIO(_zip(candidate)), "candidate.zip")},
         content_type="multipart/form-data")
     assert bad_date.status_code == 422 and "compare on:" in page_text(bad_date)
+    edit(candidate / "conduct/traffic.yaml", "points: lots", "points: -200")
+    for far in ("0001-01-01", "9999-12-31"):
+        far_date = client.post("/authors/simulate", data={
+            "csrf_token": token_, "as_of": far,
+            "upload": (io.BytesIO(_zip(candidate)), "candidate.zip")},
+            content_type="multipart/form-data")
+        assert far_date.status_code == 422 and "--allow-far-date" in page_text(far_date)
 
 
 def test_a_rules_directory_without_tests_needs_an_admins_word(client, login, make_account,
