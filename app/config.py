@@ -45,4 +45,10 @@ def defaults(instance_path: str) -> dict:
         "PROXY_FIX_X_PROTO": 0,
         "PROXY_FIX_X_HOST": 0,
         "PROXY_FIX_X_PREFIX": 0,
+        # What reading a rulebook (a reload, an upload to simulate) may cost; see
+        # app.rulebook.limits. Far above any real rulebook (the sample is about 100 KB).
+        "RULES_MAX_FILE_BYTES": 1024 * 1024,
+        "RULES_MAX_BYTES": 4 * 1024 * 1024,
+        "RULES_MAX_YAML_NODES": 50_000,
+        "RULES_MAX_YAML_ALIASES": 100,
     }

@@ -144,3 +144,22 @@ def test_db_upgrade_is_idempotent(runner):
     result = runner.invoke(args=["db", "upgrade"])
     # The feature areas' branches (0002, 0004, ...) are merged into one head.
     assert result.exit_code == 0 and "database at revision 0017 " in result.output
+
+
+def test_recompute_refuses_a_far_date_unless_allowed(runner, session, make_subject):
+    from datetime import timedelta
+
+    from app import clock
+
+    make_subject(session)
+    for day, reason in (("9999-12-31", "more than a year after today"),
+                        ("0001-01-01", "before the scheme's earliest rule (2016-01-01)"),
+                        ("2015-12-31", "before the scheme's earliest rule")):
+        refused = runner.invoke(args=["recompute", "--as-of", day])
+        assert refused.exit_code == 1, refused.output
+        assert reason in refused.output and "--allow-far-date" in refused.output
+    ahead = (clock.today() + timedelta(days=400)).isoformat()
+    assert runner.invoke(args=["recompute", "--as-of", ahead]).exit_code == 1
+    allowed = runner.invoke(args=["recompute", "--as-of", ahead, "--allow-far-date"])
+    assert allowed.exit_code == 0 and f"as of {ahead}" in allowed.output
+    assert runner.invoke(args=["recompute", "--as-of", "2016-01-01"]).exit_code == 0

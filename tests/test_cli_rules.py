@@ -158,3 +158,10 @@ def test_rules_reload_refuses_a_directory_without_tests_unless_told(runner, rule
     assert "the rulebook in force stays" in refused.output
     allowed = runner.invoke(args=["rules", "reload", "--without-tests", "--as", "root"])
     assert allowed.exit_code == 0 and "(no rule tests)" in allowed.output
+
+
+def test_rules_simulate_refuses_a_far_date(runner, rules_dir):
+    refused = runner.invoke(args=["rules", "simulate", str(rules_dir), "--as-of", "0001-01-01"])
+    assert refused.exit_code == 1 and "before the scheme's earliest rule" in refused.output
+    assert runner.invoke(args=["rules", "simulate", str(rules_dir), "--as-of",
+                               "9999-12-31"]).exit_code == 1

@@ -4,6 +4,7 @@ option, and printing a user's error before exiting 1."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from datetime import date
 from typing import NoReturn
 
@@ -12,6 +13,7 @@ from flask import current_app
 
 from app import clock
 from app.errors import CitypointsError
+from app.rulebook import Rulebook
 from app.services.intake.rows import parse_iso_date
 from app.services.rulebooks.registry import EXTENSION_KEY as RULEBOOKS
 from app.services.rulebooks.registry import RulebookRegistry
@@ -40,6 +42,24 @@ def day_or_today(value: str | None) -> date:
         return parse_iso_date(value)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
+
+
+# For the commands that run over the whole population on a day (recompute, rules simulate).
+allow_far_date = click.option(
+    "--allow-far-date", "allow_far", is_flag=True,
+    help="Allow an --as-of before the scheme's earliest rule or more than a year after today.")
+
+
+def run_day(value: str | None, *, rulebooks: Iterable[Rulebook], allow_far: bool) -> date:
+    """Return the day of a run's --as-of (default today); refuse a far one unless allowed."""
+    from app.services.rulebooks.dates import check_run_day
+
+    day = day_or_today(value)
+    try:
+        check_run_day(day, rulebooks=rulebooks, today=today(), allow_far=allow_far)
+    except CitypointsError as error:
+        fail(error)
+    return day
 
 
 def fail(error: CitypointsError) -> NoReturn:

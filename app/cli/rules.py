@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.cli.options import day_or_today, fail, rulebook, rulebook_registry
+from app.cli.options import allow_far_date, fail, rulebook, rulebook_registry, run_day
 from app.db import session_scope
 from app.errors import CitypointsError
 
@@ -24,7 +24,7 @@ def rules_check(directory: str | None) -> None:
     from app.rulebook import check_rulebook
 
     directory = directory or current_app.config["RULES_DIR"]
-    result = check_rulebook(directory)
+    result = check_rulebook(directory, limits=rulebook_registry().limits)
     for problem in result.problems:
         click.echo(str(problem))
     for warning in result.warnings:
@@ -47,13 +47,14 @@ def rules_test(directory: str | None) -> None:
     from app.ruletests import run_rule_tests_in
 
     directory = directory or current_app.config["RULES_DIR"]
-    result = check_rulebook(directory)
+    limits = rulebook_registry().limits
+    result = check_rulebook(directory, limits=limits)
     if not result.ok or result.rulebook is None:
         for problem in result.problems:
             click.echo(str(problem))
         click.echo(f"{len(result.problems)} error(s) in the rulebook; no test was run", err=True)
         sys.exit(1)
-    report = run_rule_tests_in(result.rulebook, directory)
+    report = run_rule_tests_in(result.rulebook, directory, limits=limits)
     for problem in report.problems:
         click.echo(str(problem))
     for failure in report.failures:
@@ -75,16 +76,17 @@ def rules_test(directory: str | None) -> None:
               help="How many movers to explain (default SIMULATION_SAMPLE, 20).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--as", "actor", default="cli", show_default=True, help="Who simulates (logged).")
+@allow_far_date
 def rules_simulate(directory: str, as_of: str | None, sample: int | None, as_json: bool,
-                   actor: str) -> None:
+                   actor: str, allow_far: bool) -> None:
     """Compare the rulebook in DIRECTORY with the one in force over the whole population."""
     from app.services.rulebooks.candidates import candidate_from_dir
     from app.services.rulebooks.simulate import simulate
 
-    day = day_or_today(as_of)
     try:
-        candidate = candidate_from_dir(directory)
+        candidate = candidate_from_dir(directory, limits=rulebook_registry().limits)
         in_force = rulebook()
+        day = run_day(as_of, rulebooks=[in_force, candidate.rulebook], allow_far=allow_far)
         with session_scope() as session:
             report = simulate(session, in_force=in_force, candidate=candidate.rulebook,
                               as_of=day, actor=actor, source=directory,

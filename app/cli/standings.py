@@ -7,7 +7,7 @@ import json
 import click
 from flask.cli import with_appcontext
 
-from app.cli.options import day_or_today, fail, rulebook
+from app.cli.options import allow_far_date, day_or_today, fail, rulebook, run_day
 from app.db import session_scope
 from app.errors import CitypointsError
 
@@ -17,13 +17,16 @@ from app.errors import CitypointsError
 @click.option("--as-of", "as_of", default=None, help="The date (YYYY-MM-DD); default today.")
 @click.option("--full", is_flag=True,
               help="Recompute every subject, even where an incremental run would do.")
-def recompute_command(as_of: str | None, full: bool) -> None:
+@allow_far_date
+def recompute_command(as_of: str | None, full: bool, allow_far: bool) -> None:
     """Run the nightly recompute now and print what it did."""
     from app.services.standings.recompute import recompute
 
+    in_force = rulebook()
+    day = run_day(as_of, rulebooks=[in_force], allow_far=allow_far)
     with session_scope() as session:
         try:
-            summary = recompute(session, rulebook=rulebook(), as_of=day_or_today(as_of),
+            summary = recompute(session, rulebook=in_force, as_of=day,
                                 triggered_by="cli", incremental=not full)
         except CitypointsError as error:
             fail(error)

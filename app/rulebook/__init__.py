@@ -1,6 +1,7 @@
 """The rulebook: YAML rule files parsed, validated and fingerprinted into frozen values (pure)."""
 
 from app.rulebook.fingerprint import canonical_json, compute_fingerprint
+from app.rulebook.limits import Limits
 from app.rulebook.loader import (
     check_rulebook,
     check_rulebook_texts,
@@ -49,6 +50,7 @@ __all__ = [
     "When",
     "canonical_json",
     "check_rulebook",
+    "Limits",
     "check_rulebook_texts",
     "compute_fingerprint",
     "load_rulebook",

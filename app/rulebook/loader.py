@@ -10,6 +10,7 @@ from pathlib import Path
 
 from app.rulebook.fields import Reader, show, suggest
 from app.rulebook.fingerprint import compute_fingerprint
+from app.rulebook.limits import Limits
 from app.rulebook.lint import lint
 from app.rulebook.model import Rulebook
 from app.rulebook.problems import CheckResult, Problem, RulebookError, Sink
@@ -39,17 +40,19 @@ def load_rulebook(path: str | os.PathLike[str]) -> Rulebook:
     return result.rulebook
 
 
-def check_rulebook(path: str | os.PathLike[str]) -> CheckResult:
-    """Check every rule file under `path`; return the rulebook if valid, and all problems."""
+def check_rulebook(path: str | os.PathLike[str], *, limits: Limits | None = None) -> CheckResult:
+    """Check every rule file under `path`; return the rulebook if valid, and all problems.
+
+    `limits`: what reading the files may cost (None: no limits)."""
     sink = Sink(_root_label(path))
     try:
-        files = _read_directory(Path(path), sink)
+        files = _read_directory(Path(path), sink, limits)
     except Exception as exc:  # an unreadable directory must not take the caller down
         sink.error("", 0, f"cannot read the rules directory: {exc}")
         files = None
     if files is None:
         return CheckResult(None, sink.sorted_problems(), sink.sorted_warnings())
-    return _check(files, sink)
+    return _check(files, sink, limits)
 
 
 def load_rulebook_from_texts(files: Mapping[str, str], *, root_label: str = "rules") -> Rulebook:
@@ -60,10 +63,24 @@ def load_rulebook_from_texts(files: Mapping[str, str], *, root_label: str = "rul
     return result.rulebook
 
 
-def check_rulebook_texts(files: Mapping[str, str], *, root_label: str = "rules") -> CheckResult:
-    """Check a rulebook given as file texts keyed by relative path."""
+def check_rulebook_texts(files: Mapping[str, str], *, root_label: str = "rules",
+                         limits: Limits | None = None) -> CheckResult:
+    """Check a rulebook given as file texts keyed by relative path (`limits` as for
+    check_rulebook)."""
     sink = Sink(root_label)
-    return _check(dict(files), sink)
+    if limits is not None:
+        sizes = {name: len(text.encode()) if isinstance(text, str) else 0
+                 for name, text in files.items()}
+        for name, size in sorted(sizes.items()):
+            message = limits.too_big(size)
+            if message:
+                sink.error(name, 0, message)
+        message = limits.too_much(sum(sizes.values()))
+        if message:
+            sink.error("", 0, message)
+        if sink.problems:
+            return CheckResult(None, sink.sorted_problems(), [])
+    return _check(dict(files), sink, limits)
 
 
 def _root_label(path: str | os.PathLike[str]) -> str:
@@ -71,7 +88,7 @@ def _root_label(path: str | os.PathLike[str]) -> str:
     return text.rstrip("/") or ("/" if text else ".")
 
 
-def _read_directory(root: Path, sink: Sink) -> dict[str, str] | None:
+def _read_directory(root: Path, sink: Sink, limits: Limits | None) -> dict[str, str] | None:
     if not root.exists():
         sink.error("", 0, "no such directory")
         return None
@@ -79,6 +96,7 @@ def _read_directory(root: Path, sink: Sink) -> dict[str, str] | None:
         sink.error("", 0, "is not a directory (give the directory that holds the rule files)")
         return None
     files: dict[str, str] = {}
+    total = 0
 
     def unreadable(exc: OSError) -> None:
         sink.error("", 0, f"cannot read {exc.filename}: {exc.strerror}")
@@ -95,6 +113,17 @@ def _read_directory(root: Path, sink: Sink) -> dict[str, str] | None:
                 continue
             relative = (here / name).as_posix()
             try:
+                if limits is not None:  # judged by its size, before it is read
+                    size = (Path(folder) / name).stat().st_size
+                    total += size
+                    message = limits.too_big(size)
+                    if message:
+                        sink.error(relative, 0, message)
+                        continue
+                    message = limits.too_much(total)
+                    if message:
+                        sink.error("", 0, message)
+                        return None
                 raw = (Path(folder) / name).read_bytes()
             except OSError as exc:
                 sink.error(relative, 0, f"cannot read this file: {exc.strerror}")
@@ -110,9 +139,9 @@ def _read_directory(root: Path, sink: Sink) -> dict[str, str] | None:
     return files
 
 
-def _check(files: dict[str, str], sink: Sink) -> CheckResult:
+def _check(files: dict[str, str], sink: Sink, limits: Limits | None = None) -> CheckResult:
     try:
-        rulebook = _build(files, sink)
+        rulebook = _build(files, sink, limits)
     except Exception as exc:  # a bug here must still leave the last good rulebook in force
         sink.error(
             "",
@@ -130,7 +159,7 @@ def _check(files: dict[str, str], sink: Sink) -> CheckResult:
     return CheckResult(None if problems else rulebook, problems, sink.sorted_warnings())
 
 
-def _build(files: dict[str, str], sink: Sink) -> Rulebook | None:
+def _build(files: dict[str, str], sink: Sink, limits: Limits | None) -> Rulebook | None:
     builder = Builder(sink)
     if not files:
         sink.error("", 0, "no rule files found (files ending in .yaml or .yml)")
@@ -138,7 +167,7 @@ def _build(files: dict[str, str], sink: Sink) -> Rulebook | None:
     parsed: list[tuple[str, LineDict]] = []
     maybe_scheme = False
     for relative, text in sorted(files.items()):
-        data = _parse_file(relative, text, sink)
+        data = _parse_file(relative, text, sink, limits)
         if isinstance(data, str):  # could not be parsed: judge what it may define
             keys = set(_TOP_KEY_RE.findall(data))
             maybe_scheme |= "scheme" in keys or bool(keys & set(_SCHEME_HINTS))
@@ -190,12 +219,13 @@ def _build(files: dict[str, str], sink: Sink) -> Rulebook | None:
 _UNUSABLE = object()
 
 
-def _parse_file(relative: str, text: object, sink: Sink) -> object:
+def _parse_file(relative: str, text: object, sink: Sink, limits: Limits | None) -> object:
     """Return the file's top mapping, its text if it cannot be parsed, _UNUSABLE or None."""
     if not isinstance(text, str):
         sink.error(relative, 0, f"the stored file is not text (got {show(text)})")
         return None
-    data, problems = parse_yaml(text)
+    data, problems = parse_yaml(text, max_nodes=limits.yaml_nodes if limits else None,
+                                max_aliases=limits.yaml_aliases if limits else None)
     for line, message in problems:
         sink.error(relative, line, message)
     if data is None and problems:

@@ -54,12 +54,43 @@ def _line(node: Node) -> int:
     return node.start_mark.line + 1
 
 
+class TooBig(Exception):
+    """A file has more YAML nodes or aliases than its limits allow."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
 class LineLoader(yaml.SafeLoader):
     """A SafeLoader that records lines, reports duplicate keys and leaves dates as text."""
 
-    def __init__(self, stream: str) -> None:
+    def __init__(self, stream: str, *, max_nodes: int | None = None,
+                 max_aliases: int | None = None) -> None:
         super().__init__(stream)
         self.problems: list[tuple[int, str]] = []
+        self.max_nodes, self.max_aliases = max_nodes, max_aliases
+        self.nodes = self.aliases = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        # Counted as they are composed, before anything is built from them.
+        line = self._event_line()
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.max_aliases is not None and self.aliases > self.max_aliases:
+                raise TooBig(line, f"more than {self.max_aliases} aliases (*name) in one file "
+                             "(setting RULES_MAX_YAML_ALIASES)")
+        else:
+            self.nodes += 1
+            if self.max_nodes is not None and self.nodes > self.max_nodes:
+                raise TooBig(line, f"more than {self.max_nodes} YAML values in one file (setting "
+                             "RULES_MAX_YAML_NODES): split the file or write fewer rows")
+        return super().compose_node(parent, index)
+
+    def _event_line(self) -> int:
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        return int(event.start_mark.line) + 1
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:
         # Always deep, so that every value is built inside the call that knows its node:
@@ -147,12 +178,18 @@ LineLoader.add_constructor("tag:yaml.org,2002:map", LineLoader.construct_line_di
 LineLoader.add_constructor(_TIMESTAMP, LineLoader.construct_plain_text)
 
 
-def parse_yaml(text: str) -> tuple[Any, list[tuple[int, str]]]:
-    """Parse one YAML document; return its value (None on failure) and (line, message) problems."""
+def parse_yaml(text: str, *, max_nodes: int | None = None,
+               max_aliases: int | None = None) -> tuple[Any, list[tuple[int, str]]]:
+    """Parse one YAML document; return its value (None on failure) and (line, message) problems.
+
+    `max_nodes`, `max_aliases`: refuse a document with more (None: no limit).
+    """
     loader: LineLoader | None = None
     try:
-        loader = LineLoader(text)
+        loader = LineLoader(text, max_nodes=max_nodes, max_aliases=max_aliases)
         data = loader.get_single_data()
+    except TooBig as exc:
+        return None, [(exc.line, exc.message)]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from app.rulebook.fields import Reader
+from app.rulebook.limits import Limits
 from app.rulebook.model import SUBJECT_KINDS
 from app.rulebook.problems import Sink
 from app.rulebook.yamlio import LineDict, parse_yaml
@@ -101,11 +102,13 @@ class Case:
     expectations: list[Expectation] = field(default_factory=list)
 
 
-def read_cases(files: dict[str, str], sink: Sink) -> list[Case]:
-    """Read every rule test file; record problems in `sink` and return the cases read."""
+def read_cases(files: dict[str, str], sink: Sink, limits: Limits | None = None) -> list[Case]:
+    """Read every rule test file; record problems in `sink` and return the cases read
+    (`limits`: on the YAML of each file, None for none)."""
     cases: list[Case] = []
     for relative, text in sorted(files.items()):
-        data, problems = parse_yaml(text)
+        data, problems = parse_yaml(text, max_nodes=limits.yaml_nodes if limits else None,
+                                    max_aliases=limits.yaml_aliases if limits else None)
         for line, message in problems:
             sink.error(relative, line, message)
         if data is None:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.rulebook.limits import Limits
 from app.rulebook.model import Rulebook
 from app.rulebook.problems import Problem, Sink
 from app.ruletests.cases import DEFAULT_SUBJECT, Case, Expectation, read_cases
@@ -105,23 +106,25 @@ class RuleTestReport:
 def read_test_files(rules_dir: str | os.PathLike[str]) -> dict[str, str]:
     """Return the texts of `<rules_dir>/tests/**/*.yaml` keyed by path relative to rules_dir."""
     root = Path(rules_dir)
+    return {path.relative_to(root).as_posix(): path.read_text(encoding="utf-8", errors="replace")
+            for path in _test_paths(root)}
+
+
+def _test_paths(root: Path) -> list[Path]:
     folder = root / TESTS_DIR
     if not folder.is_dir():
-        return {}
-    files = {}
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(root)
-        if path.is_file() and path.suffix in SUFFIXES and not any(
-                part.startswith(".") for part in relative.parts):
-            files[relative.as_posix()] = path.read_text(encoding="utf-8", errors="replace")
-    return files
+        return []
+    return [path for path in sorted(folder.rglob("*"))
+            if path.is_file() and path.suffix in SUFFIXES and not any(
+                part.startswith(".") for part in path.relative_to(root).parts)]
 
 
 def run_rule_tests(rulebook: Rulebook, files: Mapping[str, str], *,
-                   root_label: str = "rules") -> RuleTestReport:
-    """Run the cases in `files` (texts keyed by path relative to the rules directory)."""
+                   root_label: str = "rules", limits: Limits | None = None) -> RuleTestReport:
+    """Run the cases in `files` (texts keyed by path relative to the rules directory);
+    `limits` on their YAML (None: none)."""
     sink = Sink(root_label)
-    cases = read_cases(dict(files), sink)
+    cases = read_cases(dict(files), sink, limits)
     report = RuleTestReport(files=len(files), cases=len(cases))
     for case in cases:
         _run_case(case, rulebook, sink, report)
@@ -129,10 +132,21 @@ def run_rule_tests(rulebook: Rulebook, files: Mapping[str, str], *,
     return report
 
 
-def run_rule_tests_in(rulebook: Rulebook, rules_dir: str | os.PathLike[str]) -> RuleTestReport:
-    """Run the rule tests kept in `<rules_dir>/tests/`."""
+def run_rule_tests_in(rulebook: Rulebook, rules_dir: str | os.PathLike[str], *,
+                      limits: Limits | None = None) -> RuleTestReport:
+    """Run the rule tests kept in `<rules_dir>/tests/` (`limits`: on their files' sizes,
+    judged before they are read, and on their YAML)."""
     label = os.fspath(rules_dir).rstrip("/") or "."
-    return run_rule_tests(rulebook, read_test_files(rules_dir), root_label=label)
+    if limits is not None:
+        sizes = {path: path.stat().st_size for path in _test_paths(Path(rules_dir))}
+        refused = [Problem(f"{label}/{path.relative_to(rules_dir).as_posix()}", 0, message)
+                   for path, size in sizes.items() if (message := limits.too_big(size))]
+        if (message := limits.too_much(sum(sizes.values()))):
+            refused.append(Problem(f"{label}/{TESTS_DIR}", 0, message))
+        if refused:
+            return RuleTestReport(files=len(sizes), cases=0, problems=refused)
+    return run_rule_tests(rulebook, read_test_files(rules_dir), root_label=label,
+                          limits=limits)
 
 
 def _run_case(case: Case, rulebook: Rulebook, sink: Sink, report: RuleTestReport) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, render_template, request
 from flask_login import LoginManager, current_user
@@ -78,6 +79,23 @@ def today() -> date:
     return clock.today()
 
 
+def same_origin_request() -> bool:
+    """Return whether the request was sent by this site's own pages, or typed or bookmarked;
+    not by a link, form or script on another site (which must not make an official look).
+
+    The browser says so in Sec-Fetch-Site; without it, an Origin or Referer naming another
+    host means another site.
+    """
+    fetch = request.headers.get("Sec-Fetch-Site")
+    if fetch is not None:
+        return fetch in ("same-origin", "none")
+    for header in ("Origin", "Referer"):
+        value = request.headers.get(header)
+        if value:
+            return urlsplit(value).netloc == request.host
+    return True
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
@@ -143,6 +161,10 @@ def init_web(app: Flask) -> None:
 
     @app.after_request
     def _headers(response):
+        if request.endpoint != "static":
+            # Pages and answers carry personal data (a standing, a file, a list, accounts):
+            # no browser or proxy may keep a copy.
+            response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -21,6 +21,7 @@ from app.services.rulebooks.candidates import (
     candidate_from_texts,
     read_zip,
 )
+from app.services.rulebooks.dates import check_run_day
 from app.services.rulebooks.history import rulebook_diff, rulebook_history, rulebook_status
 from app.services.rulebooks.registry import EXTENSION_KEY as RULEBOOKS
 from app.services.rulebooks.simulate import simulate
@@ -126,16 +127,19 @@ def simulate_page():
     try:
         as_of = as_of_arg_from(form.as_of.data)
         upload = form.upload.data
+        limits = _registry().limits
         if upload and getattr(upload, "filename", ""):
-            candidate = candidate_from_texts(read_zip(upload.read()),
+            candidate = candidate_from_texts(read_zip(upload.read(), limits=limits),
                                              source=f"upload {upload.filename}",
-                                             label=upload.filename.removesuffix(".zip"))
+                                             label=upload.filename.removesuffix(".zip"),
+                                             limits=limits)
         elif form.directory.data:
             path = candidate_dir(root, form.directory.data)
-            candidate = candidate_from_dir(path)
+            candidate = candidate_from_dir(path, limits=limits)
         else:
             raise InvalidInput("upload a zip of the candidate rules directory, or choose a "
                                "candidate directory on the server")
+        check_run_day(as_of, rulebooks=[rulebook(), candidate.rulebook], today=today())
         report = simulate(get_session(), in_force=rulebook(), candidate=candidate.rulebook,
                           as_of=as_of, actor=current_user.username, source=candidate.source,
                           sample=current_app.config["SIMULATION_SAMPLE"])

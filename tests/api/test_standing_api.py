@@ -124,3 +124,43 @@ def test_rulebook_is_public_with_its_fingerprint(api, rulebook):
     codes = [m["code"] for m in body["content"]["measures"]]
     assert "TENDER-BAN" in codes
     assert rulebook.fingerprint in [v["fingerprint"] for v in body["history"]]
+
+
+def test_a_standing_is_not_stored_by_caches(api, new_subject):
+    subject = new_subject()
+    answer = api.get(f"/subjects/{subject}/standing")
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+
+
+def test_the_rulebook_answer_names_no_path_and_no_person(api, rulebook, db, app_config):
+    from app.services.rulebooks.history import IN_FORCE, record_event
+
+    with db() as s:
+        record_event(s, action=IN_FORCE, actor="li.wei", source="/srv/citypoints/rules",
+                     fingerprint=rulebook.fingerprint)
+        s.commit()
+    response = api.get("/rulebook", department=None)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    for secret in ("li.wei", "/srv/citypoints", app_config["RULES_DIR"]):
+        assert secret not in text
+    body = response.get_json()
+    assert body["source"] in ("rules directory", "database")
+    assert {(v["by"], v["source"]) for v in body["history"]} == {
+        ("an official", "rules directory"), ("system", "rules directory")}
+
+
+def test_a_department_reads_only_its_own_evidence(api, new_subject):
+    subject = new_subject()
+    response = api.post("/records", json={"subject_id": subject, "rule_code": "DRUNK-DRIVING",
+                                          "occurred_on": days_ago(3), "external_ref": "E-1",
+                                          "evidence": "breath test 0.9 mg/l, plate LU-F 123"})
+    assert response.status_code == 201
+    own = api.get(f"/subjects/{subject}/standing").get_json()["records"]
+    assert [(r["evidence"], r["evidence_redacted"]) for r in own] == [
+        ("breath test 0.9 mg/l, plate LU-F 123", False)]
+    other = api.get(f"/subjects/{subject}/standing", department="court")
+    assert other.status_code == 200
+    assert "breath test" not in other.get_data(as_text=True)
+    assert [(r["department"], r["evidence"], r["evidence_redacted"])
+            for r in other.get_json()["records"]] == [("traffic-police", "", True)]

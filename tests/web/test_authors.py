@@ -218,6 +218,13 @@ def test_a_broken_candidate_is_refused_with_its_problems(client, author, candida
         "upload": (io.BytesIO(_zip(candidate)), "candidate.zip")},
         content_type="multipart/form-data")
     assert bad_date.status_code == 422 and "compare on:" in page_text(bad_date)
+    edit(candidate / "conduct/traffic.yaml", "points: lots", "points: -200")
+    for far in ("0001-01-01", "9999-12-31"):
+        far_date = client.post("/authors/simulate", data={
+            "csrf_token": token_, "as_of": far,
+            "upload": (io.BytesIO(_zip(candidate)), "candidate.zip")},
+            content_type="multipart/form-data")
+        assert far_date.status_code == 422 and "--allow-far-date" in page_text(far_date)
 
 
 def test_a_rules_directory_without_tests_needs_an_admins_word(client, login, make_account,
@@ -253,3 +260,63 @@ def test_a_rules_directory_without_tests_needs_an_admins_word(client, login, mak
         events = session.execute(select(AuditEvent).where(
             AuditEvent.action == "rulebook.without_tests")).scalars().all()
     assert [(e.actor, e.target) for e in events] == [(admin, new.fingerprint)]
+
+
+def _stored_zip(directory: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for path in sorted(directory.rglob("*.yaml")):
+            archive.write(path, f"rules/{path.relative_to(directory).as_posix()}")
+    return buffer.getvalue()
+
+
+def _patch_headers(blob: bytes, *, method: int | None = None, flags: int = 0) -> bytes:
+    """Set the compression method and OR the flags of every entry, in both headers."""
+    data = bytearray(blob)
+    for signature, at_method, at_flags in ((b"PK\x03\x04", 8, 6), (b"PK\x01\x02", 10, 8)):
+        start = data.find(signature)
+        while start >= 0:
+            if method is not None:
+                data[start + at_method:start + at_method + 2] = method.to_bytes(2, "little")
+            old = int.from_bytes(data[start + at_flags:start + at_flags + 2], "little")
+            data[start + at_flags:start + at_flags + 2] = (old | flags).to_bytes(2, "little")
+            start = data.find(signature, start + 4)
+    return bytes(data)
+
+
+def _upload(client, blob: bytes):
+    token_ = csrf_token(client.get("/authors/simulate").get_data(as_text=True))
+    return client.post("/authors/simulate", data={
+        "csrf_token": token_, "upload": (io.BytesIO(blob), "candidate.zip")},
+        content_type="multipart/form-data")
+
+
+def test_an_unreadable_zip_is_refused(client, author, candidate):
+    blob = _stored_zip(candidate)
+    assert _upload(client, blob).status_code == 200
+    marker = b"starting_points: 1000"
+    assert marker in blob
+    bad_crc = blob.replace(marker, b"starting_points: 1001", 1)
+    for broken in (bad_crc, _patch_headers(blob, method=9),  # deflate64
+                   _patch_headers(blob, flags=0x1)):  # encrypted
+        response = _upload(client, broken)
+        assert response.status_code == 422, page_text(response)
+        assert "the upload is not a readable zip" in page_text(response)
+
+
+def test_a_small_zip_of_many_megabytes_of_yaml_is_refused_unread(client, author, candidate):
+    rows = "".join(f"  - code: X{i}\n    title: row {i}\n    points: -1\n"
+                   f"    legal_basis: law\n    expires_after: 1y\n" for i in range(80_000))
+    big = f"table: big\ndepartments: [court]\nrules:\n{rows}"
+    assert len(big) > 5 * 1024 * 1024
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(candidate.rglob("*.yaml")):
+            archive.write(path, f"rules/{path.relative_to(candidate).as_posix()}")
+        archive.writestr("rules/conduct/big.yaml", big)
+    assert len(buffer.getvalue()) < 1024 * 1024
+    response = _upload(client, buffer.getvalue())
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "rules/conduct/big.yaml: this file is 7.3 MB; a rule file may be at most 1.0 MB " \
+           "(setting RULES_MAX_FILE_BYTES)" in text

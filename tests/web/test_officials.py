@@ -287,3 +287,47 @@ class TestRefusedReload:
     def test_others_do_not_see_it(self, client, login, make_account):
         login(make_account("auditor"), PASSWORD)
         assert "Rulebook" not in page_text(client.get("/officials"))
+
+
+def test_only_a_same_site_look_at_a_file_is_audited(client, login, make_account, new_subject,
+                                                    db):
+    subject = new_subject(name="Sun Li")
+    username = make_account("auditor")
+    login(username, PASSWORD)
+    path = f"/officials/subjects/{subject}"
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                    {"Referer": "https://elsewhere.example/page"},
+                    {"Origin": "https://elsewhere.example"}):
+        page = client.get(path, headers=headers)
+        assert page.status_code == 200
+        text = page_text(page)
+        assert "You came here from another site" in text and "Sun Li" not in text
+        assert f'href="{path}?"' in page.get_data(as_text=True)
+    with db() as s:
+        assert s.execute(select(AuditEvent).where(AuditEvent.action == "subject.view")
+                         ).scalars().all() == []
+    for headers in ({"Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "none"},
+                    {"Referer": f"http://localhost/officials/subjects?q={subject}"}, {}):
+        assert "Sun Li" in page_text(client.get(path, headers=headers))
+    with db() as s:
+        events = s.execute(select(AuditEvent).where(AuditEvent.action == "subject.view")
+                           ).scalars().all()
+    assert [(e.actor, e.subject_id) for e in events] == [(username, subject)] * 4
+
+
+def test_pages_with_personal_data_are_not_stored(client, login, make_account, new_subject):
+    subject = new_subject()
+    login(make_account("admin"), PASSWORD)
+    for path in (f"/officials/subjects/{subject}", "/officials/lists", "/admin/accounts",
+                 "/lists", "/officials"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["Cache-Control"] == "no-store", path
+    assert "no-store" not in client.get("/static/css/simple.min.css").headers.get(
+        "Cache-Control", "")
+
+
+def test_a_residents_page_is_not_stored(client, login, resident):
+    login(resident.username, resident.password)
+    response = client.get("/me")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"

@@ -6,15 +6,15 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from app.errors import InvalidInput, NotFound, Problem
-from app.rulebook import CheckResult, Rulebook, check_rulebook, check_rulebook_texts
-from app.ruletests import RuleTestReport, read_test_files, run_rule_tests
+from app.rulebook import CheckResult, Limits, Rulebook, check_rulebook, check_rulebook_texts
+from app.ruletests import RuleTestReport, run_rule_tests, run_rule_tests_in
 
 MAX_ZIP_FILES = 500
-MAX_ZIP_BYTES = 20 * 1024 * 1024  # uncompressed, all files together
 SUFFIXES = (".yaml", ".yml")
 
 
@@ -37,35 +37,40 @@ def _refuse(result: CheckResult, source: str) -> InvalidInput:
                   for p in result.problems])
 
 
-def candidate_from_dir(path: str | os.PathLike[str]) -> Candidate:
+def candidate_from_dir(path: str | os.PathLike[str], *, limits: Limits | None = None) -> Candidate:
     """Check the rulebook in directory `path`; raise InvalidInput listing every problem."""
     source = os.fspath(path)
-    result = check_rulebook(path)
+    limits = limits or Limits()
+    result = check_rulebook(path, limits=limits)
     if not result.ok or result.rulebook is None:
         raise _refuse(result, source)
-    tests = run_rule_tests(result.rulebook, read_test_files(path),
-                           root_label=source.rstrip("/") or ".")
+    tests = run_rule_tests_in(result.rulebook, path, limits=limits)
     return Candidate(result.rulebook, source, tuple(str(w) for w in result.warnings), tests)
 
 
-def candidate_from_texts(files: dict[str, str], *, source: str,
-                         label: str = "candidate") -> Candidate:
+def candidate_from_texts(files: dict[str, str], *, source: str, label: str = "candidate",
+                         limits: Limits | None = None) -> Candidate:
     """Check a rulebook given as texts keyed by relative path (rule tests under tests/)."""
+    limits = limits or Limits()
     rules = {k: v for k, v in files.items() if not k.startswith("tests/")}
     tests_files = {k: v for k, v in files.items() if k.startswith("tests/")}
-    result = check_rulebook_texts(rules, root_label=label)
+    result = check_rulebook_texts(rules, root_label=label, limits=limits)
     if not result.ok or result.rulebook is None:
         raise _refuse(result, source)
-    tests = run_rule_tests(result.rulebook, tests_files, root_label=label)
+    tests = run_rule_tests(result.rulebook, tests_files, root_label=label, limits=limits)
     return Candidate(result.rulebook, source, tuple(str(w) for w in result.warnings), tests)
 
 
-def read_zip(data: bytes) -> dict[str, str]:
+def read_zip(data: bytes, *, limits: Limits | None = None) -> dict[str, str]:
     """Return the YAML files of a zip of a rules directory, keyed by path inside it.
 
     A single top folder (rules/...) is taken off; hidden files, folders such as
-    __MACOSX and anything but .yaml/.yml are skipped; no file is written anywhere.
+    __MACOSX and anything but .yaml/.yml are skipped; no file is written anywhere. Each
+    file's size, and their total, are judged by the zip's directory before anything is
+    extracted (`limits`); a zip that cannot be read (a bad checksum, a compression or an
+    encryption it does not support) is refused.
     """
+    limits = limits or Limits()
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError):
@@ -84,10 +89,20 @@ def read_zip(data: bytes) -> dict[str, str]:
         if path.suffix not in SUFFIXES:
             continue
         total += info.file_size
-        if total > MAX_ZIP_BYTES:
-            raise InvalidInput(f"the zip's YAML files add up to more than "
-                               f"{MAX_ZIP_BYTES // (1024 * 1024)} MB")
-        raw = archive.read(info)
+        too_big = limits.too_big(info.file_size)
+        if too_big:
+            raise InvalidInput(f"{path}: {too_big}")
+        too_much = limits.too_much(total)
+        if too_much:
+            raise InvalidInput(too_much)
+        try:
+            raw = archive.read(info)
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError, OSError,
+                EOFError, zlib.error) as error:
+            # A bad CRC, a compression zipfile lacks (deflate64), the encryption flag.
+            raise InvalidInput(f"the upload is not a readable zip ({path}: {error}): zip the "
+                               "rules directory again, without a password, and upload that"
+                               ) from None
         try:
             files[path.as_posix()] = raw.decode("utf-8")
         except UnicodeDecodeError:

@@ -9,15 +9,17 @@ import signal
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
 
 from app.errors import RulebookUnavailable
 from app.models import Department, RulebookVersion, utcnow
-from app.rulebook import Problem, Rulebook, check_rulebook, load_rulebook_from_texts
+from app.rulebook import Limits, Problem, Rulebook, check_rulebook, load_rulebook_from_texts
 from app.services.locks import begin_write
 from app.services.transaction import transaction
 
@@ -37,6 +39,16 @@ class RulebookState:
     loaded_by: str = ""
     warnings: list[Problem] = field(default_factory=list)  # of the rulebook in force
     tests: str = ""  # the summary of its rule tests
+
+
+def rule_limits(config: Mapping[str, Any]) -> Limits:
+    """Return the limits on reading a rulebook that the settings (RULES_MAX_*) give."""
+    default = Limits()
+    return Limits(file_bytes=int(config.get("RULES_MAX_FILE_BYTES") or default.file_bytes),
+                  total_bytes=int(config.get("RULES_MAX_BYTES") or default.total_bytes),
+                  yaml_nodes=int(config.get("RULES_MAX_YAML_NODES") or default.yaml_nodes),
+                  yaml_aliases=int(config.get("RULES_MAX_YAML_ALIASES")
+                                   or default.yaml_aliases))
 
 
 def store_rulebook(session: Session, rulebook: Rulebook, *, loaded_by: str, source: str) -> bool:
@@ -112,8 +124,10 @@ class RulebookRegistry:
     by `reload()` (the rule author's button, the nightly run) or, safely, by SIGHUP.
     """
 
-    def __init__(self, rules_dir: str, session_factory, *, sync_seconds: float | None = 10.0):
+    def __init__(self, rules_dir: str, session_factory, *, sync_seconds: float | None = 10.0,
+                 limits: Limits | None = None):
         self.rules_dir = rules_dir
+        self.limits = limits or Limits()
         self._session_factory = session_factory
         self._lock = threading.Lock()
         self.state = RulebookState()
@@ -128,7 +142,8 @@ class RulebookRegistry:
         from app.db import session_scope
 
         registry = cls(app.config["RULES_DIR"], lambda write=False: session_scope(app, write=write),
-                       sync_seconds=app.config.get("RULEBOOK_SYNC_SECONDS", 10.0))
+                       sync_seconds=app.config.get("RULEBOOK_SYNC_SECONDS", 10.0),
+                       limits=rule_limits(app.config))
         app.extensions[EXTENSION_KEY] = registry
         if app.config.get("RELOAD_ON_SIGHUP", True):
             install_sighup(registry)
@@ -163,13 +178,14 @@ class RulebookRegistry:
         from app.ruletests import run_rule_tests_in
 
         with self._lock:
-            result = check_rulebook(self.rules_dir)
+            result = check_rulebook(self.rules_dir, limits=self.limits)
             problems = list(result.problems)
             tests = None
             untested = ""
             if result.ok and result.rulebook is not None:
                 try:
-                    tests = run_rule_tests_in(result.rulebook, self.rules_dir)
+                    tests = run_rule_tests_in(result.rulebook, self.rules_dir,
+                                              limits=self.limits)
                     problems = tests.as_problems()
                 except Exception as exc:  # a bug in a test run must not take the app down
                     problems = [Problem(self.rules_dir, 0, f"the rule tests could not run: "

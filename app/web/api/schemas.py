@@ -99,7 +99,10 @@ class StandingRecordOut(Response):
     ends_on: date
     legal_basis: str
     department: str
-    evidence: str
+    evidence: str = Field(description="Given only to the department that recorded it; empty "
+                                      "for another department's record.")
+    evidence_redacted: bool = Field(False, description="True when the record has evidence "
+                                                       "that this caller is not given.")
     note: str
 
 
@@ -191,15 +194,16 @@ class MeasureCheckOut(Response):
 class RulebookVersionOut(Response):
     fingerprint: str
     at: str = Field(description="When it was put in force (ISO 8601).")
-    by: str
-    source: str
+    by: str = Field(description="'system', 'scheduler', 'signal:SIGHUP' or 'an official' "
+                                "(no person's name).")
+    source: str = Field(description="'rules directory' or 'database' (no server path).")
     kind: str
 
 
 class RulebookOut(Response):
     fingerprint: str = Field(description="sha256 of the canonical JSON text of `content`.")
     format: str
-    source: str
+    source: str = Field(description="'rules directory' or 'database' (no server path).")
     loaded_at: datetime | None
     content: dict[str, Any] = Field(description="The rulebook in force: scheme, departments, "
                                                 "conduct tables, measures and lists. Each "

@@ -174,7 +174,14 @@ def get_standing(subject_id: str):
     sid, as_of = _subject_arg("subject_id", subject_id), _as_of()
     standing = standing_seen_by(get_session(), rulebook=rulebook(), subject_id=sid, as_of=as_of,
                                 viewer=_actor(), via="api")
-    return _respond(s.StandingOut, standing_to_json(standing))
+    body = standing_to_json(standing)
+    # A department needs its own records' evidence; another's is that department's file.
+    own = _token().department_code
+    for record in body["records"]:
+        record["evidence_redacted"] = record["department"] != own and bool(record["evidence"])
+        if record["department"] != own:
+            record["evidence"] = ""
+    return _respond(s.StandingOut, body)
 
 
 def _entry_json(entry) -> dict:
@@ -216,10 +223,24 @@ def get_rulebook():
     content = json.loads(canonical_json(scheme=rules.scheme, departments=rules.departments,
                                         tables=rules.tables, measures=rules.measures,
                                         lists=rules.lists))
-    history = [entry.as_dict() for entry in rulebook_history(get_session())]
+    # Public: neither the server's paths nor the names of the people who loaded them.
+    history = [{**entry.as_dict(), "by": _public_actor(entry.by),
+                "source": _public_source(entry.source)}
+               for entry in rulebook_history(get_session())]
     return _respond(s.RulebookOut, {"fingerprint": rules.fingerprint, "format": FORMAT,
-                                    "source": state.source, "loaded_at": state.loaded_at,
+                                    "source": _public_source(state.source),
+                                    "loaded_at": state.loaded_at,
                                     "content": content, "history": history})
+
+
+def _public_source(source: str) -> str:
+    """Return where a rulebook came from without the server's paths."""
+    return "database" if source.startswith("database") else "rules directory"
+
+
+def _public_actor(actor: str) -> str:
+    """Return who put a rulebook in force without a person's name: the system, or an official."""
+    return actor if actor in ("system", "scheduler", "signal:SIGHUP") else "an official"
 
 
 @bp.get("/openapi.json")

@@ -20,7 +20,7 @@ from app.services.subject_file.chart import points_over_time
 from app.services.subject_file.due_process import due_process_of
 from app.services.subject_file.standing import open_subject_file, recent_records
 from app.services.subjects.register import find_subjects
-from app.web import export_tables, rulebook, rulebook_state, today
+from app.web import export_tables, rulebook, rulebook_state, same_origin_request, today
 from app.web.auth import role_required
 from app.web.exports import wants_csv
 from app.web.forms import ImportForm, RecordForm
@@ -66,6 +66,11 @@ def subjects():
 @role_required(*FILE_READERS)
 def subject_file(subject_id: str):
     """Show one subject's file on `as_of` (each look is audited)."""
+    if not same_origin_request():
+        # A link on another site must not make an official look (and be audited as
+        # looking): the official opens the file from here, or not at all.
+        return render_template("officials/look.html", subject_id=subject_id[:40],
+                               again=request.full_path)
     as_of = as_of_arg()
     rules = rulebook()
     file = open_subject_file(get_session(), rulebook=rules, subject_id=subject_id[:40],
