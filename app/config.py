@@ -32,4 +32,8 @@ def defaults(instance_path: str) -> dict:
         "RELOAD_ON_SIGHUP": True,
         "RULES_CANDIDATES_DIR": None,
         "SIMULATION_SAMPLE": 20,
+        # Bulk intake: the largest file, and what one account's uploads waiting for
+        # confirmation (kept a day) may take in all.
+        "INTAKE_MAX_BYTES": 32 * 1024 * 1024,
+        "INTAKE_QUOTA_BYTES": 96 * 1024 * 1024,
     }

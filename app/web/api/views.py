@@ -289,6 +289,7 @@ def post_subject():
     """Register a subject (201); the same subject again answers 200, a different one 409."""
     body = _parse(s.SubjectIn)
     done = register_subject(get_session(), _draft(body.subject_id, body), actor=_actor(),
+                            department=_token().department_code, rulebook=rulebook(),
                             today=today())
     if not done.same:
         sid = done.subject.subject_id
@@ -299,8 +300,11 @@ def post_subject():
 
 @bp.put("/subjects/<subject_id>")
 def put_subject(subject_id: str):
-    """Update a registered subject's name, place, representative or consent."""
+    """Update a registered subject's name, place or representative (the register's keeper
+    only; consent is the subject's own)."""
     sid = _subject_arg("subject_id", subject_id)
     body = _parse(s.SubjectFields)
-    subject = update_subject(get_session(), _draft(sid, body), actor=_actor(), today=today())
+    subject = update_subject(get_session(), _draft(sid, body), actor=_actor(),
+                             department=_token().department_code, rulebook=rulebook(),
+                             today=today())
     return _respond(s.SubjectOut, _subject_json(subject))
