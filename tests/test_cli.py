@@ -45,6 +45,10 @@ def test_subjects_import_adds_updates_and_refuses_bad_rows(runner, session, tmp_
         f"{org},organisation,Haiyang Fisheries,Yatou,Haiyang,{person},yes"])
     assert result.exit_code == 0, result.output
     assert "2 added" in result.output
+    events = session.execute(select(AuditEvent).where(AuditEvent.action == "subject.register")
+                             .order_by(AuditEvent.id)).scalars().all()
+    assert [e.subject_id for e in events] == [person, org]  # one event each, in file order
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
     result = _register(runner, tmp_path, [f"{person},person,Wang Wei,Yatou,Xishan,,true"])
     assert "1 updated" in result.output
     bad = person[:-1] + ("0" if person[-1] != "0" else "1")

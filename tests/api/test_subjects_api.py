@@ -51,6 +51,9 @@ def test_register_replay_conflict_and_update(api, counts):
                         json={"kind": "person", "name": "Wang Wu", "district": "Yatou",
                               "village": "Xishan", "consent": False})
     assert "subject's own" in assert_error(withdrawn, 403, "forbidden", field="consent")
+    kept = put(f"/subjects/{person}", json={"kind": "person", "name": "Wang Wu",
+                                            "district": "Yatou", "village": "Xishan"})
+    assert kept.status_code == 200 and kept.get_json()["consent"] is True  # left out: kept
     assert counts.audit("subject.register") == 2 and counts.audit("subject.update") == 1
 
 

@@ -13,7 +13,7 @@ subject, with the fields before and after.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import func, insert, or_, select, update
@@ -307,10 +307,13 @@ def update_subject(session: Session, draft: SubjectDraft, *, actor: str,
                    department: str | None, rulebook: Rulebook | None,
                    consent_reason: str | None = None, today: date | None) -> Subject:
     """Update a registered subject's name, place or representative as `department` (None:
-    an admin, who may change consent too, saying why in `consent_reason`)."""
+    an admin, who may change consent too, saying why in `consent_reason`); a draft without
+    consent (None) leaves it as it is."""
     may_write_register(rulebook, department)
     with transaction(session):
         subject = get_subject(session, draft.subject_id)  # NotFound before anything else
+        if draft.consent is None and not draft.unread:
+            draft = replace(draft, consent=subject.consent)
         begin_write(session, "subjects")
         reason = None if department is not None else (consent_reason or "").strip() or None
         checks = _SubjectChecks(session, name="", today=today, consent_reason=reason)

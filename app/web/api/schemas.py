@@ -254,7 +254,11 @@ class SubjectFields(Request):
     legal_representative: _text(200, 0, ONE_LINE) | None = Field(
         default=None, description="An organisation's legal representative: a person's "
                                   "subject_id (list restrictions reach them) or a name.")
-    consent: bool = False
+    consent: bool | None = Field(
+        default=None, description="Whether the subject consented to be scored, as their "
+                                  "registration says (omitted: no). Consent is the subject's "
+                                  "own: an update may leave it out or repeat it, but a change "
+                                  "is refused (403).")
 
 
 class SubjectIn(SubjectFields):

@@ -277,11 +277,12 @@ def _subject_json(subject: Subject) -> dict:
     return {k: getattr(subject, k) for k in s.SubjectOut.model_fields}
 
 
-def _draft(sid: str, fields: s.SubjectFields) -> SubjectDraft:
+def _draft(sid: str, fields: s.SubjectFields, *, consent: bool | None = False) -> SubjectDraft:
+    """The subject's draft; `consent` when the body leaves it out (None: unchanged)."""
     return SubjectDraft(subject_id=sid, kind=fields.kind, name=fields.name,
                         district=fields.district, village=fields.village,
                         legal_representative=fields.legal_representative,
-                        consent=fields.consent)
+                        consent=consent if fields.consent is None else fields.consent)
 
 
 @bp.post("/subjects")
@@ -304,7 +305,7 @@ def put_subject(subject_id: str):
     only; consent is the subject's own)."""
     sid = _subject_arg("subject_id", subject_id)
     body = _parse(s.SubjectFields)
-    subject = update_subject(get_session(), _draft(sid, body), actor=_actor(),
+    subject = update_subject(get_session(), _draft(sid, body, consent=None), actor=_actor(),
                              department=_token().department_code, rulebook=rulebook(),
                              today=today())
     return _respond(s.SubjectOut, _subject_json(subject))
