@@ -51,4 +51,8 @@ def defaults(instance_path: str) -> dict:
         "RULES_MAX_BYTES": 4 * 1024 * 1024,
         "RULES_MAX_YAML_NODES": 50_000,
         "RULES_MAX_YAML_ALIASES": 100,
+        # Bulk intake: the largest file, and what one account's uploads waiting for
+        # confirmation (kept a day) may take in all.
+        "INTAKE_MAX_BYTES": 32 * 1024 * 1024,
+        "INTAKE_QUOTA_BYTES": 96 * 1024 * 1024,
     }

@@ -8,7 +8,7 @@ import shutil
 from sqlalchemy import func, select, text
 
 from app import clock
-from app.models import Record, Subject
+from app.models import AuditEvent, ConsentChange, Record, Subject
 from tests.conftest import TEST_RULES, new_organisation_id, new_person_id
 
 
@@ -31,11 +31,11 @@ def test_rules_check_prints_file_line_message_and_exits_1(runner, tmp_path):
     assert "whole number" in result.output or "integer" in result.output
 
 
-def _register(runner, tmp_path, rows: list[str]):
+def _register(runner, tmp_path, rows: list[str], *options: str):
     path = tmp_path / "register.csv"
     path.write_text("subject_id,kind,name,district,village,legal_representative,consent\n"
                     + "\n".join(rows) + "\n")
-    return runner.invoke(args=["subjects", "import", str(path)])
+    return runner.invoke(args=["subjects", "import", str(path), *options])
 
 
 def test_subjects_import_adds_updates_and_refuses_bad_rows(runner, session, tmp_path):
@@ -45,6 +45,10 @@ def test_subjects_import_adds_updates_and_refuses_bad_rows(runner, session, tmp_
         f"{org},organisation,Haiyang Fisheries,Yatou,Haiyang,{person},yes"])
     assert result.exit_code == 0, result.output
     assert "2 added" in result.output
+    events = session.execute(select(AuditEvent).where(AuditEvent.action == "subject.register")
+                             .order_by(AuditEvent.id)).scalars().all()
+    assert [e.subject_id for e in events] == [person, org]  # one event each, in file order
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
     result = _register(runner, tmp_path, [f"{person},person,Wang Wei,Yatou,Xishan,,true"])
     assert "1 updated" in result.output
     bad = person[:-1] + ("0" if person[-1] != "0" else "1")
@@ -54,6 +58,39 @@ def test_subjects_import_adds_updates_and_refuses_bad_rows(runner, session, tmp_
     assert "register.csv:3: column subject_id:" in result.output
     assert "register.csv:3: column consent:" in result.output
     assert session.execute(select(func.count()).select_from(Subject)).scalar() == 2
+
+
+def test_subjects_import_is_the_keepers_and_consent_the_subjects(runner, session, tmp_path):
+    """Only a department that keeps the register imports it; a row that changes a registered
+    subject's consent is refused (with its row and column) unless an admin says why."""
+    person = new_person_id()
+    row = f"{person},person,Wang Wei,Yatou,Dongshan,,true"
+    refused = _register(runner, tmp_path, [row], "--department", "traffic-police")
+    assert refused.exit_code == 1 and "does not keep the population register" in refused.output
+    assert session.get(Subject, person) is None
+    made = _register(runner, tmp_path, [row], "--department", "credit-centre")
+    assert made.exit_code == 0 and "1 added" in made.output, made.output
+    withdrawn = f"{person},person,Wang Wei,Yatou,Dongshan,,false"
+    for options in ((), ("--department", "credit-centre"),
+                    ("--department", "credit-centre", "--consent-reason", "asked")):
+        refused = _register(runner, tmp_path, [withdrawn], *options)
+        assert refused.exit_code == 1, refused.output
+        assert "register.csv:2: column consent: consent is the subject's own" in refused.output
+    session.rollback()  # a new read transaction sees what the commands committed
+    assert session.get(Subject, person).consent is True
+    done = _register(runner, tmp_path, [withdrawn], "--consent-reason",
+                     "written withdrawal by post, letter 2026-17")
+    assert done.exit_code == 0 and "1 updated" in done.output, done.output
+    session.rollback()  # a new read transaction sees what the commands committed
+    assert session.get(Subject, person).consent is False
+    (change,) = session.execute(select(ConsentChange)).scalars()
+    assert change.reason == "written withdrawal by post, letter 2026-17"
+    (event,) = session.execute(select(AuditEvent).where(
+        AuditEvent.action == "subject.update")).scalars()
+    assert event.subject_id == person
+    details = json.loads(event.details)
+    assert details["before"]["consent"] is True and details["after"]["consent"] is False
+    assert details["reason"] == change.reason and details["source"].endswith("register.csv")
 
 
 def test_records_import_then_standing_json_has_the_api_shape(runner, session, make_subject,
@@ -67,6 +104,24 @@ def test_records_import_then_standing_json_has_the_api_shape(runner, session, ma
     assert "1 records added" in result.output
     again = runner.invoke(args=["records", "import", str(path), "--department", "traffic-police"])
     assert "0 records added" in again.output
+    # The same reference with other evidence is a refused row, named by line and column.
+    other = tmp_path / "tickets-again.csv"
+    other.write_text("subject_id,rule_code,occurred_on,evidence,external_ref\n"
+                     f"{subject.subject_id},TRAFFIC-TICKET,2026-01-05,other photo,TP-1\n")
+    clash = runner.invoke(args=["records", "import", str(other), "--department",
+                                "traffic-police"])
+    assert clash.exit_code == 1
+    assert "tickets-again.csv:2: column external_ref:" in clash.output
+    assert "another evidence" in clash.output
+    # A control character is refused, as on the web and in the API.
+    nul = tmp_path / "tickets-nul.csv"
+    nul.write_text("subject_id,rule_code,occurred_on,evidence,external_ref\n"
+                   f"{subject.subject_id},TRAFFIC-TICKET,2026-01-06,photo\x00,TP-9\n")
+    refused = runner.invoke(args=["records", "import", str(nul), "--department",
+                                  "traffic-police"])
+    assert refused.exit_code == 1
+    assert "tickets-nul.csv:2: column evidence: holds the control character U+0000" in (
+        refused.output)
     assert session.execute(select(func.count()).select_from(Record)).scalar() == 1
     result = runner.invoke(args=["standing", subject.subject_id, "--as-of", "2026-06-01", "--json"])
     assert result.exit_code == 0, result.output
@@ -143,7 +198,7 @@ def test_demo_is_safe_to_run_twice(runner, session):
 def test_db_upgrade_is_idempotent(runner):
     result = runner.invoke(args=["db", "upgrade"])
     # The feature areas' branches (0002, 0004, ...) are merged into one head.
-    assert result.exit_code == 0 and "database at revision 0017 " in result.output
+    assert result.exit_code == 0 and "database at revision 0013 " in result.output
 
 
 def test_recompute_refuses_a_far_date_unless_allowed(runner, session, make_subject):

@@ -19,7 +19,14 @@ records_cli = AppGroup("records", help="Conduct records.")
 @subjects_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--as", "actor", default="cli", show_default=True, help="Who imports (audited).")
-def subjects_import(file: str, actor: str) -> None:
+@click.option("--department", default=None,
+              help="Import for this department, which must keep the register "
+                   "(keeps_register in departments.yaml); without it, as an admin.")
+@click.option("--consent-reason", default=None,
+              help="An admin's reason for changing registered subjects' consent; without "
+                   "it a row that changes consent is refused (consent is the subject's own).")
+def subjects_import(file: str, actor: str, department: str | None,
+                    consent_reason: str | None) -> None:
     """Import or update the register from CSV.
 
     Columns: subject_id,kind,name,district,village,legal_representative,consent.
@@ -29,7 +36,9 @@ def subjects_import(file: str, actor: str) -> None:
     with session_scope() as session:
         try:
             result = import_subjects_file(session, data=Path(file).read_bytes(), name=file,
-                                          actor=actor, today=today())
+                                          actor=actor, department=department,
+                                          rulebook=rulebook(), consent_reason=consent_reason,
+                                          today=today())
         except CitypointsError as error:
             fail(error)
     click.echo(f"{file}: {result.added} added, {result.updated} updated, "

@@ -27,6 +27,8 @@ class Subject(SQLModel, table=True):
     village: str = Field(default="", max_length=100)
     # A person's subject_id where it is one (so list measures can reach them), else a name.
     legal_representative: str | None = Field(default=None, max_length=200, index=True)
+    # The day the register named that representative: measures reach them from then on.
+    legal_representative_since: date | None = None
     consent: bool = Field(default=False)
     consent_changed_on: date | None = None
     registered_at: datetime = Field(default_factory=utcnow)

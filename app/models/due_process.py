@@ -96,6 +96,7 @@ class ConsentChange(SQLModel, table=True):
     changed_on: date
     changed_at: datetime = Field(default_factory=utcnow)
     changed_by: str = Field(max_length=80)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class SubjectContact(SQLModel, table=True):

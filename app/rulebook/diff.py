@@ -96,6 +96,12 @@ def _departments(old: Rulebook, new: Rulebook) -> Iterator[str]:
         yield f"department {code} added"
     for code in sorted(a - b):
         yield f"department {code} removed"
+    keeps_a = {d.code for d in old.departments if d.keeps_register}
+    keeps_b = {d.code for d in new.departments if d.keeps_register}
+    for code in sorted((keeps_b - keeps_a) & a):
+        yield f"department {code} now keeps the register"
+    for code in sorted((keeps_a - keeps_b) & b):
+        yield f"department {code} no longer keeps the register"
 
 
 def _rule_text(rule: Rule) -> str:

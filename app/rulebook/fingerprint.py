@@ -173,7 +173,10 @@ def canonical_json(
         "format": FORMAT,
         "scheme": _scheme(scheme),
         "departments": _by_code(
-            _titled({"code": d.code, "title": d.title}, d) for d in departments
+            # keeps_register only when set: rulebooks without it keep their fingerprints
+            _titled({"code": d.code, "title": d.title,
+                     **({"keeps_register": True} if d.keeps_register else {})}, d)
+            for d in departments
         ),
         "tables": _by_code(_table(t) for t in tables),
         "measures": _by_code(_measure(m) for m in measures),

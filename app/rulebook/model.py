@@ -150,6 +150,7 @@ class Department:
     title: str
     source: Source | None = field(default=None, compare=False)
     titles: tuple[tuple[str, str], ...] = ()
+    keeps_register: bool = False  # may write the population register (API and imports)
 
 
 @dataclass(frozen=True)

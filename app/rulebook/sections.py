@@ -53,7 +53,7 @@ OBJECTION_KEYS = (
     "reconsider_window",
     "reconsider_within",
 )
-DEPARTMENT_KEYS = ("code", "title")
+DEPARTMENT_KEYS = ("code", "title", "keeps_register")
 MEASURE_KEYS = (
     "code",
     "kind",
@@ -301,6 +301,7 @@ class Builder:
                     code=code or "",
                     **titled(reader, required=True),
                     source=_source(file, line),
+                    keeps_register=reader.boolean("keeps_register", default=False),
                 )
             )
 

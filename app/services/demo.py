@@ -150,7 +150,8 @@ def _create(session: Session, *, rulebook: Rulebook, count: int, seed: int, toda
     rng = random.Random(seed)
     people = _people(rng, max(1, int(count * 0.85)))
     orgs = _organisations(rng, max(0, count - len(people)), people)
-    import_subjects(session, people + orgs, name="demo", actor="demo", today=today)
+    import_subjects(session, people + orgs, name="demo", actor="demo", department=None,
+                    today=today)
     kinds = {r.subject_id: r.kind for r in people + orgs}
     ids = list(kinds)
     start = today - timedelta(days=3 * 365)

@@ -311,6 +311,13 @@ def _represented_histories(
     return joint
 
 
+def represents_on(org: SubjectFact, day: date | None) -> bool:
+    """Return whether the organisation's representative represented it on `day` (None:
+    before any fact): the register names a representative from its own date, never earlier."""
+    since = org.legal_representative_since
+    return since is None or (day is not None and since <= day)
+
+
 def _reached(measure: Measure, segment: Segment) -> bool:
     when = measure.when
     return bool(segment.lists.intersection(when.lists) or segment.flags.intersection(when.flags))
@@ -326,14 +333,18 @@ def _joint_measure_state(
         if holds(measure, own, scheme=scheme, scored=scored):
             return True
         return any(
-            _reached(measure, org_history.segments[0] if start is None else org_history.on(start))
-            for _org, _entries, org_history in joint
+            represents_on(org, start)
+            and _reached(measure, org_history.segments[0] if start is None
+                         else org_history.on(start))
+            for org, _entries, org_history in joint
         )
 
     # Between two edges of any of the histories nothing changes: walk back edge by edge.
+    # The day the subject became an organisation's representative is an edge too.
     edges = {s.start for s in history.segments[1:]}
-    for _org, _entries, org_history in joint:
+    for org, _entries, org_history in joint:
         edges.update(s.start for s in org_history.segments[1:])
+        edges.add(org.legal_representative_since)
     starts: list[date | None] = [None, *sorted(d for d in edges if d is not None and d <= day)]
     index = len(starts) - 1
     if not holds_from(starts[index]):
@@ -352,6 +363,8 @@ def _joint_reasons(
     """Return the reasons a measure reaches the subject through the organisations it represents."""
     reasons = []
     for org, org_entries, _history in joint:
+        if not represents_on(org, day):
+            continue
         via = f"as legal representative of {org.name or org.subject_id} ({org.subject_id})"
         for active in _active_lists(org_entries, rulebook=rulebook, day=day):
             if active.list.code in measure.when.lists:

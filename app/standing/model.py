@@ -15,6 +15,9 @@ class SubjectFact:
     consent: bool = True
     name: str = ""
     legal_representative: str | None = None  # a person's subject_id, for organisations
+    # The day the register named that representative: measures reach them from then on
+    # (None: named before the register kept the date).
+    legal_representative_since: date | None = None
 
 
 @dataclass(frozen=True)

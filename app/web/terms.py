@@ -56,6 +56,7 @@ TERMS = {
     "objection_decision": _l("objection decision"),
     "record_lapsing": _l("record lapsing"),
     "record_repaired": _l("record repaired"),
+    "representative": _l("legal representative named"),
     # cap periods
     "year": _l("year"),
     "month": _l("month"),

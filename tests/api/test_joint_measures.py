@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app import clock
-from app.models import StandingMeasure
+from app.models import Notice, StandingMeasure
 from app.services.standings.recompute import recompute
 from tests.api.conftest import days_ago
 from tests.conftest import TEST_RULES
@@ -91,3 +91,44 @@ def test_a_measure_without_reaches_stays_with_the_company(api, new_subject):
             "applies"] is False
     assert api.get(f"/measures/TENDER-BAN/check?subject_id={company}").get_json()[
         "applies"] is True
+
+
+def test_a_new_representative_is_reached_only_from_the_day_named_and_after_notice(
+        api, new_subject, db, rulebook, counts):
+    """The register names a new legal representative today: a list entry of the company 30
+    days old reaches them from today, after the measure's 7 days' notice, on both paths,
+    and they get a notice; the former representative is no longer reached."""
+    old_boss, new_boss = new_subject(name="Zhang Wei"), new_subject(name="Wang Fang")
+    company = new_subject(kind="organisation", name="Haiyang Fisheries",
+                          legal_representative=old_boss)
+    api.post("/lists/court-defaulters/entries", department="court", json={
+        "subject_id": company, "entered_on": days_ago(30), "decision_ref": "(2026) Zhi 10"})
+    assert api.get(f"/measures/TENDER-BAN/check?subject_id={old_boss}").get_json()["applies"]
+    # Only the register's keeper may name another representative.
+    body = {"kind": "organisation", "name": "Haiyang Fisheries", "district": "Yatou",
+            "village": "Dongshan", "legal_representative": new_boss, "consent": True}
+    refused = api.put(f"/subjects/{company}", department="traffic-police", json=body)
+    assert refused.status_code == 403
+    named = api.put(f"/subjects/{company}", department="credit-centre", json=body)
+    assert named.status_code == 200, named.get_json()
+    today = clock.today()
+    assert named.get_json()["legal_representative_since"] == today.isoformat()
+    check = api.get(f"/measures/TENDER-BAN/check?subject_id={new_boss}").get_json()
+    assert check["applies"] is False
+    assert check["pending"]["holds_since"] == today.isoformat()
+    assert check["pending"]["takes_effect_on"] == (today + timedelta(days=7)).isoformat()
+    later = today + timedelta(days=7)
+    assert api.get(f"/measures/TENDER-BAN/check?subject_id={new_boss}&as_of={later}"
+                   ).get_json()["applies"] is True
+    # Never for a day before it was named, even looking back.
+    assert api.get(f"/measures/TENDER-BAN/check?subject_id={new_boss}&as_of={days_ago(1)}"
+                   ).get_json()["applies"] is False
+    assert api.get(f"/measures/TENDER-BAN/check?subject_id={old_boss}").get_json()[
+        "applies"] is False
+    stored = _stored_measures(db, rulebook, today)
+    assert (new_boss, "TENDER-BAN") not in stored and (company, "TENDER-BAN") in stored
+    assert (new_boss, "TENDER-BAN") in _stored_measures(db, rulebook, later)
+    with db() as s:
+        (notice,) = s.execute(select(Notice).where(Notice.subject_id == new_boss)).scalars()
+        assert notice.kind == "representative" and today.isoformat() in notice.body
+        assert company in notice.body

@@ -35,6 +35,13 @@ def test_enter_replay_and_conflict(api, new_subject, counts):
     clash = api.post("/lists/court-defaulters/entries", department="court",
                      json=entry(subject, entered_on=days_ago(5)))
     assert_error(clash, 409, "conflict", field="external_ref")
+    # Any field that differs makes a replay a conflict, not the old entry answered as 200.
+    for change in ({"decision_ref": "(2026) Lu 1082 Zhi 999"}, {"legal_basis": "Other law"},
+                   {"ends_on": days_ago(-10)}):
+        clash = api.post("/lists/court-defaulters/entries", department="court",
+                         json=entry(subject, **change))
+        assert f"another {next(iter(change))}" in assert_error(clash, 409, "conflict",
+                                                                field="external_ref")
     assert counts.entries() == 1
     assert counts.audit("list.enter") == 1
 

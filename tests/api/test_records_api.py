@@ -49,6 +49,10 @@ def test_same_external_ref_with_other_content_is_a_conflict(api, new_subject, co
     clash = api.post("/records", json=ticket(subject, rule_code="DRUNK-DRIVING"))
     message = assert_error(clash, 409, "conflict", field="external_ref")
     assert "already recorded" in message
+    # Other evidence under the same reference is a conflict too, never the old record as 200.
+    clash = api.post("/records", json=ticket(subject, evidence="another photo"))
+    assert "another evidence" in assert_error(clash, 409, "conflict", field="external_ref")
+    assert api.post("/records", json=ticket(subject)).status_code == 200  # the same: a replay
     assert counts.records() == 1
 
 
@@ -149,3 +153,17 @@ def test_unknown_paths_and_methods_answer_json(api):
     response = api.call("DELETE", "/records")
     assert_error(response, 405, "method_not_allowed")
     assert "POST" in response.headers["Allow"]
+
+
+def test_control_characters_are_refused_by_one_policy(api, new_subject, counts):
+    """The API refuses what the imports refuse: C0 (but tab and line breaks in free text),
+    DEL and C1 control characters."""
+    subject = new_subject()
+    for evidence in ("photo\x00", "photo\x1b[2J", "photo\x85", "photo\x7f"):
+        assert_error(api.post("/records", json=ticket(subject, evidence=evidence)), 422,
+                     "invalid", field="evidence")
+    assert_error(api.post("/records", json=ticket(subject, external_ref="TP\t1")), 422,
+                 field="external_ref")
+    assert api.post("/records", json=ticket(subject, evidence="line 1\n\tline 2")
+                    ).status_code == 201
+    assert counts.records() == 1

@@ -48,7 +48,8 @@ def _city(app, subjects: int) -> list[str]:
         store_rulebook(s, app.extensions[RULEBOOKS].current(), loaded_by="bench", source="")
         import_subjects(s, [SubjectDraft(subject_id=sid, kind="person", name=f"Person {n}",
                                          consent=True, line=n + 2)
-                            for n, sid in enumerate(ids)], name="city", actor="bench")
+                            for n, sid in enumerate(ids)], name="city", actor="bench",
+                        department=None)
         create_account(s, username="recorder", password=PASSWORD, role="recorder",
                        department="traffic-police")
     return ids

@@ -214,6 +214,15 @@ def test_importing_the_same_file_twice_adds_nothing(session, rulebook, make_subj
                                       name="court.csv", actor="clerk", today=TODAY)
     assert (second.added, second.unchanged) == (0, 2)
     assert _count(session) == 2
+    # The same reference with another decision is a refused row (its line and column).
+    changed = data.replace(b"D-2,PS-7", b"D-3,PS-7")
+    with pytest.raises(InvalidInput) as refused:
+        import_list_entries_file(session, rulebook=rulebook, department="court", data=changed,
+                                 name="court.csv", actor="clerk", today=TODAY)
+    (problem,) = refused.value.problems
+    assert (problem.where, problem.field, problem.row) == ("court.csv:3", "external_ref", 3)
+    assert "another decision_ref" in problem.message
+    assert _count(session) == 2
 
 
 def test_a_dry_run_stores_nothing_not_even_a_new_rulebook(session, rulebook, make_subject):

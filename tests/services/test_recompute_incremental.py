@@ -105,8 +105,10 @@ def changes(draw, world, day: date, next_day: date):
                 "legal_basis": "", "decision_ref": ""})
         elif kind == "consent":
             out[kind].append((draw(st.sampled_from(ids)), _when(draw, day, 5, 5)))
-        else:
-            out[kind].append((draw(st.integers(0, 10**6)), draw(st.sampled_from([*ids, None]))))
+        else:  # a representative named counts from the day the register names them
+            out[kind].append((draw(st.integers(0, 10**6)), draw(st.sampled_from([*ids, None])),
+                              day + timedelta(days=draw(st.integers(
+                                  0, max(0, (next_day - day).days))))))
     del records, entries
     return out
 
@@ -196,11 +198,13 @@ def _apply(session, rulebook, change: dict) -> None:
         set_consent(session, subject_id=sid, consent=not subject.consent, actor="t", today=on)
     organisations = session.execute(select(Subject).where(Subject.kind == "organisation")
                                     .order_by(Subject.subject_id)).scalars().all()
-    for n, representative in change["represent"]:  # subjects.import_subjects's write
+    for n, representative, since in change["represent"]:  # subjects.import_subjects's write
         org = _pick(organisations, n)
         if org is not None:
             session.execute(update(Subject).where(Subject.subject_id == org.subject_id)
-                            .values(legal_representative=representative, updated_at=utcnow()))
+                            .values(legal_representative=representative,
+                                    legal_representative_since=since if representative
+                                    else None, updated_at=utcnow()))
             session.commit()
     if change["new_subject"]:
         session.execute(insert(Subject), [{"subject_id": new_person_id(), "kind": "person",
@@ -267,7 +271,9 @@ def test_an_incremental_run_stores_what_a_full_run_stores(session, data, monkeyp
     _clean(session)
     session.execute(insert(Subject), [
         {"subject_id": sid, "kind": "organisation" if sid in organisations else "person",
-         "name": sid, "consent": consent, "legal_representative": organisations.get(sid),
+         "name": sid, "consent": consent,
+         "legal_representative": organisations.get(sid, (None, None))[0],
+         "legal_representative_since": organisations.get(sid, (None, None))[1],
          "registered_at": REGISTERED, "updated_at": REGISTERED}  # long before the runs
         for sid, consent in subjects])
     session.commit()

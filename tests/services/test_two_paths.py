@@ -111,7 +111,10 @@ def worlds(draw):
     organisations = {}
     for _ in range(draw(st.integers(0, 2))):
         org = new_organisation_id()
-        organisations[org] = draw(st.sampled_from([*people, "A. Name", None]))
+        # The representative counts from the day the register named them (None: undated).
+        organisations[org] = (draw(st.sampled_from([*people, "A. Name", None])),
+                              draw(st.none() | st.integers(0, DAYS).map(
+                                  lambda n: START + timedelta(days=n))))
         subjects.append((org, draw(st.booleans())))
     records = []
     for _ in range(draw(st.integers(0, 14))):
@@ -221,7 +224,9 @@ def test_recompute_agrees_with_the_evaluator(session, world):
     _clean(session)
     session.execute(insert(Subject), [
         {"subject_id": sid, "kind": "organisation" if sid in organisations else "person",
-         "name": sid, "consent": consent, "legal_representative": organisations.get(sid)}
+         "name": sid, "consent": consent,
+         "legal_representative": organisations.get(sid, (None, None))[0],
+         "legal_representative_since": organisations.get(sid, (None, None))[1]}
         for sid, consent in subjects])
     session.commit()
     recompute(session, rulebook=rulebook, as_of=dates[0])  # stores the rulebook and department

@@ -165,3 +165,39 @@ def test_records_dry_run_fixes_points_and_writes_nothing(session, rulebook, make
     from app.models import Record
     assert session.execute(select(func.count()).select_from(Record)).scalar_one() == 0
     assert new_person_id()  # (the factory keeps identifiers unique across tests)
+
+
+def test_control_characters_are_refused_in_the_web_intake(client, intake, new_subject,
+                                                          count_records):
+    """A NUL (or any control character) in a row is a problem of that row and column, as it
+    is in the API and the command-line import: one policy on every path."""
+    subject = new_subject()
+    text = (HEADER + f"{subject},TRAFFIC-TICKET,{_day(3)},photo\x00hidden,T-1\n"
+            f"{subject},TRAFFIC-TICKET,{_day(2)},\"two\nlines\",T-2\n"
+            f"{subject},TRAFFIC-TICKET,{_day(1)},bell,T-\x07\n")
+    preview = intake(text)
+    assert preview.status_code == 422
+    shown = page_text(preview)
+    assert "row 2, column evidence: holds the control character U+0000" in shown
+    # (the row with a line break in its evidence, allowed in free text, takes lines 3 and 4)
+    assert "row 5, column external_ref: holds the control character U+0007" in shown
+    assert "row 3" not in shown and "2 problems in all" in shown
+    token = re.search(r"/officials/intake/([^/]+)/problems.csv",
+                      preview.get_data(as_text=True)).group(1)
+    forced = client.post(f"/officials/intake/{token}/confirm",
+                         data={"csrf_token": csrf_token(preview.get_data(as_text=True))},
+                         follow_redirects=True)
+    assert "Nothing was written" in page_text(forced)
+    assert count_records() == 0
+
+
+def test_an_accounts_waiting_uploads_have_a_quota(app, client, intake, new_subject, tmp_path):
+    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
+    app.config["INTAKE_QUOTA_BYTES"] = 1000
+    row = f"{new_subject()},TRAFFIC-TICKET,{_day(3)},{'x' * 300},T-1\n"
+    assert intake(HEADER + row).status_code == 200
+    assert intake(HEADER + row.replace("T-1", "T-2")).status_code == 200
+    full = intake(HEADER + row.replace("T-1", "T-3"))
+    assert full.status_code == 413
+    assert "Your uploads waiting for confirmation take" in page_text(full)
+    assert len(list((tmp_path / "uploads").glob("*.data"))) == 2  # the third was not kept

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from app import clock
@@ -47,6 +47,40 @@ def append(session: Session, *, actor: str, action: str, subject_id: str | None 
     session.add(event)
     session.flush()
     return event
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event to append (see append_many)."""
+
+    actor: str
+    action: str
+    subject_id: str | None = None
+    target: str = ""
+    details: dict | None = None
+
+
+def append_many(session: Session, events: list[Event]) -> None:
+    """Add `events` to the chain in order, inside the caller's transaction, reading the head
+    once and writing them in one statement (an import's events, one per fact)."""
+    if not events:
+        return
+    begin_write(session, "audit")
+    head = session.execute(
+        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar_one_or_none() or GENESIS
+    at = utcnow()
+    rows = []
+    for event in events:
+        body = json.dumps(event.details or {}, sort_keys=True, ensure_ascii=False, default=str)
+        digest = event_hash(prev_hash=head, at=at, actor=event.actor, action=event.action,
+                            subject_id=event.subject_id, target=event.target, details=body)
+        rows.append({"at": at, "actor": event.actor, "action": event.action,
+                     "subject_id": event.subject_id, "target": event.target, "details": body,
+                     "prev_hash": head, "hash": digest})
+        head = digest
+    for i in range(0, len(rows), 5000):  # ids follow list order: the chain's order
+        session.execute(insert(AuditEvent), rows[i:i + 5000])
 
 
 @dataclass(frozen=True)

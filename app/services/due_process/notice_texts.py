@@ -228,3 +228,21 @@ def repaired_notice(*, record_id: int, rule_code: str, rule_title: str, points: 
             f"marked repaired on {repaired_on.isoformat()} and no longer counts from that day. "
             f"Evidence of the repair: {evidence}")
     return title, body
+
+
+def representative_notice(*, organisation: str, organisation_id: str, since: date,
+                          before: str | None) -> tuple[str, str]:
+    """Tell a person the register names them an organisation's legal representative."""
+    title = f"You are registered as the legal representative of {organisation}"
+    lines = [
+        f"From {since.isoformat()} the population register names you the legal "
+        f"representative of {organisation} ({organisation_id})"
+        + (f", in place of {before}." if before else "."),
+        "Restrictions that the rules extend to legal representatives (such as spending "
+        "limits for an organisation on a blacklist) can reach you from that day on, never "
+        "for an earlier day, and only after the notice period each restriction gives; you "
+        "are sent a notice before any of them takes effect.",
+        "If you are not this organisation's legal representative, tell the office that keeps "
+        "the register.",
+    ]
+    return title, "\n".join(lines)

@@ -45,3 +45,9 @@ class FileRefs:
         """Return every reference of `drafts` (to look up those already stored)."""
         refs = cls()
         return sorted({refs.ref_of(*key_of(d)) for d in drafts})
+
+
+def differing(fields: Iterable[tuple[str, Any, Any]]) -> list[str]:
+    """Return the names of the (name, stored, sent) fields whose values differ: a replay of
+    an external reference must send the same fact, field for field."""
+    return [name for name, stored, sent in fields if stored != sent]

@@ -16,11 +16,29 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from app.errors import NotFound
+from app.errors import CitypointsError, NotFound
 from app.files import private_dir, write_private
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 MAX_AGE = 24 * 3600  # an upload nobody confirmed within a day is swept away
+
+
+class UploadQuotaExceeded(CitypointsError):
+    """The account's uploads waiting for confirmation would pass its quota."""
+
+    code = "upload_quota_exceeded"
+    status = 413
+
+    def __init__(self, *, used: int, size: int, quota: int):
+        self.used, self.size, self.quota = used, size, quota
+        super().__init__(
+            f"your uploads waiting for confirmation take {_mb(used)} MB of your {_mb(quota)} "
+            f"MB, and this file is {_mb(size)} MB: confirm or discard them first (each is "
+            "removed a day after it was sent)")
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}"
 
 
 @dataclass(frozen=True)
@@ -42,10 +60,17 @@ class UploadStore:
         self.directory = Path(directory)
         self.max_age = max_age
 
-    def save(self, *, data: bytes, owner: str, department: str, kind: str, name: str) -> Upload:
-        """Store `data` under a new random token and return its description."""
+    def save(self, *, data: bytes, owner: str, department: str, kind: str, name: str,
+             quota: int | None = None) -> Upload:
+        """Store `data` under a new random token and return its description; raise
+        UploadQuotaExceeded if the owner's waiting uploads and `data` would pass `quota`
+        bytes (None: no quota)."""
         private_dir(self.directory)
         self.sweep()
+        if quota is not None:
+            used = sum(u.size for u in self.waiting(owner))
+            if used + len(data) > quota:
+                raise UploadQuotaExceeded(used=used, size=len(data), quota=quota)
         upload = Upload(token=secrets.token_urlsafe(32), owner=owner, department=department,
                         kind=kind, name=name, size=len(data),
                         sha256=hashlib.sha256(data).hexdigest(), uploaded_at=time.time())
@@ -73,6 +98,19 @@ class UploadStore:
         if upload.owner != owner or time.time() - upload.uploaded_at > self.max_age:
             raise self._missing()
         return upload
+
+    def waiting(self, owner: str) -> list[Upload]:
+        """Return the owner's uploads that wait for confirmation (not expired)."""
+        found = []
+        cutoff = time.time() - self.max_age
+        for path in self.directory.glob("*.json"):
+            try:
+                upload = Upload(**json.loads(path.read_text()))
+            except (FileNotFoundError, ValueError, TypeError):
+                continue
+            if upload.owner == owner and upload.uploaded_at >= cutoff:
+                found.append(upload)
+        return found
 
     def discard(self, token: str) -> None:
         """Delete an upload (after it was imported or abandoned)."""

@@ -16,7 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
+from app.errors import Conflict, ExternalRefConflict, Forbidden, InvalidInput, NotFound, Problem
 from app.identifiers import InvalidIdentifier, validate_subject_id
 from app.models import ListEntry, Subject, utcnow
 from app.rulebook import Rulebook
@@ -31,7 +31,8 @@ from app.services.intake.batch import (
     where,
 )
 from app.services.intake.drafts import LIST_ENTRY_FILE, ListEntryDraft, read_drafts
-from app.services.intake.refs import FileRefs
+from app.services.intake.refs import FileRefs, differing
+from app.services.intake.text import draft_text_problems
 from app.services.locks import begin_write
 from app.services.rulebooks.registry import store_rulebook
 from app.services.standings.facts import list_entry_fact
@@ -87,12 +88,11 @@ class _EntryChecks:
                 self.subjects[sid] = kind
         refs = FileRefs.all_refs(drafts, _ref_key)
         for i in range(0, len(refs), CHUNK):
-            for eid, ref, code, sid, entered in self.session.execute(
-                    select(ListEntry.id, ListEntry.external_ref, ListEntry.list_code,
-                           ListEntry.subject_id, ListEntry.entered_on)
+            for row in self.session.execute(
+                    select(ListEntry.id, ListEntry.external_ref, *REPLAYED)
                     .where(ListEntry.department_code == self.department)
                     .where(ListEntry.external_ref.in_(refs[i:i + CHUNK]))):
-                self.existing[ref] = (eid, code, sid, entered)
+                self.existing[row.external_ref] = row
 
     def check(self, draft: ListEntryDraft, problems: list[Problem]) -> Checked | None:
         """Check one draft; return the entry's columns, or add its problems and None."""
@@ -105,6 +105,10 @@ class _EntryChecks:
             problems.append(problem)
             return problem
 
+        for column, why in draft_text_problems(draft):
+            bad(column, why)
+        if len(problems) > before:
+            return None
         code = draft.list_code.strip()
         list_def = self.rulebook.list_def(code)
         if not code:
@@ -156,21 +160,26 @@ class _EntryChecks:
         if first is not None:
             bad("external_ref", f"{ref!r} is used twice in this file (first on line {first})")
             return None
-        if ref in self.existing:
-            eid, ecode, esid, eentered = self.existing[ref]
-            if (ecode, esid, eentered) != (code, subject_id, entered_on):
-                self.reused.append(bad(
-                    "external_ref", f"{ref!r} was already used for list entry {eid} ({esid} on "
-                                    f"{ecode} from {eentered}); a correction is a removal and "
-                                    "a new entry, not a second use of the reference"))
-                return None
-            return Checked(line, existing=eid)
-        return Checked(line, {
+        values = {
             "list_code": code, "subject_id": subject_id, "department_code": self.department,
             "entered_on": entered_on, "ends_on": ends_on or natural,
             "legal_basis": legal_basis or list_def.legal_basis, "decision_ref": decision_ref,
             "external_ref": ref, "created_at": utcnow(), "created_by": self.actor,
-        })
+        }
+        if ref in self.existing:
+            old = self.existing[ref]
+            differ = _differing(old, values)
+            if differ:
+                self.reused.append(bad(
+                    "external_ref", f"{ref!r} was already used for list entry {old.id} "
+                                    f"({old.subject_id} on {old.list_code} from "
+                                    f"{old.entered_on}), with another {' and '.join(differ)}; "
+                                    "a replay must be the same entry, and a correction is a "
+                                    "removal and a new entry, not a second use of the "
+                                    "reference"))
+                return None
+            return Checked(line, existing=old.id)
+        return Checked(line, values)
 
     def _valid_id(self, raw: str) -> tuple[str, str]:
         """Return validate_subject_id(raw), checked once per distinct identifier of a file."""
@@ -239,6 +248,15 @@ def import_list_entries_file(session: Session, *, rulebook: Rulebook, department
                                actor=actor, today=today, name=name, dry_run=dry_run)
 
 
+# What a replay of an external reference must repeat, field for field.
+REPLAYED = (ListEntry.list_code, ListEntry.subject_id, ListEntry.entered_on, ListEntry.ends_on,
+            ListEntry.legal_basis, ListEntry.decision_ref)
+
+
+def _differing(stored, values: dict) -> list[str]:
+    return differing((c.key, getattr(stored, c.key), values[c.key]) for c in REPLAYED)
+
+
 def enter(session: Session, draft: ListEntryDraft, *, rulebook: Rulebook, department: str,
           today: date, actor: str) -> Entered:
     """Enter one subject on a list the department keeps; replaying its external_ref is a no-op.
@@ -272,9 +290,15 @@ def enter(session: Session, draft: ListEntryDraft, *, rulebook: Rulebook, depart
         existing = session.execute(select(ListEntry).where(
             ListEntry.department_code == department,
             ListEntry.external_ref == item.values["external_ref"])).scalar_one_or_none()
-        if existing is not None:
-            return Entered(existing, created=False)
-        raise
+        if existing is None:
+            raise
+        differ = _differing(existing, item.values)
+        if differ:
+            message = (f"{item.values['external_ref']!r} was just used for list entry "
+                       f"{existing.id} with another {' and '.join(differ)}")
+            raise ExternalRefConflict(message, problems=[
+                Problem(message, field="external_ref")]) from None
+        return Entered(existing, created=False)
     return Entered(entry, created=True)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app.errors import InvalidInput, Problem
+from app.errors import ExternalRefConflict, InvalidInput, Problem
 from app.identifiers import InvalidIdentifier, validate_subject_id
 from app.models import Department, Record, Subject, utcnow
 from app.rulebook import Rulebook
@@ -33,7 +33,8 @@ from app.services.intake.batch import (
     where,
 )
 from app.services.intake.drafts import RECORD_FILE, RecordDraft, read_drafts
-from app.services.intake.refs import FileRefs
+from app.services.intake.refs import FileRefs, differing
+from app.services.intake.text import draft_text_problems
 from app.services.locks import RECORDS, begin_record_write, begin_write
 from app.services.records.bulk import COLUMNS, SQLITE_CACHE_MAX_KIB, page_cache, store_records
 from app.services.rulebooks.registry import store_rulebook
@@ -172,11 +173,11 @@ class _RecordChecks:
                                        .where(Subject.subject_id.in_(keys))):
             self.subjects[sid] = kind
         refs = FileRefs.all_refs(drafts, _ref_key)
-        for rid, ref, sid, code, occ in self._rows_in(refs, lambda keys: select(
+        for rid, ref, sid, code, occ, evidence in self._rows_in(refs, lambda keys: select(
                 Record.id, Record.external_ref, Record.subject_id, Record.rule_code,
-                Record.occurred_on).where(Record.department_code == self.department,
-                                          Record.external_ref.in_(keys))):
-            self.existing[ref] = (rid, sid, code, occ)
+                Record.occurred_on, Record.evidence).where(
+                    Record.department_code == self.department, Record.external_ref.in_(keys))):
+            self.existing[ref] = (rid, sid, code, occ, evidence)
         # Points are fixed from earlier records of the capped or repeating rules the file
         # uses, and only those in the windows (repeat) and periods (cap) its dates reach.
         pairs = {(d.rule_code.strip(), d.occurred_on) for d in drafts}
@@ -215,6 +216,11 @@ class _RecordChecks:
 
     def check(self, draft: RecordDraft, problems: list[Problem]) -> Checked | None:
         """Check one draft; return its record's columns, or add its problems and None."""
+        text_problems = list(draft_text_problems(draft))
+        if text_problems:
+            problems.extend(Problem(why, where=where(self.name, draft.line), field=column,
+                                    row=row_of(draft.line)) for column, why in text_problems)
+            return None
         raw_id = draft.subject_id.strip().upper()
         subject_id, kind, subject_problem = self._subject(raw_id)
         check = self._rule(draft.rule_code.strip(), draft.occurred_on)
@@ -254,12 +260,16 @@ class _RecordChecks:
             return None
         code, occurred_on = check.code, check.occurred_on
         if ref in self.existing:
-            rid, sid, ecode, eocc = self.existing[ref]
-            if (sid, ecode, eocc) != (subject_id, code, occurred_on):
+            rid, sid, ecode, eocc, eevidence = self.existing[ref]
+            differ = differing((("subject_id", sid, subject_id), ("rule_code", ecode, code),
+                                ("occurred_on", eocc, occurred_on),
+                                ("evidence", eevidence, evidence)))
+            if differ:
                 problem = Problem(
                     f"{ref!r} was already recorded as record {rid} for {sid}, {ecode} on "
-                    f"{eocc}; a correction is a void and a new record, not a second use of "
-                    "the reference", where=where(self.name, line), field="external_ref",
+                    f"{eocc}, with another {' and '.join(differ)}; a replay must be the same "
+                    "record, and a correction is a void and a new record, not a second use "
+                    "of the reference", where=where(self.name, line), field="external_ref",
                     row=row_of(line))
                 problems.append(problem)
                 self.reused.append(problem)
@@ -373,11 +383,18 @@ def record_conduct(session: Session, draft: RecordDraft, *, rulebook: Rulebook,
         if joined or item is None:
             raise
         # The same reference was recorded by another request since it was checked: a replay.
+        values = dict(zip(COLUMNS, item.values, strict=True))
         existing = session.execute(select(Record).where(
             Record.department_code == department,
-            Record.external_ref == item.values[COLUMNS.index("external_ref")])
-        ).scalar_one_or_none()
-        if existing is not None:
-            return Recorded(existing, created=False)
-        raise
+            Record.external_ref == values["external_ref"])).scalar_one_or_none()
+        if existing is None:
+            raise
+        differ = differing((key, getattr(existing, key), values[key]) for key in
+                           ("subject_id", "rule_code", "occurred_on", "evidence"))
+        if differ:
+            message = (f"{values['external_ref']!r} was just recorded as record {existing.id} "
+                       f"with another {' and '.join(differ)}")
+            raise ExternalRefConflict(message, problems=[
+                Problem(message, field="external_ref")]) from None
+        return Recorded(existing, created=False)
     return Recorded(record, created=True)

@@ -33,7 +33,8 @@ def get_subject(session: Session, subject_id: str) -> Subject:
 def subject_fact(subject: Subject) -> SubjectFact:
     """Return the evaluator's view of a subject row."""
     return SubjectFact(subject_id=subject.subject_id, kind=subject.kind, consent=subject.consent,
-                       name=subject.name, legal_representative=subject.legal_representative)
+                       name=subject.name, legal_representative=subject.legal_representative,
+                       legal_representative_since=subject.legal_representative_since)
 
 
 def record_fact(record: Record, disputes: tuple[Dispute, ...] = ()) -> RecordFact:

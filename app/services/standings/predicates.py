@@ -139,3 +139,12 @@ def tier_of(rulebook: Rulebook, points: ColumnElement[Any], *,
     if not whens:
         return lowest if lowest is not None else null()
     return case(*whens, else_=lowest)
+
+
+def represents_on(organisation: Any, day: date, *, name: str | None = None) -> ColumnElement[bool]:
+    """The organisation's registered legal representative represents it on `day`: the
+    register names a representative from its own date (`legal_representative_since`),
+    never earlier; a representative named before the register kept dates has none."""
+    o = _columns(organisation)
+    return or_(o.legal_representative_since.is_(None),
+               o.legal_representative_since <= day_param(day, name))

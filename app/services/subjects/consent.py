@@ -27,8 +27,9 @@ EMAIL_RE = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-
 
 @atomic
 def set_consent(session: Session, *, subject_id: str, consent: bool, actor: str,
-                today: date) -> ConsentChange:
-    """Record that the subject gives (True) or withdraws (False) consent, from `today`."""
+                today: date, reason: str | None = None) -> ConsentChange:
+    """Record that the subject gives (True) or withdraws (False) consent, from `today`
+    (`reason`: why an admin changes it for them)."""
     subject = get_subject(session, subject_id)
     if subject.consent == consent:
         state = "given" if consent else "not given"
@@ -43,12 +44,13 @@ def set_consent(session: Session, *, subject_id: str, consent: bool, actor: str,
     if not done:
         raise Conflict("consent was changed by someone else just now; reload the page")
     change = ConsentChange(subject_id=subject.subject_id, consent=consent, changed_on=today,
-                           changed_by=actor)
+                           changed_by=actor, reason=reason)
     session.add(change)
     session.flush()
     audit.append(session, actor=actor, action="subject.consent",
                  subject_id=subject.subject_id, target=f"consent_change:{change.id}",
-                 details={"consent": consent, "changed_on": today})
+                 details={"consent": consent, "changed_on": today,
+                          **({"reason": reason} if reason else {})})
     session.refresh(subject)
     return change
 

@@ -129,19 +129,25 @@ def openapi_document() -> dict[str, Any]:
         "/subjects": {"post": {
             "operationId": "registerSubject", "tags": ["subjects"],
             "summary": "Register a person or organisation in the population register",
-            "description": "Registering the same subject with the same fields again answers "
+            "description": "Only a token of a department that keeps the register "
+                           "(`keeps_register: true`) may register subjects; others get 403. "
+                           "Registering the same subject with the same fields again answers "
                            "200; with other fields, 409 (use PUT to update).",
             "requestBody": body(s.SubjectIn),
             "responses": {"201": _json(ref(s.SubjectOut), "Registered"),
                           "200": _json(ref(s.SubjectOut), "Already registered, unchanged"),
-                          **_errors(keys, 409, *WRITE)}}},
+                          **_errors(keys, 403, 409, *WRITE)}}},
         "/subjects/{subject_id}": {"put": {
             "operationId": "updateSubject", "tags": ["subjects"],
             "summary": "Update a registered subject (its kind cannot change)",
+            "description": "Only a token of a department that keeps the register may update "
+                           "it (403 otherwise). Consent is the subject's own: a change of "
+                           "consent is refused with 403. A new legal representative counts "
+                           "from today (`legal_representative_since`) and is sent a notice.",
             "parameters": [SUBJECT_IN_PATH],
             "requestBody": body(s.SubjectFields),
             "responses": {"200": _json(ref(s.SubjectOut), "Updated (or unchanged)"),
-                          **_errors(keys, 404, *WRITE)}}},
+                          **_errors(keys, 403, 404, *WRITE)}}},
         "/openapi.json": {"get": {
             "operationId": "getOpenapi", "tags": ["meta"], "security": [],
             "summary": "This document",

@@ -8,10 +8,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-# No control characters (tabs and line breaks are allowed in free text): they cannot be
-# stored in PostgreSQL text, printed on a notice or shown on a page.
-NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
-ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+from app.services.intake.text import FREE_TEXT_PATTERN, ONE_LINE_PATTERN
+
+# No control characters (tabs and line breaks are allowed in free text): the services' one
+# character policy (app.services.intake.text), said here so the document shows it.
+NO_CONTROL = FREE_TEXT_PATTERN
+ONE_LINE = ONE_LINE_PATTERN
 
 
 def _text(max_length: int, min_length: int = 0, pattern: str = NO_CONTROL):
@@ -256,7 +258,11 @@ class SubjectFields(Request):
     legal_representative: _text(200, 0, ONE_LINE) | None = Field(
         default=None, description="An organisation's legal representative: a person's "
                                   "subject_id (list restrictions reach them) or a name.")
-    consent: bool = False
+    consent: bool | None = Field(
+        default=None, description="Whether the subject consented to be scored, as their "
+                                  "registration says (omitted: no). Consent is the subject's "
+                                  "own: an update may leave it out or repeat it, but a change "
+                                  "is refused (403).")
 
 
 class SubjectIn(SubjectFields):
@@ -270,6 +276,9 @@ class SubjectOut(Response):
     district: str
     village: str
     legal_representative: str | None
+    legal_representative_since: date | None = Field(
+        description="The day the register named this legal representative: measures that "
+                    "reach legal representatives reach them from this day, never earlier.")
     consent: bool
     consent_changed_on: date | None
     registered_at: datetime

@@ -298,11 +298,12 @@ def _subject_json(subject: Subject) -> dict:
     return {k: getattr(subject, k) for k in s.SubjectOut.model_fields}
 
 
-def _draft(sid: str, fields: s.SubjectFields) -> SubjectDraft:
+def _draft(sid: str, fields: s.SubjectFields, *, consent: bool | None = False) -> SubjectDraft:
+    """The subject's draft; `consent` when the body leaves it out (None: unchanged)."""
     return SubjectDraft(subject_id=sid, kind=fields.kind, name=fields.name,
                         district=fields.district, village=fields.village,
                         legal_representative=fields.legal_representative,
-                        consent=fields.consent)
+                        consent=consent if fields.consent is None else fields.consent)
 
 
 @bp.post("/subjects")
@@ -310,6 +311,7 @@ def post_subject():
     """Register a subject (201); the same subject again answers 200, a different one 409."""
     body = _parse(s.SubjectIn)
     done = register_subject(get_session(), _draft(body.subject_id, body), actor=_actor(),
+                            department=_token().department_code, rulebook=rulebook(),
                             today=today())
     if not done.same:
         sid = done.subject.subject_id
@@ -320,8 +322,11 @@ def post_subject():
 
 @bp.put("/subjects/<subject_id>")
 def put_subject(subject_id: str):
-    """Update a registered subject's name, place, representative or consent."""
+    """Update a registered subject's name, place or representative (the register's keeper
+    only; consent is the subject's own)."""
     sid = _subject_arg("subject_id", subject_id)
     body = _parse(s.SubjectFields)
-    subject = update_subject(get_session(), _draft(sid, body), actor=_actor(), today=today())
+    subject = update_subject(get_session(), _draft(sid, body, consent=None), actor=_actor(),
+                             department=_token().department_code, rulebook=rulebook(),
+                             today=today())
     return _respond(s.SubjectOut, _subject_json(subject))

@@ -36,7 +36,7 @@ from app.errors import InvalidInput
 from app.services.accounts.users import RECORDER
 from app.services.intake.drafts import LIST_ENTRY_FILE, RECORD_FILE
 from app.services.intake.rows import read_rows
-from app.services.intake.uploads import UploadStore
+from app.services.intake.uploads import UploadQuotaExceeded, UploadStore
 from app.services.lists.entries import import_list_entries_file
 from app.services.records.conduct import import_records_file
 from app.web import rulebook, today
@@ -47,6 +47,7 @@ bp = Blueprint("intake", __name__, url_prefix="/officials/intake")
 KINDS = {"records": (_l("Records of conduct"), RECORD_FILE.columns),
          "list-entries": (_l("List entries"), LIST_ENTRY_FILE.columns)}
 MAX_UPLOAD = 32 * 1024 * 1024  # 100,000 rows of records are about 10 MB
+QUOTA = 96 * 1024 * 1024  # what one account's uploads waiting for confirmation may take
 SHOW_PROBLEM_ROWS = 200  # bad rows shown with their cells; every problem is in the CSV report
 SHOW_PLANNED = 50
 
@@ -89,9 +90,20 @@ def upload():
         data = form.file.data.read(limit + 1)
         if len(data) > limit:
             abort(413)
-        kept = _store().save(data=data, owner=current_user.username,
-                             department=current_user.department, kind=form.kind.data,
-                             name=secure_filename(form.file.data.filename or "") or "upload.csv")
+        try:
+            kept = _store().save(
+                data=data, owner=current_user.username, department=current_user.department,
+                kind=form.kind.data,
+                name=secure_filename(form.file.data.filename or "") or "upload.csv",
+                quota=current_app.config.get("INTAKE_QUOTA_BYTES", QUOTA))
+        except UploadQuotaExceeded as full:
+            form.file.errors = [_(
+                "Your uploads waiting for confirmation take %(used)s MB of your %(quota)s MB, "
+                "and this file is %(size)s MB. Confirm or discard them first (each is removed "
+                "a day after it was sent).", used=f"{full.used / 2**20:.1f}",
+                quota=f"{full.quota / 2**20:.1f}", size=f"{full.size / 2**20:.1f}")]
+            return render_template("intake/upload.html", form=form, kinds=KINDS,
+                                   max_mb=limit >> 20), 413
         return redirect(url_for("intake.preview", token=kept.token))
     status = 422 if form.errors else 200
     return render_template("intake/upload.html", form=form, kinds=KINDS,

@@ -12,12 +12,13 @@ from datetime import date
 
 from sqlalchemy import bindparam, select, text
 
-from app.models import ListEntry
+from app.models import ListEntry, Subject
 from app.rulebook import Measure, Rulebook
-from app.services.standings.predicates import entry_counts, flagged
+from app.services.standings.predicates import entry_counts, flagged, represents_on
 from app.services.standings.recompute.sql import Sql, among, in_list, union
 
 LIST_ENTRY = ListEntry.__table__
+ORGANISATION = Subject.__table__.alias("o")
 
 
 def listed_sql(codes: Iterable[str], day: date, prefix: str, *, day_name: str,
@@ -71,10 +72,11 @@ def holds_sql(rulebook: Rulebook, measure: Measure, points_table: str, day: date
         reached.append(flagged_sql(rulebook, when.flags, day, prefix + "r"))
         inner = union(reached)
         if inner:
+            since = Sql.of(represents_on(ORGANISATION, day, name=day_name))
             parts.append(Sql("SELECT p.subject_id FROM subject o JOIN subject p "
                              "ON p.subject_id = o.legal_representative "
                              "WHERE o.kind = 'organisation' AND p.kind = 'person' "
-                             f"AND o.subject_id IN ({inner})"
+                             f"AND ({since}) AND o.subject_id IN ({inner})"
                              + (f" AND {among('p.subject_id', only)}" if only else ""),
-                             inner))
+                             since, inner))
     return union(parts) or Sql("SELECT subject_id FROM subject WHERE 1 = 0")

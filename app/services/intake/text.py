@@ -1,0 +1,41 @@
+"""The one character policy for text that comes in, on every path (a form, a file, an API
+call): no control characters. Free text (evidence, a legal basis) may hold tabs and line
+breaks; every other field (identifiers, codes, names, references) is one line.
+
+A NUL cannot be stored in PostgreSQL text, and control characters cannot be printed on a
+notice or shown on a page; refusing them at the door keeps both databases alike. The API's
+request models use the same patterns, so its document says what the services check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import fields
+
+# C0 controls but tab, line feed and carriage return; DEL; the C1 controls.
+FREE_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+ONE_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+_FREE_TEXT_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_ONE_LINE_BAD = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+FREE_TEXT_FIELDS = frozenset({"evidence", "legal_basis"})
+
+
+def control_character(text: str, *, free: bool) -> str | None:
+    """Return why `text` is refused (its first control character), or None."""
+    found = (_FREE_TEXT_BAD if free else _ONE_LINE_BAD).search(text)
+    if found is None:
+        return None
+    return (f"holds the control character U+{ord(found.group()):04X} at position "
+            f"{found.start() + 1}; remove it"
+            + ("" if free else " (this field is one line of text)"))
+
+
+def draft_text_problems(draft: object) -> Iterable[tuple[str, str]]:
+    """Yield (field, why) for each text field of a draft that breaks the policy."""
+    for field in fields(draft):  # type: ignore[arg-type]
+        value = getattr(draft, field.name)
+        if isinstance(value, str) and value:
+            why = control_character(value, free=field.name in FREE_TEXT_FIELDS)
+            if why:
+                yield field.name, why
