@@ -28,9 +28,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         os.makedirs(app.instance_path, exist_ok=True)
 
     from app import cli, db
+    from app.services.audit import seals
     from app.services.rulebooks.registry import RulebookRegistry
     from app.web import init_web
 
+    seals.install()  # every commit seals the facts it wrote
     db.init_app(app)
     RulebookRegistry.init_app(app)
     init_web(app)

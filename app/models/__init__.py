@@ -25,7 +25,7 @@ from app.models.due_process import (
     Objection,
     SubjectContact,
 )
-from app.models.trust import AuditDigest, LoginAttempt
+from app.models.trust import AuditDigest, FactSeal, LoginAttempt
 
 __all__ = [
     "Account",
@@ -34,6 +34,7 @@ __all__ = [
     "AuditEvent",
     "ConsentChange",
     "Department",
+    "FactSeal",
     "ListEntry",
     "LoginAttempt",
     "Notice",

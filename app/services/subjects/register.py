@@ -22,6 +22,7 @@ from app.identifiers import (
 )
 from app.models import Subject, utcnow
 from app.services.audit import chain as audit
+from app.services.audit import seals
 from app.services.intake.batch import (
     Batch,
     Checked,
@@ -139,6 +140,8 @@ def _write(session: Session, batch: Batch, *, name: str, actor: str) -> SubjectI
     for item in changed:
         session.execute(update(Subject).where(Subject.subject_id == item.existing)
                         .values(**item.values))
+    seals.touch(session, "subject", [row["subject_id"] for row in new])
+    seals.touch(session, "subject", [item.existing for item in changed])
     if new or changed:
         audit.append(session, actor=actor, action="subjects.import", target=name,
                      details={"added": len(new), "updated": len(changed)})
