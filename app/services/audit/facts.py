@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from app.models import AuditEvent, FactSeal
 from app.services.audit import merkle
-from app.services.audit.seals import KINDS, SEALED_ACTION, Kind, row_leaf
+from app.services.audit.seals import KINDS, SEALED_ACTION, Kind, leaves_of_rows, row_leaf
 
 STREAM = {"yield_per": 10_000}
 
@@ -127,13 +127,11 @@ def check_kind(session: Session, kind: Kind) -> tuple[int, Break | None]:
     """Compare every row of `kind` with its latest seal; return (rows, first break)."""
     seals = _latest_seals(session, kind)
     order = kind.key if kind.numeric else _ordered(session, kind.key)
-    rows = session.execute(select(kind.table).order_by(order),
-                           execution_options=STREAM).mappings()
+    rows = session.execute(select(kind.table).order_by(order), execution_options=STREAM)
     seal = next(seals, None)
     count = 0
-    for row in rows:
+    for key, leaf in leaves_of_rows(kind, rows):
         count += 1
-        key = kind.fact_key(row[kind.key.name])
         while seal is not None and seal[0] < key:
             if not _deleted_on_purpose(kind, seal):
                 return count, Break("it was sealed but is missing from its table (deleted)",
@@ -142,7 +140,7 @@ def check_kind(session: Session, kind: Kind) -> tuple[int, Break | None]:
         if seal is None or seal[0] != key:
             return count, Break("its row has no seal (inserted behind the app's back)",
                                 kind.name, _shown(kind, key))
-        if row_leaf(kind, row).hex() != seal[1]:
+        if leaf.hex() != seal[1]:
             return count, Break("its row differs from the one sealed (edited behind the "
                                 "app's back)", kind.name, _shown(kind, key))
         seal = next(seals, None)

@@ -113,19 +113,34 @@ def leaf_data(kind: str, key: Any, fields: str | None) -> bytes:
             f'"id":{_ENCODE(key)},"kind":{_ENCODE(kind)}}}').encode()
 
 
+_SIMPLE = (str, int, bool, type(None))
+
+
 def row_leaf(kind: Kind, row: Mapping[str, Any] | None, key: Any = None) -> bytes:
     """Return the leaf hash of a row as read from its table (None: a deleted row)."""
     if row is None:
         return merkle.leaf_hash(leaf_data(kind.name, key, None))
-    key = row[kind.key.name]
-    fields = {name: plain(value) for name, value in row.items() if name != kind.key.name}
-    return merkle.leaf_hash(leaf_data(kind.name, key, fields_json(fields)))
+    return merkle.leaf_hash(row_data(kind, row))
 
 
 def row_data(kind: Kind, row: Mapping[str, Any]) -> bytes:
     """Return the leaf data of a row (what a proof shows and a resident hashes)."""
-    fields = {name: plain(value) for name, value in row.items() if name != kind.key.name}
-    return leaf_data(kind.name, row[kind.key.name], fields_json(fields))
+    name = kind.key.name
+    fields = {n: v if type(v) in _SIMPLE else plain(v) for n, v in row.items() if n != name}
+    return leaf_data(kind.name, row[name], fields_json(fields))
+
+
+def leaves_of_rows(kind: Kind, rows: Iterable[Sequence[Any]]) -> Iterator[tuple[str, bytes]]:
+    """Yield (fact_key, leaf hash) of rows read as `select(kind.table)` tuples (fast path)."""
+    names = [c.name for c in kind.table.columns]
+    at = names.index(kind.key.name)
+    prefix, suffix = '{"fields":', f',"kind":{_ENCODE(kind.name)}}}'
+    for row in rows:
+        fields = {n: v if type(v) in _SIMPLE else plain(v)
+                  for n, v in zip(names, row, strict=True)}
+        key = fields.pop(names[at])
+        data = f'{prefix}{_ENCODE(fields)},"id":{_ENCODE(key)}{suffix}'
+        yield kind.fact_key(key), merkle.leaf_hash(data.encode())
 
 
 # -- noting what a transaction wrote ------------------------------------------------------
@@ -259,10 +274,9 @@ def seal_everything(session: Session, *, actor: str = "migration", batch: int = 
     sealed = 0
     for kind in KINDS.values():
         rows = session.execute(select(kind.table).order_by(kind.key),
-                               execution_options={"yield_per": 10_000}).mappings()
-        for row in rows:
-            leaves.append((kind.name, kind.fact_key(row[kind.key.name]),
-                           row_leaf(kind, row).hex()))
+                               execution_options={"yield_per": 10_000})
+        for fact_key, leaf in leaves_of_rows(kind, rows):
+            leaves.append((kind.name, fact_key, leaf.hex()))
             if len(leaves) >= batch:
                 sealed += write_seals(session, leaves, actor=actor)
                 leaves = []
