@@ -223,6 +223,32 @@ def _broken(count: int, found: Break) -> VerifyResult:
 
 
 MAX_SEARCH = 500  # the most events one search returns
+MAX_MENU = 500  # the most choices a filter menu offers
+
+
+def filter_choices(session: Session) -> dict[str, list[str]]:
+    """Return what the search's menus offer: every action written so far and every actor
+    (the accounts, and the system's own names), each sorted."""
+    from app.models import Account
+
+    actions = session.execute(select(AuditEvent.action).group_by(AuditEvent.action)
+                              .order_by(AuditEvent.action).limit(MAX_MENU)).scalars().all()
+    actors = set(session.execute(select(Account.username).limit(MAX_MENU)).scalars())
+    actors.update(("system", "migration"))
+    return {"action": list(actions), "actor": sorted(actors)}
+
+
+def details_of(event: AuditEvent) -> list[tuple[str, str]]:
+    """Return an event's details as (name, value) pairs to show, in the stored order."""
+    try:
+        details = json.loads(event.details)
+    except ValueError:
+        return [("", event.details)]
+    if not isinstance(details, dict):
+        return [("", json.dumps(details, ensure_ascii=False))]
+    return [(str(name), value if isinstance(value, str) else
+             json.dumps(value, ensure_ascii=False, indent=1, default=str))
+            for name, value in details.items()]
 
 
 def search(session: Session, *, actor: str | None = None, action: str | None = None,
