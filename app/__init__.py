@@ -30,9 +30,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     _trust_proxies(app)
 
     from app import cli, db
+    from app.services.audit import seals
     from app.services.rulebooks.registry import RulebookRegistry
     from app.web import init_web
 
+    seals.install()  # every commit seals the facts it wrote
     db.init_app(app)
     RulebookRegistry.init_app(app)
     init_web(app)

@@ -29,7 +29,7 @@ from app.models.due_process import (
     RepairRequest,
     SubjectContact,
 )
-from app.models.trust import AuditDigest, LoginAttempt
+from app.models.trust import AuditDigest, FactSeal, LoginAttempt
 
 __all__ = [
     "Account",
@@ -39,6 +39,7 @@ __all__ = [
     "ConsentChange",
     "Department",
     "EntryObjection",
+    "FactSeal",
     "ListEntry",
     "LoginAttempt",
     "Notice",

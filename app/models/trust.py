@@ -1,4 +1,5 @@
-"""Tables that keep the system trustworthy: login attempts, published audit digests."""
+"""Tables that keep the system trustworthy: login attempts, published audit digests, and
+the seals of the facts (the Merkle log whose roots the digests publish)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,20 @@ class AuditDigest(SQLModel, table=True):
     head_hash: str = Field(max_length=64)
     events: int
     published_at: datetime = Field(default_factory=utcnow)
+    # The Merkle log of sealed facts on that day: its size (leaves) and root (hex).
+    log_size: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    log_root: str | None = Field(default=None, max_length=64)
+
+
+class FactSeal(SQLModel, table=True):
+    """One leaf of the Merkle log: the hash of a fact's canonical content when it was
+    written or changed. `position` is its index in the log (0, 1, 2, ... in chain order);
+    the latest seal of a fact is what its row must hash to now. The audit event
+    "facts.sealed" that wrote a run of seals holds their count and Merkle root."""
+
+    __tablename__ = "fact_seal"
+    __table_args__ = (Index("ix_fact_seal_fact", "kind", "fact_key", "position"),)
+    position: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    kind: str = Field(max_length=32)
+    fact_key: str = Field(max_length=64)  # a subject's id; other ids zero-padded to 12
+    leaf_hash: str = Field(max_length=64)

@@ -1,5 +1,6 @@
 """The audit trail for auditors and admins: whether the chain holds, the published digests,
-and a search of the events (newest first, 50 a page)."""
+and a search of the events (newest first, 50 a page), filtered from menus of the actions
+and actors there are, each event's details shown as a folded list."""
 
 from __future__ import annotations
 
@@ -91,4 +92,5 @@ def search():
         "audit/index.html", result=result, digests=list(reversed(digests))[:SHOWN_DIGESTS],
         more_digests=len(digests) > SHOWN_DIGESTS, events=found[:PER_PAGE],
         has_next=len(found) > PER_PAGE, page=page, filters=filters, since=since,
-        until=until, query=query)
+        until=until, query=query, choices=audit.filter_choices(session),
+        details={e.id: audit.details_of(e) for e in found[:PER_PAGE]})

@@ -1,4 +1,5 @@
-"""The public transparency page: each day's published head of the audit chain."""
+"""The public transparency page: each day's published head of the audit chain and root of
+the sealed facts' log."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def index():
 
 @bp.get("/digests.txt")
 def digests_text():
-    """Return the digests as text lines (DATE ID HASH) for `audit verify --digests`."""
-    lines = ["# citypoints audit digests: DATE EVENT-ID HASH"]
+    """Return the digests as text lines (DATE ID HASH SIZE ROOT) for `audit verify --digests`."""
+    lines = ["# citypoints audit digests: DATE EVENT-ID HASH SEALED-FACTS LOG-ROOT"]
     lines += [d.line() for d in published_digests(get_session())]
     return Response("\n".join(lines) + "\n", mimetype="text/plain")

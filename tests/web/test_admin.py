@@ -289,3 +289,28 @@ def test_the_audit_page_walks_only_new_events_and_still_sees_tampering(
         first_id = s.execute(sql("SELECT MIN(id) FROM audit_event")).scalar()
     full = page_text(client.get("/audit?verify=full"))
     assert f"The chain is broken at event {first_id}" in full
+
+
+def test_audit_filters_come_from_menus_and_details_are_folded(client, login, db, account_of):
+    from app.services.audit.chain import append
+
+    with db() as s:
+        append(s, actor="clerk-7", action="records.import", target="tickets.csv",
+               details={"file": "tickets.csv", "rows": 3, "problems": ["a", "b"]})
+        s.commit()
+    _as(login, account_of("auditor"))
+    html = client.get("/audit").get_data(as_text=True)
+    actions = re.search(r'<select id="action" name="action">(.*?)</select>', html, re.S).group(1)
+    assert '<option value="records.import">' in actions
+    assert '<option value="account.create">' in actions  # every action written so far
+    actors = re.search(r'<select id="actor" name="actor">(.*?)</select>', html, re.S).group(1)
+    assert 'value="system"' in actors
+    # details: a folded list of names and values, not one long line of JSON
+    assert '<details class="audit-details">' in html and "<summary>3 details</summary>" in html
+    assert "<dt>file</dt><dd>tickets.csv</dd>" in html and "<dt>rows</dt><dd>3</dd>" in html
+    assert '{"file"' not in html
+    # the cells lead to the same search narrowed to that actor
+    assert 'href="/audit?actor=clerk-7"' in html
+    filtered = client.get("/audit?action=records.import").get_data(as_text=True)
+    assert '<option value="records.import" selected>' in filtered
+    assert "tickets.csv" in filtered and "account.create</code>" not in filtered

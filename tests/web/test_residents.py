@@ -153,3 +153,26 @@ class TestConsentRequired:
         assert "kept anyway" in text
         assert 'class="big"' not in client.get("/me").get_data(as_text=True)
         assert "Records kept" in text
+
+
+def test_each_record_says_in_which_digest_it_is_sealed_with_its_proof(
+        client, login, resident, new_subject, record, db, today):
+    from app.services.audit.chain import publish_digest
+    from app.services.audit.merkle import leaf_hash, verify_inclusion
+
+    mine = record(resident.subject_id, "TRAFFIC-TICKET", days_ago=10, evidence="ticket 0003")
+    theirs = record(new_subject(name="Li Na"), "TRAFFIC-TICKET", days_ago=5)
+    login(resident.username, PASSWORD)
+    assert f"Record {mine.id}: sealed, to be published in the next digest." in page_text(
+        client.get("/me"))
+    assert client.get(f"/me/records/{mine.id}/proof").status_code == 404  # no digest yet
+    with db() as s:
+        publish_digest(s, day=today)
+    text = page_text(client.get("/me"))
+    assert f"Record {mine.id}: sealed in the digest of {today.isoformat()}." in text
+    proof = client.get(f"/me/records/{mine.id}/proof").get_json()
+    assert proof["id"] == mine.id and "ticket 0003" in proof["leaf"]
+    assert leaf_hash(proof["leaf"].encode()).hex() == proof["leaf_hash"]
+    assert verify_inclusion(bytes.fromhex(proof["leaf_hash"]), proof["index"], proof["tree_size"],
+                            [bytes.fromhex(h) for h in proof["path"]], bytes.fromhex(proof["root"]))
+    assert client.get(f"/me/records/{theirs.id}/proof").status_code == 404

@@ -11,7 +11,9 @@ from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from app import clock
-from app.models import AuditDigest, AuditEvent, utcnow
+from app.models import AuditDigest, AuditEvent, FactSeal, utcnow
+from app.services.audit import merkle
+from app.services.audit.facts import Break, SealWalk, check_rows
 from app.services.locks import begin_write
 from app.services.transaction import atomic
 
@@ -92,24 +94,42 @@ class VerifyResult:
     head_id: int = 0  # the last event checked, and its hash: where a later check can go on
     head_hash: str = GENESIS
     new_events: int | None = None  # when it went on from `after`: the events it walked
+    fact_kind: str | None = None  # the first fact that does not hold (a table, or fact_seal)
+    fact_key: str | None = None
+    facts: int | None = None  # the rows of sealed tables checked (with `facts=True`)
+
+    def where(self) -> str:
+        """Name the first break: a fact (`record 17`) or an audit event."""
+        if self.fact_kind is not None:
+            return f"{self.fact_kind} {self.fact_key}"
+        return f"audit event {self.broken_id}"
 
 
 @dataclass(frozen=True)
 class Digest:
-    """A published head of the chain: on `day`, event `head_id` had hash `head_hash`."""
+    """A published head of the chain: on `day`, event `head_id` had hash `head_hash`, and
+    the Merkle log of sealed facts had `log_size` leaves with root `log_root`."""
 
     day: date
     head_id: int
     head_hash: str
+    log_size: int = 0
+    log_root: str | None = None
 
     def line(self) -> str:
-        return f"{self.day.isoformat()} {self.head_id} {self.head_hash}"
+        head = f"{self.day.isoformat()} {self.head_id} {self.head_hash}"
+        return head + (f" {self.log_size} {self.log_root}" if self.log_root else "")
 
     @classmethod
     def parse(cls, line: str) -> Digest:
-        """Parse `YYYY-MM-DD ID HASH` (the published text form)."""
-        day, head_id, head_hash = line.split()
-        return cls(date.fromisoformat(day), int(head_id), head_hash)
+        """Parse `YYYY-MM-DD ID HASH [SIZE ROOT]` (the published text form)."""
+        parts = line.split()
+        if len(parts) not in (3, 5):
+            raise ValueError(line.strip())
+        digest = cls(date.fromisoformat(parts[0]), int(parts[1]), parts[2])
+        if len(parts) == 5:
+            digest = cls(digest.day, digest.head_id, digest.head_hash, int(parts[3]), parts[4])
+        return digest
 
 
 @atomic
@@ -122,20 +142,37 @@ def publish_digest(session: Session, *, day: date) -> AuditDigest | None:
     if head is None:
         return None
     count = session.execute(select(func.count()).select_from(AuditEvent)).scalar()
-    digest = AuditDigest(day=day, head_id=head.id, head_hash=head.hash, events=count)
+    size, root = log_head(session)
+    digest = AuditDigest(day=day, head_id=head.id, head_hash=head.hash, events=count,
+                         log_size=size, log_root=root)
     session.add(digest)
     session.flush()
     return digest
 
 
+def digest_line(digest: AuditDigest) -> str:
+    """Return a published digest as its text line (`DATE ID HASH SIZE ROOT`)."""
+    return Digest(digest.day, digest.head_id, digest.head_hash, digest.log_size,
+                  digest.log_root).line()
+
+
+def log_head(session: Session) -> tuple[int, str]:
+    """Return the size and root (hex) of the Merkle log of sealed facts, hashed streaming."""
+    frontier = merkle.Frontier()
+    for (leaf,) in session.execute(select(FactSeal.leaf_hash).order_by(FactSeal.position),
+                                   execution_options={"yield_per": 10_000}):
+        frontier.add(bytes.fromhex(leaf))
+    return frontier.size, frontier.root().hex()
+
+
 def published_digests(session: Session) -> list[Digest]:
     """Return every published digest, oldest first."""
-    return [Digest(d.day, d.head_id, d.head_hash) for d in session.execute(
-        select(AuditDigest).order_by(AuditDigest.day)).scalars()]
+    return [Digest(d.day, d.head_id, d.head_hash, d.log_size, d.log_root)
+            for d in session.execute(select(AuditDigest).order_by(AuditDigest.day)).scalars()]
 
 
 def verify(session: Session, *, digests: list[Digest] | None = None,
-           after: VerifyResult | None = None) -> VerifyResult:
+           after: VerifyResult | None = None, facts: bool = False) -> VerifyResult:
     """Walk the chain in order; report the first event whose hash or link does not hold,
     or that differs from a digest published earlier (a rewritten history).
 
@@ -143,7 +180,17 @@ def verify(session: Session, *, digests: list[Digest] | None = None,
     that one ended (only if that event still has its hash, and the digests published of
     earlier events still match): the events before it are not read again. Only a full
     walk (`flask audit verify`, or without `after`) finds an older event changed since.
+
+    `facts=True` (a full walk) also checks the seal log against the chain's sealing events
+    and the log's root against every digest published (in the database and in `digests`),
+    then every row of every sealed table against its latest seal (see `facts`).
     """
+    walk: SealWalk | None = None
+    if facts:
+        after = None
+        published = {d.log_size: (d.day, d.log_root)
+                     for d in [*published_digests(session), *(digests or [])] if d.log_root}
+        walk = SealWalk(session, published=published)
     prev = GENESIS
     count = 0
     resumed = False
@@ -159,8 +206,9 @@ def verify(session: Session, *, digests: list[Digest] | None = None,
             expected_heads = {i: d for i, d in expected_heads.items() if i > after.head_id}
             query = query.where(AuditEvent.id > after.head_id)
     walked_from = count
+    fact_rows = 0
     head_id, head_hash = (after.head_id, after.head_hash) if resumed else (0, GENESIS)
-    rows = session.execute(query).scalars()
+    rows = session.execute(query, execution_options={"yield_per": 10_000}).scalars()
     seen_heads = set()
     for event in rows:
         count += 1
@@ -181,18 +229,60 @@ def verify(session: Session, *, digests: list[Digest] | None = None,
         if expected != event.hash:
             return VerifyResult(False, count, event.id,
                                 "its content was changed after it was written")
+        if walk is not None:
+            found = walk.event(event)
+            if found is not None:
+                return _broken(count, found)
         prev = event.hash
         head_id, head_hash = event.id, event.hash
+    if walk is not None:
+        found = walk.finish()
+        if found is None:
+            fact_rows, found = check_rows(session)
+        if found is not None:
+            return _broken(count, found)
     missing = sorted(set(expected_heads) - seen_heads)
     if missing:
         digest = expected_heads[missing[0]]
         return VerifyResult(False, count, digest.head_id,
                             f"the event published on {digest.day} is missing from the trail")
     return VerifyResult(True, count, head_id=head_id, head_hash=head_hash,
-                        new_events=count - walked_from if resumed else None)
+                        new_events=count - walked_from if resumed else None,
+                        facts=fact_rows if facts else None)
+
+
+def _broken(count: int, found: Break) -> VerifyResult:
+    return VerifyResult(False, count, found.event_id, found.reason, fact_kind=found.kind,
+                        fact_key=found.key)
 
 
 MAX_SEARCH = 500  # the most events one search returns
+MAX_MENU = 500  # the most choices a filter menu offers
+
+
+def filter_choices(session: Session) -> dict[str, list[str]]:
+    """Return what the search's menus offer: every action written so far and every actor
+    (the accounts, and the system's own names), each sorted."""
+    from app.models import Account
+
+    actions = session.execute(select(AuditEvent.action).group_by(AuditEvent.action)
+                              .order_by(AuditEvent.action).limit(MAX_MENU)).scalars().all()
+    actors = set(session.execute(select(Account.username).limit(MAX_MENU)).scalars())
+    actors.update(("system", "migration"))
+    return {"action": list(actions), "actor": sorted(actors)}
+
+
+def details_of(event: AuditEvent) -> list[tuple[str, str]]:
+    """Return an event's details as (name, value) pairs to show, in the stored order."""
+    try:
+        details = json.loads(event.details)
+    except ValueError:
+        return [("", event.details)]
+    if not isinstance(details, dict):
+        return [("", json.dumps(details, ensure_ascii=False))]
+    return [(str(name), value if isinstance(value, str) else
+             json.dumps(value, ensure_ascii=False, indent=1, default=str))
+            for name, value in details.items()]
 
 
 def search(session: Session, *, actor: str | None = None, action: str | None = None,

@@ -26,6 +26,7 @@ from app.models import Objection, Record, Subject, utcnow
 from app.models.due_process import OUTCOMES
 from app.rulebook import Rulebook
 from app.services.audit import chain as audit
+from app.services.audit import seals
 from app.services.due_process import notice_texts as notice_texts
 from app.services.due_process.notices import NewNotice, add_notices, record_notice_dates
 from app.services.locks import begin_record_write, begin_write
@@ -213,10 +214,12 @@ def decide_objection(session: Session, *, rulebook: Rulebook, objection_id: int,
                 decision_reason=reason)).rowcount
     if not done:
         raise Conflict(f"objection {objection_id} was decided by someone else just now")
+    seals.touch(session, "objection", [objection_id])
     if outcome == "annulled":
         session.execute(update(Record).where(Record.id == record.id,
                                              Record.annulled_on.is_(None))
                         .values(annulled_on=today))
+        seals.touch(session, "record", [record.id])
     session.refresh(objection)
     again = reconsider_window(rulebook, objection)
     title, body = notice_texts.decision_notice(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -22,6 +22,7 @@ from app.models import ListEntry, Subject, utcnow
 from app.rulebook import Rulebook
 from app.rulebook.model import ListDef
 from app.services.audit import chain as audit
+from app.services.audit import seals
 from app.services.intake.batch import (
     Checked,
     all_or_nothing,
@@ -230,8 +231,10 @@ def import_list_entries(session: Session, drafts: Sequence[ListEntryDraft], *,
         if dry_run:
             result.planned = new
             return result
+        after = session.execute(select(func.coalesce(func.max(ListEntry.id), 0))).scalar()
         for i in range(0, len(new), 5000):
             session.execute(insert(ListEntry), new[i:i + 5000])
+        seals.touch_after(session, "list-entry", after)
         if new:
             audit.append(session, actor=actor, action="list.import", target=department,
                          details={"file": name, "rows": batch.rows, "added": len(new),
@@ -334,6 +337,7 @@ def remove_from_list(session: Session, *, rulebook: Rulebook, entry_id: int, dep
         .values(removed_on=today, removed_by=actor, removed_reason=reason)).rowcount
     if not done:
         raise Conflict(f"entry {entry_id} was removed by someone else just now")
+    seals.touch(session, "list-entry", [entry_id])
     audit.append(session, actor=actor, action="list.remove", subject_id=entry.subject_id,
                  target=f"list_entry:{entry_id}",
                  details={"list": entry.list_code, "removed_on": today, "reason": reason,

@@ -18,6 +18,7 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from app.models import Record, utcnow
 from app.rulebook import Rulebook
 from app.services.audit import chain as audit
+from app.services.audit import seals
 from app.services.due_process import notice_texts as notice_texts
 from app.services.due_process.notices import NewNotice, add_notices
 from app.services.locks import begin_record_write
@@ -69,6 +70,7 @@ def void_record(session: Session, *, record_id: int, department: str | None, rea
         .values(voided_at=utcnow(), voided_by=actor, void_reason=reason)).rowcount
     if not done:
         raise Conflict(f"record {record.id} was voided by someone else just now")
+    seals.touch(session, "record", [record.id])
     audit.append(session, actor=actor, action="record.void", subject_id=record.subject_id,
                  target=f"record:{record.id}",
                  details={"reason": reason, "department": department,
@@ -118,6 +120,7 @@ def repair_record(session: Session, *, rulebook: Rulebook, record_id: int,
         .values(repaired_on=today, repaired_by=actor, repair_evidence=evidence)).rowcount
     if not done:
         raise Conflict(f"record {record.id} was marked repaired by someone else just now")
+    seals.touch(session, "record", [record.id])
     rule = rulebook.rule_version(record.rule_code, record.rule_version)
     title, body = notice_texts.repaired_notice(
         record_id=record.id, rule_code=record.rule_code,

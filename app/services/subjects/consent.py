@@ -17,6 +17,7 @@ from sqlmodel import Session
 from app.errors import Conflict, InvalidInput, Problem
 from app.models import ConsentChange, Subject, SubjectContact, utcnow
 from app.services.audit import chain as audit
+from app.services.audit import seals
 from app.services.locks import begin_write
 from app.services.standings.facts import get_subject
 from app.services.transaction import atomic
@@ -43,6 +44,7 @@ def set_consent(session: Session, *, subject_id: str, consent: bool, actor: str,
         .values(consent=consent, consent_changed_on=today, updated_at=utcnow())).rowcount
     if not done:
         raise Conflict("consent was changed by someone else just now; reload the page")
+    seals.touch(session, "subject", [subject.subject_id])
     change = ConsentChange(subject_id=subject.subject_id, consent=consent, changed_on=today,
                            changed_by=actor, reason=reason)
     session.add(change)

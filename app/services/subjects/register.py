@@ -33,6 +33,7 @@ from app.identifiers import (
 from app.models import ConsentChange, Subject, utcnow
 from app.rulebook import Rulebook
 from app.services.audit import chain as audit
+from app.services.audit import seals
 from app.services.due_process import notice_texts
 from app.services.due_process.notices import NewNotice, add_notices
 from app.services.intake.batch import (
@@ -206,6 +207,8 @@ def _write(session: Session, batch: Batch, checks: _SubjectChecks, *, name: str,
     session.add_all(consents)
     audit.append_many(session, events)
     _notify_representatives(session, named, today=checks.today or clock.today())
+    seals.touch(session, "subject", [row["subject_id"] for row in new])
+    seals.touch(session, "subject", [item.existing for item in changed])
     return SubjectImportResult(added=len(new), updated=len(changed), unchanged=batch.unchanged)
 
 

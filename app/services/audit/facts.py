@@ -1,0 +1,173 @@
+"""Checking the facts against their seals, streaming and in bounded memory.
+
+Two walks. While the chain is walked (`SealWalk`), each "facts.sealed" event is matched
+with the run of seals it wrote: the positions must follow on from the log's size, and
+their Merkle root must be the event's; the log's root is checked at the size of every
+published digest. Then (`check_rows`) each sealed table is read once in key order,
+merged with the latest seal of each fact (the seal log read once in the same order), and
+every row's leaf is recomputed: a row without a seal was inserted behind the app's back,
+a seal without a row names a deleted fact, a different hash an edited one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.models import AuditEvent, FactSeal
+from app.services.audit import merkle
+from app.services.audit.seals import KINDS, SEALED_ACTION, Kind, leaves_of_rows, row_leaf
+
+STREAM = {"yield_per": 10_000}
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first fact that does not hold: where (`kind`, `key`, or an event) and why."""
+
+    reason: str
+    kind: str | None = None
+    key: str | None = None
+    event_id: int | None = None
+
+    def where(self) -> str:
+        if self.kind is not None:
+            return f"{self.kind} {self.key}"
+        return f"audit event {self.event_id}"
+
+
+class SealWalk:
+    """Follow the chain's sealing events through the seal log, in position order."""
+
+    def __init__(self, session: Session, *, published: dict[int, tuple[str, str]]) -> None:
+        self._rows = iter(session.execute(
+            select(FactSeal.position, FactSeal.leaf_hash).order_by(FactSeal.position),
+            execution_options=STREAM))
+        self.log = merkle.Frontier()
+        self._published = published  # log size -> (day, root hex)
+
+    def event(self, event: AuditEvent) -> Break | None:
+        """Check the seals one chain event says it wrote."""
+        if event.action != SEALED_ACTION:
+            return None
+        details = json.loads(event.details)
+        start, count = int(details["from"]), int(details["count"])
+        if start != self.log.size:
+            return Break(f"its seals start at position {start}, but the log had "
+                         f"{self.log.size} seals (a seal was removed or added)",
+                         event_id=event.id)
+        run = merkle.Frontier()
+        for _ in range(count):
+            row = next(self._rows, None)
+            if row is None or row.position != self.log.size:
+                return Break(f"the seal at position {self.log.size} is missing from the "
+                             "log (deleted)", event_id=event.id)
+            leaf = bytes.fromhex(row.leaf_hash)
+            run.add(leaf)
+            self.log.add(leaf)
+            found = self._published_mismatch()
+            if found:
+                return Break(found, event_id=event.id)
+        if run.root().hex() != details["root"]:
+            return Break("the seals it wrote were changed after they were written",
+                         event_id=event.id)
+        return None
+
+    def _published_mismatch(self) -> str | None:
+        published = self._published.get(self.log.size)
+        if published is not None and published[1] != self.log.root().hex():
+            return (f"the log of {self.log.size} seals differs from the digest published on "
+                    f"{published[0]}: sealed history was rewritten after publication")
+        return None
+
+    def finish(self) -> Break | None:
+        """After the last event: no seal may be left that no event wrote."""
+        row = next(self._rows, None)
+        if row is not None:
+            return Break(f"the seal at position {row.position} was written without a "
+                         "sealing event in the audit chain", kind="fact_seal",
+                         key=str(row.position))
+        beyond = [size for size in self._published if size > self.log.size]
+        if beyond:
+            day = self._published[min(beyond)][0]
+            return Break(f"the digest published on {day} counts {min(beyond)} seals, the log "
+                         f"has {self.log.size}: seals were removed", kind="fact_seal",
+                         key=str(self.log.size))
+        return None
+
+
+def _ordered(session: Session, column: Any) -> Any:
+    # Python compares keys by code point; PostgreSQL must sort them the same way.
+    if session.get_bind().dialect.name == "postgresql":
+        return column.collate("C")
+    return column
+
+
+def _latest_seals(session: Session, kind: Kind) -> Iterator[tuple[str, str]]:
+    """Yield (fact_key, leaf hash) of the latest seal of each fact of `kind`, in key order."""
+    rows = session.execute(
+        select(FactSeal.fact_key, FactSeal.leaf_hash).where(FactSeal.kind == kind.name)
+        .order_by(_ordered(session, FactSeal.fact_key), FactSeal.position),
+        execution_options=STREAM)
+    last: tuple[str, str] | None = None
+    for key, leaf in rows:
+        if last is not None and last[0] != key:
+            yield last
+        last = (key, leaf)
+    if last is not None:
+        yield last
+
+
+def check_kind(session: Session, kind: Kind) -> tuple[int, Break | None]:
+    """Compare every row of `kind` with its latest seal; return (rows, first break)."""
+    seals = _latest_seals(session, kind)
+    order = kind.key if kind.numeric else _ordered(session, kind.key)
+    rows = session.execute(select(kind.table).order_by(order), execution_options=STREAM)
+    seal = next(seals, None)
+    count = 0
+    for key, leaf in leaves_of_rows(kind, rows):
+        count += 1
+        while seal is not None and seal[0] < key:
+            if not _deleted_on_purpose(kind, seal):
+                return count, Break("it was sealed but is missing from its table (deleted)",
+                                    kind.name, _shown(kind, seal[0]))
+            seal = next(seals, None)
+        if seal is None or seal[0] != key:
+            return count, Break("its row has no seal (inserted behind the app's back)",
+                                kind.name, _shown(kind, key))
+        if leaf.hex() != seal[1]:
+            return count, Break("its row differs from the one sealed (edited behind the "
+                                "app's back)", kind.name, _shown(kind, key))
+        seal = next(seals, None)
+    while seal is not None:
+        if not _deleted_on_purpose(kind, seal):
+            return count, Break("it was sealed but is missing from its table (deleted)",
+                                kind.name, _shown(kind, seal[0]))
+        seal = next(seals, None)
+    return count, None
+
+
+def _deleted_on_purpose(kind: Kind, seal: tuple[str, str]) -> bool:
+    """Return True when the latest seal says the row was deleted through the app."""
+    key = kind.parse_key(seal[0])
+    return row_leaf(kind, None, key).hex() == seal[1]
+
+
+def _shown(kind: Kind, fact_key: str) -> str:
+    return str(int(fact_key)) if kind.numeric else fact_key
+
+
+def check_rows(session: Session) -> tuple[int, Break | None]:
+    """Check every sealed table; return (rows read, first break)."""
+    total = 0
+    for kind in KINDS.values():
+        count, found = check_kind(session, kind)
+        total += count
+        if found is not None:
+            return total, found
+    return total, None

@@ -1,0 +1,283 @@
+"""Sealing the facts: every row a standing depends on is hashed when it is written or
+changed, and the hash goes into the Merkle log (`fact_seal`), bound into the audit chain.
+
+A fact's leaf is the canonical JSON of its row, `{"fields": {...}, "id": ..., "kind": ...}`
+(columns sorted, dates ISO, times UTC to the microsecond), hashed as an RFC 6962 leaf. A
+change (a void, a repair, an annulment, a removal, a decision, a register update) seals
+the row again: the latest seal of a fact is what its row must hash to now.
+
+Writers do not call this module for rows they add or change through the ORM: a flush
+notes them, and the commit seals them, in the same transaction, with one "facts.sealed"
+audit event holding the log position of the first seal, the count and their Merkle root.
+Set-based writes (Core INSERT and UPDATE) say which rows they wrote with `touch` or
+`touch_after`; the records import hashes its rows in the pass that writes them and hands
+over the leaves with `add_leaves`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Column, Table, event, func, insert, select
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session
+
+from app.models import (
+    ConsentChange,
+    FactSeal,
+    ListEntry,
+    Objection,
+    Record,
+    RulebookEvent,
+    RulebookVersion,
+    Subject,
+)
+from app.services.audit import merkle
+
+SEALED_ACTION = "facts.sealed"
+_PENDING = "citypoints.seals.pending"  # {kind: set of keys} to seal at commit
+_AFTER = "citypoints.seals.after"  # {kind: id}: seal every row above the id at commit
+_LEAVES = "citypoints.seals.leaves"  # [(kind, fact_key, leaf hex)] hashed by the writer
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A sealed table: its name in proofs (`record 17`), table and key column."""
+
+    name: str
+    table: Table
+    key: Column
+    numeric: bool
+
+    def fact_key(self, key: Any) -> str:
+        """Return the key as the seal log stores it (ids zero-padded, so they sort)."""
+        return f"{int(key):012d}" if self.numeric else str(key)
+
+    def parse_key(self, text: str) -> Any:
+        """Return the key written on a command line or in a URL."""
+        return int(text) if self.numeric else text.strip().upper()
+
+
+def _kind(name: str, model: Any, key: str, numeric: bool = True) -> Kind:
+    table = model.__table__
+    return Kind(name, table, table.c[key], numeric)
+
+
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    _kind("subject", Subject, "subject_id", numeric=False),
+    _kind("rulebook", RulebookVersion, "id"),
+    _kind("rulebook-event", RulebookEvent, "id"),
+    _kind("record", Record, "id"),
+    _kind("list-entry", ListEntry, "id"),
+    _kind("objection", Objection, "id"),
+    _kind("consent-change", ConsentChange, "id"),
+)}
+_BY_MODEL: dict[type, Kind] = {
+    Subject: KINDS["subject"], RulebookVersion: KINDS["rulebook"],
+    RulebookEvent: KINDS["rulebook-event"], Record: KINDS["record"],
+    ListEntry: KINDS["list-entry"], Objection: KINDS["objection"],
+    ConsentChange: KINDS["consent-change"],
+}
+
+
+def plain(value: Any) -> Any:
+    """Return `value` as canonical JSON holds it (dates ISO; times UTC, naive = UTC)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat(sep="T", timespec="microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def fields_json(fields: Mapping[str, Any]) -> str:
+    """Return the canonical JSON of a row's fields (values already `plain`)."""
+    return _ENCODE(fields)
+
+
+def leaf_data(kind: str, key: Any, fields: str | None) -> bytes:
+    """Return a fact's leaf: its kind, id and fields (None: the row was deleted)."""
+    return (f'{{"fields":{fields if fields is not None else "null"},'
+            f'"id":{_ENCODE(key)},"kind":{_ENCODE(kind)}}}').encode()
+
+
+_SIMPLE = (str, int, bool, type(None))
+
+
+def row_leaf(kind: Kind, row: Mapping[str, Any] | None, key: Any = None) -> bytes:
+    """Return the leaf hash of a row as read from its table (None: a deleted row)."""
+    if row is None:
+        return merkle.leaf_hash(leaf_data(kind.name, key, None))
+    return merkle.leaf_hash(row_data(kind, row))
+
+
+def row_data(kind: Kind, row: Mapping[str, Any]) -> bytes:
+    """Return the leaf data of a row (what a proof shows and a resident hashes)."""
+    name = kind.key.name
+    fields = {n: v if type(v) in _SIMPLE else plain(v) for n, v in row.items() if n != name}
+    return leaf_data(kind.name, row[name], fields_json(fields))
+
+
+def leaves_of_rows(kind: Kind, rows: Iterable[Sequence[Any]]) -> Iterator[tuple[str, bytes]]:
+    """Yield (fact_key, leaf hash) of rows read as `select(kind.table)` tuples (fast path)."""
+    names = [c.name for c in kind.table.columns]
+    at = names.index(kind.key.name)
+    prefix, suffix = '{"fields":', f',"kind":{_ENCODE(kind.name)}}}'
+    for row in rows:
+        fields = {n: v if type(v) in _SIMPLE else plain(v)
+                  for n, v in zip(names, row, strict=True)}
+        key = fields.pop(names[at])
+        data = f'{prefix}{_ENCODE(fields)},"id":{_ENCODE(key)}{suffix}'
+        yield kind.fact_key(key), merkle.leaf_hash(data.encode())
+
+
+# -- noting what a transaction wrote ------------------------------------------------------
+
+
+def touch(session: Session, kind: str, keys: Iterable[Any]) -> None:
+    """Seal these rows of `kind` when the transaction commits (after a Core write)."""
+    session.info.setdefault(_PENDING, {}).setdefault(kind, set()).update(keys)
+
+
+def touch_after(session: Session, kind: str, after_id: int) -> None:
+    """Seal every row of `kind` above `after_id` when the transaction commits."""
+    afters = session.info.setdefault(_AFTER, {})
+    afters[kind] = min(after_id, afters.get(kind, after_id))
+
+
+def add_leaves(session: Session, leaves: Iterable[tuple[str, str, str]]) -> None:
+    """Seal leaves the writer hashed itself: (kind, fact_key, leaf hash hex)."""
+    session.info.setdefault(_LEAVES, []).extend(leaves)
+
+
+def _after_flush(session: OrmSession, _context: Any) -> None:
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        kind = _BY_MODEL.get(type(obj))
+        if kind is None or (obj in session.dirty and not session.is_modified(obj)):
+            continue
+        key = getattr(obj, kind.key.name)
+        if key is not None:
+            touch(session, kind.name, [key])  # type: ignore[arg-type]
+
+
+def _before_commit(session: OrmSession) -> None:
+    info = session.info
+    if not (info.get(_PENDING) or info.get(_AFTER) or info.get(_LEAVES) or session.new
+            or session.dirty or session.deleted):
+        return
+    session.flush()  # the ORM's changes, noted by _after_flush
+    seal_pending(session)  # type: ignore[arg-type]
+
+
+def _forget(session: OrmSession, *_args: Any) -> None:
+    for key in (_PENDING, _AFTER, _LEAVES):
+        session.info.pop(key, None)
+
+
+def install() -> None:
+    """Seal every session's writes at commit (idempotent)."""
+    for name, listener in (("after_flush", _after_flush), ("before_commit", _before_commit),
+                           ("after_rollback", _forget), ("after_commit", _forget)):
+        if not event.contains(OrmSession, name, listener):
+            event.listen(OrmSession, name, listener)
+
+
+# -- sealing -------------------------------------------------------------------------------
+
+
+def seal_pending(session: Session) -> int:
+    """Seal what the transaction wrote (see `touch`); return how many seals it wrote."""
+    info = session.info
+    leaves: list[tuple[str, str, str]] = info.pop(_LEAVES, [])
+    pending: dict[str, set] = info.pop(_PENDING, {})
+    for name, after in info.pop(_AFTER, {}).items():
+        kind = KINDS[name]
+        pending.setdefault(name, set()).update(session.execute(
+            select(kind.key).where(kind.key > after)).scalars())
+    for name, keys in pending.items():
+        leaves.extend(_leaves_of(session, KINDS[name], keys))
+    return write_seals(session, leaves)
+
+
+def _leaves_of(session: Session, kind: Kind, keys: Iterable[Any]) -> Iterator[
+        tuple[str, str, str]]:
+    ordered = sorted(keys)
+    for i in range(0, len(ordered), CHUNK):
+        chunk = ordered[i:i + CHUNK]
+        found = {row[kind.key.name]: row for row in session.execute(
+            select(kind.table).where(kind.key.in_(chunk))).mappings()}
+        for key in chunk:
+            yield kind.name, kind.fact_key(key), row_leaf(kind, found.get(key), key).hex()
+
+
+def write_seals(session: Session, leaves: Sequence[tuple[str, str, str]], *,
+                actor: str = "system") -> int:
+    """Append `leaves` to the Merkle log and bind them into the chain with one event."""
+    if not leaves:
+        return 0
+    from app.services.audit import chain
+    from app.services.locks import begin_write
+
+    begin_write(session, "audit")  # positions follow the chain's order
+    start = session.execute(select(func.coalesce(func.max(FactSeal.position) + 1, 0))).scalar()
+    _insert(session, start, leaves)
+    root = merkle.root_of(bytes.fromhex(leaf) for _k, _f, leaf in leaves)
+    chain.append(session, actor=actor, action=SEALED_ACTION,
+                 details={"from": start, "count": len(leaves), "root": root.hex()})
+    return len(leaves)
+
+
+def _insert(session: Session, start: int, leaves: Sequence[tuple[str, str, str]]) -> None:
+    conn = session.connection()
+    if conn.dialect.name == "postgresql" and len(leaves) > CHUNK:
+        buffer = io.StringIO()
+        for n, (kind, key, leaf) in enumerate(leaves, start):
+            buffer.write(f"{n}\t{kind}\t{key}\t{leaf}\n")
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            with cursor.copy("COPY fact_seal (position, kind, fact_key, leaf_hash) "
+                             "FROM STDIN") as copy:
+                copy.write(buffer.getvalue())
+        finally:
+            cursor.close()
+        return
+    if conn.dialect.name == "sqlite" and len(leaves) > CHUNK:
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.executemany(
+                "INSERT INTO fact_seal (position, kind, fact_key, leaf_hash) VALUES (?,?,?,?)",
+                ((n, *leaf) for n, leaf in enumerate(leaves, start)))
+        finally:
+            cursor.close()
+        return
+    session.execute(insert(FactSeal), [
+        {"position": n, "kind": kind, "fact_key": key, "leaf_hash": leaf}
+        for n, (kind, key, leaf) in enumerate(leaves, start)])
+
+
+def seal_everything(session: Session, *, actor: str = "migration", batch: int = 100_000) -> int:
+    """Seal every row of every sealed table (facts stored before sealing existed), with
+    one audit event per `batch` seals."""
+    leaves: list[tuple[str, str, str]] = []
+    sealed = 0
+    for kind in KINDS.values():
+        rows = session.execute(select(kind.table).order_by(kind.key),
+                               execution_options={"yield_per": 10_000})
+        for fact_key, leaf in leaves_of_rows(kind, rows):
+            leaves.append((kind.name, fact_key, leaf.hex()))
+            if len(leaves) >= batch:
+                sealed += write_seals(session, leaves, actor=actor)
+                leaves = []
+    return sealed + write_seals(session, leaves, actor=actor)
