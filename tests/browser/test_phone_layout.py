@@ -65,7 +65,8 @@ def _paths(server, role: str) -> list[str]:
     return {
         "resident": ["/me"],
         "typical": ["/me"],
-        "recorder": ["/officials", "/officials/record", f"/officials/subjects?q={subject[:6]}",
+        "recorder": ["/officials", "/officials/record", f"/officials/record?subject_id={subject}",
+                     f"/officials/subjects?q={subject[:6]}",
                      f"/officials/subjects/{subject}", "/officials/lists",
                      *(f"/officials/lists/{lst.code}" for lst in server.rulebook().lists),
                      "/officials/flags", "/officials/import", "/officials/intake"],
@@ -88,11 +89,18 @@ def _assert_fits(page, path: str) -> None:
 def test_pages_fit_a_phone_with_nothing_past_the_edge(role, language, new_page, live_server,
                                                       subtests):
     page = new_page(role, viewport=PHONE, locale=LANGUAGES[language])
-    for path in _paths(live_server, role):
+    paths = _paths(live_server, role)
+    for path in paths:
         with subtests.test(msg=path):
             response = page.goto(path)
             assert response.status == 200, f"{path} answered {response.status}"
             _assert_fits(page, path)
+            # The forms a page leads to: an objection (resident), a void (recorder).
+            for link in ("main a[href^='/me/records/']", "main a[href$='/void']"):
+                href = page.eval_on_selector_all(
+                    link, "a => a.length ? a[0].getAttribute('href') : ''")
+                if href and href not in paths:
+                    paths.append(href)
             # The details a page folds away fit too when opened.
             page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
             _assert_fits(page, f"{path} (details open)")
