@@ -371,6 +371,10 @@ def test_the_letters_page_is_paginated_and_marks_only_its_own_letters(
     assert html.count('<article class="letter">') == 2
     assert f"{waiting} letters are waiting; this page holds 1 to 2" in page_text(first)
     assert 'rel="next"' in html and "?page=2" in html and 'rel="prev"' not in html
+    # The address block (what an envelope's window shows) has no identity number.
+    address = re.search(r'<p class="letter-address">(.*?)</p>', html, re.S).group(1)
+    assert "Wang Fang" in address and resident.subject_id not in address
+    assert resident.subject_id in html
     pages = (waiting + 1) // 2
     last = client.get(f"/officials/letters?page={pages}")
     assert f"Page {pages} of {pages}" in page_text(last)
