@@ -42,6 +42,19 @@ class User:
         return f"{self.account.id}.{self.account.session_generation}"
 
 
+def department_name(code: str | None) -> str:
+    """Return a department's title in the page's language; its code if the rulebook has none."""
+    if not code:
+        return ""
+    from app.web.i18n import local_title
+
+    try:
+        department = rulebook().department(code)
+    except CitypointsError:  # no rulebook in force: the code is all there is
+        return code
+    return (local_title(department) or code) if department is not None else code
+
+
 @login_manager.user_loader
 def _load_user(user_id: str):
     """Load the account of a session, if that session has not been ended since.
@@ -131,6 +144,12 @@ def init_web(app: Flask) -> None:
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)  # the API authenticates by bearer token, not by cookie
     exports.init_app(app)
+
+    app.add_template_global(department_name, "department_name")
+    app.add_template_filter(department_name, "department_name")
+    from app.web.charts import fit_label
+
+    app.add_template_filter(fit_label, "fit_label")
 
     @app.context_processor
     def _globals():

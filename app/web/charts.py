@@ -6,7 +6,20 @@ chart on a page also has a table with the same numbers.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+
+
+def fit_label(label: str, columns: int = 26) -> str:
+    """Return `label` cut to `columns` Latin letters' width (a Chinese character is two),
+    with an ellipsis when cut: the space a bar's label has."""
+    width, out = 0, []
+    for char in label:
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+        if width > columns:
+            return "".join(out).rstrip() + "…"
+        out.append(char)
+    return label
 
 
 @dataclass(frozen=True)

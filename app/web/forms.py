@@ -52,6 +52,9 @@ class RecordForm(TextForm):
     evidence = TextAreaField(_l("Evidence (file number, decision, what was seen)"),
                              render_kw={"rows": 3, "maxlength": 2000})
     external_ref = HiddenField()
+    # The subject the recorder has seen (name and tier) on this form: saving needs it to be
+    # the subject in subject_id, so the first press of Record on a new subject only shows it.
+    checked_subject = HiddenField()
 
 
 class ImportForm(FlaskForm):

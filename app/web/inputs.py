@@ -1,4 +1,4 @@
-"""Reading the small inputs that several pages share (the `as_of` date)."""
+"""Reading the small inputs that several pages share (the `as_of` date, the page number)."""
 
 from __future__ import annotations
 
@@ -21,3 +21,9 @@ def as_of_arg() -> date:
     except ValueError as error:
         raise CitypointsError(f"as_of: {error} (for example ?as_of={today().isoformat()})") \
             from None
+
+
+def page_arg(max_page: int = 10_000) -> int:
+    """Return `?page=N` (1 when missing or not a positive number; at most `max_page`)."""
+    raw = request.args.get("page", "").strip()
+    return min(int(raw), max_page) if raw.isdigit() and int(raw) >= 1 else 1

@@ -54,6 +54,14 @@ def test_recorder_records_conduct_and_sees_it_on_the_file(new_page, live_server)
     page.get_by_label("Evidence").fill(evidence)
     page.get_by_role("button", name="Record").click()
 
+    # The first press shows whom the record is about, with their tier; nothing is saved yet.
+    page.wait_for_load_state()
+    check = page.locator(".subject-check")
+    assert subject in check.inner_text() and "tier" in check.inner_text()
+    assert check.locator(".tier").count() == 1
+    assert page.get_by_label("Evidence").input_value() == evidence
+    page.get_by_role("button", name="Record").click()
+
     page.wait_for_url(re.compile(rf"/officials/subjects/{subject}$"))
     assert f"Recorded {code} on {today.isoformat()}" in page.inner_text(".flash")
     row = page.locator("table.records tbody tr", has_text=evidence)

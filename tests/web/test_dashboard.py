@@ -69,8 +69,11 @@ def test_dashboard_shows_run_records_objections_and_endings(client, login, make_
     svg = re.search(r'<svg[^>]*>\s*<title id="per-day-chart-title">.*?</svg>', html, re.S)
     assert svg and svg.group(0).count("<rect") == 30
     assert re.search(r'class="value small"[^>]*>3</text>', svg.group(0))
-    assert re.search(rf"<th scope=\"row\">{today}</th>(<td>\d+</td>)+<td>3</td>", html)
-    assert "heating-company" in text and "traffic-police" in text
+    assert re.search(rf"<th scope=\"row\">{today}</th>(<td[^>]*>\d+</td>)+<td[^>]*>3</td>", html)
+    # Departments by name, not by code: in the chart, the table's columns, each card's labels.
+    assert "Heating Company" in text and "Traffic Police" in text
+    assert "heating-company" not in text and "traffic-police" not in text
+    assert '<td data-label="Traffic Police">' in html
     assert "1 pending, of which 1 overdue" in text
     assert f"The oldest missed deadline was {today - timedelta(days=2)}" in text
     assert "Zhang Ending" in text  # a reviewer may open files: entries ending are named
@@ -112,3 +115,14 @@ def test_an_empty_dashboard(client, login, make_account):
     assert "No record was entered in the last 30 days." in text
     assert "No objection is pending." in text
     assert "No list entry ends in the next 30 days." in text
+
+
+def test_bar_labels_are_cut_to_the_width_they_have_in_either_script():
+    from app.web.charts import fit_label
+
+    assert fit_label("Traffic Police Brigade") == "Traffic Police Brigade"
+    assert fit_label("x" * 40) == "x" * 26 + "…"
+    # A Chinese character is two columns wide: 13 of them fill 26.
+    long = "中国人民银行支行（代本市银行和保险机构报送）"
+    assert fit_label(long) == long[:13] + "…"
+    assert fit_label("人民法院") == "人民法院"

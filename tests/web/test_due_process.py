@@ -353,3 +353,44 @@ def test_an_admin_prints_pending_letters_and_marks_them_posted(client, login, re
         assert (row.state, row.channel, row.sent_by) == ("sent", "letter", admin)
     assert (admin, "notices.letters.view") in actions(db)
     assert (admin, "notices.posted") in actions(db)
+
+
+def test_the_letters_page_is_paginated_and_marks_only_its_own_letters(
+        client, login, resident, record, make_account, db, monkeypatch):
+    from app.web.officials import due_process as views
+
+    monkeypatch.setattr(views, "LETTERS_PER_PAGE", 2)
+    for days_ago in (5, 6, 7):
+        record(resident.subject_id, "TRAFFIC-TICKET", days_ago=days_ago)
+    with db() as s:
+        waiting = len(s.execute(select(NoticeOutbox.id)).all())
+    assert waiting >= 3
+    login(make_account("admin"), PASSWORD)
+    first = client.get("/officials/letters")
+    html = first.get_data(as_text=True)
+    assert html.count('<article class="letter">') == 2
+    assert f"{waiting} letters are waiting; this page holds 1 to 2" in page_text(first)
+    assert 'rel="next"' in html and "?page=2" in html and 'rel="prev"' not in html
+    # The address block (what an envelope's window shows) has no identity number.
+    address = re.search(r'<p class="letter-address">(.*?)</p>', html, re.S).group(1)
+    assert "Wang Fang" in address and resident.subject_id not in address
+    assert resident.subject_id in html
+    pages = (waiting + 1) // 2
+    last = client.get(f"/officials/letters?page={pages}")
+    assert f"Page {pages} of {pages}" in page_text(last)
+    assert 'rel="prev"' in last.get_data(as_text=True)
+    assert 'rel="next"' not in last.get_data(as_text=True)
+    assert "No letter on page 99." in page_text(client.get("/officials/letters?page=99"))
+    # Marking posted takes this page's letters only; the rest move up to page 1.
+    done = post_form(client, "/officials/letters/posted", page_url="/officials/letters",
+                     outbox_id=re.findall(r'name="outbox_id" value="(\d+)"', html))
+    assert "2 letters marked as posted" in page_text(done)
+    with db() as s:
+        assert len(s.execute(select(NoticeOutbox.id).where(
+            NoticeOutbox.state != "sent")).all()) == waiting - 2
+    # The CSV still holds every waiting letter, not a page of them.
+    import csv
+    import io
+
+    csv_text = client.get("/officials/letters?format=csv").get_data(as_text=True)
+    assert len(list(csv.DictReader(io.StringIO(csv_text)))) == waiting - 2

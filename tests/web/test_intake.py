@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -91,6 +92,12 @@ def test_confirm_writes_every_row_and_the_same_file_twice_adds_nothing(
     assert "Every row is valid" in shown and "3 would be added" in shown
     assert "-10" in shown  # the points the second ticket would get (repeat), shown before
     assert count_records() == 0  # the preview wrote nothing
+    # "Confirm" and "Discard" do not look alike: a filled button and a red outline.
+    html = preview.get_data(as_text=True)
+    assert re.search(r'<button type="submit" class="confirm">Confirm: add 3</button>', html)
+    assert re.search(r'<button type="submit" class="discard">Discard this upload</button>', html)
+    css = (Path(__file__).resolve().parents[2] / "app/static/css/app.css").read_text()
+    assert re.search(r"button\.discard \{ background: none; color: #c62828;", css)
     done = _confirm(client, preview)
     assert "3 rows; 3 added, 0 were already there" in page_text(done)
     assert count_records() == 3

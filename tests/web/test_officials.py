@@ -35,9 +35,12 @@ def recording(client, login, recorder):
     """Log the recorder in; return post(**fields) -> response, using a freshly rendered form."""
     login(recorder.username, PASSWORD)
 
-    def post(*, form=None, follow=True, **fields):
+    def post(*, form=None, follow=True, checked=True, **fields):
+        """Post the form; `checked`: as after the recorder has seen the subject on it."""
         values = dict(form or form_of(client.get("/officials/record")))
         values.update(fields)
+        if checked:
+            values.setdefault("checked_subject", str(fields.get("subject_id", "")))
         return client.post("/officials/record", data=values, follow_redirects=follow)
 
     return post
@@ -66,6 +69,36 @@ def test_recorder_records_through_the_form_and_sees_it_on_the_file(
     text = page_text(again)
     assert "-10 points fixed (" in text  # the repeat within a year doubles it; the note says so
     assert "985 points" in text
+
+
+def test_the_recorder_sees_the_subjects_name_and_tier_before_anything_is_saved(
+        client, recording, new_subject, today, count_records):
+    subject = new_subject(name="Zhang Wei")
+    fields = {"subject_id": subject, "rule_code": "TRAFFIC-TICKET",
+              "occurred_on": today.isoformat(), "evidence": "ticket RC-7"}
+    form = form_of(client.get("/officials/record"))
+    first = recording(form=form, checked=False, **fields)
+    assert first.status_code == 200 and first.request.path == "/officials/record"
+    text = page_text(first)
+    assert "Zhang Wei" in text and "Today: 1000 points, tier" in text
+    assert '<span class="tier tier-A">A</span>' in first.get_data(as_text=True)
+    assert count_records(subject) == 0  # nothing saved on the first press
+    checked = re.search(r'name="checked_subject"[^>]*value="([^"]*)"',
+                        first.get_data(as_text=True)) or re.search(
+        r'id="checked_subject"[^>]*value="([^"]*)"', first.get_data(as_text=True))
+    assert checked.group(1) == subject
+    # The second press, on the subject seen, saves; with another subject typed in, it shows
+    # that one first.
+    other = new_subject(name="Li Na")
+    switched = recording(form=form, checked=False, checked_subject=subject,
+                         **{**fields, "subject_id": other})
+    assert "Li Na" in page_text(switched) and count_records(other) == 0
+    saved = recording(form=form, checked=False, checked_subject=subject, **fields)
+    assert saved.request.path == f"/officials/subjects/{subject}"
+    assert count_records(subject) == 1
+    # Coming from the subject's file, the subject shows at once.
+    page = client.get(f"/officials/record?subject_id={subject}")
+    assert "Zhang Wei" in page_text(page)
 
 
 def test_recorder_cannot_pick_another_departments_code(client, recording, new_subject,

@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Protocol
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlmodel import Session
 
 from app.models import Notice, NoticeOutbox, Subject, SubjectContact, utcnow
@@ -279,9 +279,10 @@ def _letter_filter(email_enabled: bool):
 
 
 def pending_letters(session: Session, *, email_enabled: bool, limit: int = 500,
-                    outbox_ids: Sequence[int] | None = None) -> list[Letter]:
+                    outbox_ids: Sequence[int] | None = None, offset: int = 0) -> list[Letter]:
     """Return the notices to print and post: all unsent ones without a mail server; with
-    one, those of subjects without an address and those email gave up on."""
+    one, those of subjects without an address and those email gave up on. Oldest first,
+    `limit` of them from `offset`."""
     query = (select(NoticeOutbox, Notice, Subject, SubjectContact.email)
              .join(Notice, Notice.id == NoticeOutbox.notice_id)
              .join(Subject, Subject.subject_id == Notice.subject_id)
@@ -289,15 +290,25 @@ def pending_letters(session: Session, *, email_enabled: bool, limit: int = 500,
              .where(*_letter_filter(email_enabled)))
     if outbox_ids is not None:
         query = query.where(NoticeOutbox.id.in_(list(outbox_ids)))
-    rows = session.execute(query.order_by(NoticeOutbox.id).limit(limit)).all()
+    rows = session.execute(query.order_by(NoticeOutbox.id).limit(limit).offset(offset)).all()
     return [Letter(o, n, s, e) for o, n, s, e in rows]
+
+
+def count_pending_letters(session: Session, *, email_enabled: bool) -> int:
+    """Return how many letters wait to be printed and posted (see pending_letters)."""
+    return session.execute(
+        select(func.count()).select_from(NoticeOutbox)
+        .join(Notice, Notice.id == NoticeOutbox.notice_id)
+        .join(Subject, Subject.subject_id == Notice.subject_id)
+        .outerjoin(SubjectContact, SubjectContact.subject_id == Notice.subject_id)
+        .where(*_letter_filter(email_enabled))).scalar_one()
 
 
 @atomic
 def letters_to_print(session: Session, *, email_enabled: bool, viewer: str,
-                     limit: int = 500) -> list[Letter]:
+                     limit: int = 500, offset: int = 0) -> list[Letter]:
     """Return the letters to print and post (see pending_letters); audit `viewer`'s look."""
-    found = pending_letters(session, email_enabled=email_enabled, limit=limit)
+    found = pending_letters(session, email_enabled=email_enabled, limit=limit, offset=offset)
     if found:
         audit.append(session, actor=viewer, action="notices.letters.view", target="outbox",
                      details={"letters": len(found)})

@@ -20,7 +20,7 @@ from app.services.reports.dashboard import (
     records_per_day,
     run_status,
 )
-from app.web import today
+from app.web import department_name, today
 from app.web.charts import bar_columns, bar_rows
 from app.web.exports import csv_response
 
@@ -38,7 +38,8 @@ def dashboard(session) -> dict:
         "run_status": run_status(session),
         "per_day": per_day,
         "per_day_chart": bar_columns([(d.strftime("%m-%d"), per_day.on(d)) for d in per_day.days]),
-        "per_department_chart": bar_rows([(c, per_day.of(c)) for c in per_day.departments]),
+        "per_department_chart": bar_rows([(department_name(c), per_day.of(c))
+                                          for c in per_day.departments]),
         "objections": objections,
         "objections_chart": bar_rows([
             (gettext("overdue"), objections.overdue),

@@ -11,14 +11,20 @@ from flask_login import current_user
 from werkzeug.utils import secure_filename
 
 from app.db import get_session
-from app.errors import InvalidInput
+from app.errors import InvalidInput, NotFound
+from app.identifiers import clean
+from app.models import Subject
 from app.services.accounts.users import ADMIN, AUDITOR, OFFICIAL_ROLES, RECORDER, REVIEWER
 from app.services.intake.drafts import read_record
 from app.services.records.conduct import import_records_file, record_conduct
 from app.services.standings.recompute import last_runs
 from app.services.subject_file.chart import points_over_time
 from app.services.subject_file.due_process import due_process_of
-from app.services.subject_file.standing import open_subject_file, recent_records
+from app.services.subject_file.standing import (
+    open_subject_file,
+    recent_records,
+    standing_seen_by,
+)
 from app.services.subjects.register import find_subjects
 from app.web import export_tables, rulebook, rulebook_state, same_origin_request, today
 from app.web.auth import role_required
@@ -113,10 +119,16 @@ def record():
     form.rule_code.choices = _code_choices(rules, current_user.department, day)
     problems: dict[str, list[str]] = {}
     summary = None
+    seen = None
     if request.method == "GET":
         form.subject_id.data = request.args.get("subject_id", "")[:40]
         form.occurred_on.data = day.isoformat()
         form.external_ref.data = _fresh_ref()
+        seen = _subject_to_check(form.subject_id.data, day) if form.subject_id.data else None
+    elif form.validate_on_submit() and (
+            clean(form.subject_id.data or "") != (form.checked_subject.data or "")
+            and (seen := _subject_to_check(form.subject_id.data or "", day)) is not None):
+        pass  # a subject not yet seen on this form: show its name and tier, save nothing
     elif form.validate_on_submit():
         try:
             done = record_conduct(
@@ -138,9 +150,25 @@ def record():
     if not ref.startswith("web:") or len(ref) > 80:
         form.external_ref.data = _fresh_ref()
     status = 422 if summary or form.errors else 200
+    if seen is not None:
+        form.checked_subject.data = seen[0].subject_id
+    elif clean(form.subject_id.data or "") != (form.checked_subject.data or ""):
+        form.checked_subject.data = ""
     department = rules.department(current_user.department or "")
     return render_template("officials/record.html", form=form, problems=problems,
-                           summary=summary, department=department), status
+                           summary=summary, department=department, seen=seen), status
+
+
+def _subject_to_check(subject_id: str, day):
+    """Return (subject, standing today) for the recorder to check before saving a record, or
+    None when the identifier names no one (record_conduct then says what is wrong with it).
+    The look is audited like any official's look at a subject's standing."""
+    try:
+        standing = standing_seen_by(get_session(), rulebook=rulebook(), subject_id=subject_id,
+                                    as_of=day, viewer=current_user.username, via="record form")
+    except (InvalidInput, NotFound):
+        return None
+    return get_session().get(Subject, standing.subject_id), standing
 
 
 def _recorded_message(record, *, created: bool) -> str:

@@ -15,6 +15,7 @@ from app.errors import InvalidInput
 from app.services.accounts.users import ADMIN, AUDITOR, RECORDER, REVIEWER
 from app.services.due_process.delivery import (
     channel_from_config,
+    count_pending_letters,
     letters_to_print,
     mark_letters_posted,
 )
@@ -35,7 +36,10 @@ from app.web import export_tables, rulebook, today
 from app.web.auth import role_required
 from app.web.due_forms import DecisionForm, PostedForm, RepairForm, VoidForm, problems_of
 from app.web.exports import wants_csv
+from app.web.inputs import page_arg
 from app.web.officials import bp
+
+LETTERS_PER_PAGE = 50
 
 
 @bp.get("/objections")
@@ -145,13 +149,21 @@ def _email_enabled() -> bool:
 @bp.get("/letters")
 @role_required(ADMIN)
 def letters():
-    """The notices waiting to go by post, one letter per page when printed."""
-    found = letters_to_print(get_session(), email_enabled=_email_enabled(),
-                             viewer=current_user.username)
+    """The notices waiting to go by post, LETTERS_PER_PAGE to a page (one letter per sheet
+    when printed), the oldest first; the CSV holds the first 500."""
+    session = get_session()
     if wants_csv():
-        return export_tables.letters(found)
-    return render_template("officials/letters.html", letters=found, form=PostedForm(),
-                           email_enabled=_email_enabled(), rules=rulebook())
+        return export_tables.letters(letters_to_print(
+            session, email_enabled=_email_enabled(), viewer=current_user.username))
+    page = page_arg()
+    found = letters_to_print(session, email_enabled=_email_enabled(),
+                             viewer=current_user.username, limit=LETTERS_PER_PAGE + 1,
+                             offset=(page - 1) * LETTERS_PER_PAGE)
+    return render_template("officials/letters.html", letters=found[:LETTERS_PER_PAGE],
+                           has_next=len(found) > LETTERS_PER_PAGE, page=page,
+                           per_page=LETTERS_PER_PAGE,
+                           total=count_pending_letters(session, email_enabled=_email_enabled()),
+                           form=PostedForm(), email_enabled=_email_enabled(), rules=rulebook())
 
 
 @bp.post("/letters/posted")
