@@ -7,7 +7,8 @@ from dataclasses import replace
 from datetime import date
 
 from app.rulebook.model import ListDef, Measure, Rulebook, Scheme
-from app.standing.explain import describe_flag, describe_list_entry, explain
+from app.standing.because import Because
+from app.standing.explain import explain, flag_because, list_because
 from app.standing.model import (
     ActiveList,
     ActiveMeasure,
@@ -82,8 +83,8 @@ def evaluate(
                 record=record, rule=rule, until=record_until(record), relief=relief,
                 relief_points=points if relief is not None else None))
         else:
-            reason = exclusion_reason(record, day=as_of, suspend=scheme.objections.suspend_record)
-            excluded.append(ExcludedRecord(record=record, rule=rule, reason=reason))
+            why = exclusion_reason(record, day=as_of, suspend=scheme.objections.suspend_record)
+            excluded.append(ExcludedRecord(record=record, rule=rule, why=why))
 
     points = scheme.starting_points + sum(c.points for c in counting)
     tier = scheme.tier_for(points)
@@ -141,23 +142,23 @@ def evaluate(
     return replace(standing, explanation=explain(standing, rulebook=rulebook))
 
 
-def exclusion_reason(record: RecordFact, *, day: date, suspend: bool) -> str:
-    """Say in words why `record` does not count on `day`."""
+def exclusion_reason(record: RecordFact, *, day: date, suspend: bool) -> Because:
+    """Return why `record` does not count on `day`."""
     if record.voided:
-        return "voided (entered in error)"
+        return Because.of("voided")
     if record.annulled:
-        return "annulled after an objection"
+        return Because.of("annulled")
     if day < record.occurred_on:
-        return f"not yet: occurs on {record.occurred_on.isoformat()}"
+        return Because.of("not_yet", occurs_on=record.occurred_on)
     until = record_until(record)
     if until <= day:
         if record.repaired_on is not None and until == record.repaired_on:
-            return f"repaired on {until.isoformat()}"
-        return f"lapsed on {until.isoformat()}"
+            return Because.of("repaired", on=until)
+        return Because.of("lapsed", on=until)
     since = pending_dispute_since(record, day)
     if suspend and since is not None:
-        return f"suspended: objection pending since {since.isoformat()}"
-    return "does not count on this date"  # not reached: the cases above are exhaustive
+        return Because.of("suspended", since=since)
+    return Because.of("not_counted")  # not reached: the cases above are exhaustive
 
 
 def _placeholder_list(code: str) -> ListDef:
@@ -251,7 +252,7 @@ def _reasons(
             Reason(
                 kind="tier",
                 code=tier_code,
-                detail=f"tier {tier_code} (points {points})",
+                because=Because.of("tier", tier=tier_code, points=points),
                 legal_basis=measure.legal_basis,
             )
         )
@@ -261,7 +262,7 @@ def _reasons(
                 Reason(
                     kind="list",
                     code=active.list.code,
-                    detail=describe_list_entry(active),
+                    because=list_because(active),
                     legal_basis=active.entry.legal_basis
                     or active.list.legal_basis
                     or measure.legal_basis,
@@ -274,7 +275,7 @@ def _reasons(
                 Reason(
                     kind="flag",
                     code=flag.code,
-                    detail=describe_flag(flag),
+                    because=flag_because(flag),
                     legal_basis=measure.legal_basis,
                     entries=flag.entries,
                 )
@@ -365,15 +366,14 @@ def _joint_reasons(
     for org, org_entries, _history in joint:
         if not represents_on(org, day):
             continue
-        via = f"as legal representative of {org.name or org.subject_id} ({org.subject_id})"
+        via = {"via": org.subject_id, "via_name": org.name}
         for active in _active_lists(org_entries, rulebook=rulebook, day=day):
             if active.list.code in measure.when.lists:
-                detail = describe_list_entry(active).replace("on list ", "listed on ", 1)
                 reasons.append(
                     Reason(
                         kind="list",
                         code=active.list.code,
-                        detail=f"{via}, {detail}",
+                        because=list_because(active, **via),
                         legal_basis=active.entry.legal_basis
                         or active.list.legal_basis
                         or measure.legal_basis,
@@ -387,7 +387,7 @@ def _joint_reasons(
                     Reason(
                         kind="flag",
                         code=flag.code,
-                        detail=f"{via}, {describe_flag(flag)}",
+                        because=flag_because(flag, **via),
                         legal_basis=measure.legal_basis,
                         entries=flag.entries,
                         via=org,

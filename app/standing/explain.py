@@ -1,10 +1,14 @@
-"""Write a standing out as lines a resident can follow: the arithmetic, then what follows."""
+"""Write a standing out in English lines (the CLI, the rule tests, the API's `explanation`).
+
+The reasons themselves are data (app.standing.because); this words them in English.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
 from app.rulebook.model import Rulebook, Scheme, Tier
+from app.standing.because import Because, Value, english
 from app.standing.model import (
     ActiveList,
     ActiveMeasure,
@@ -31,18 +35,21 @@ def tier_range(scheme: Scheme, tier: Tier) -> str:
     return f"below {min(above)}" if above else "any points"
 
 
-def describe_list_entry(active: ActiveList) -> str:
-    """Describe one list entry in words: the list, since when, the decision and the end."""
+def list_because(active: ActiveList, *, via: str = "", via_name: str = "") -> Because:
+    """Return why a list entry counts, as data: the list, since when, the decision, the end."""
     entry = active.entry
-    title = f" ({active.list.title})" if active.list.title else ""
-    text = f"on list {active.list.code}{title} since {entry.entered_on.isoformat()}"
-    if entry.decision_ref:
-        text += f", decision {entry.decision_ref}"
-    if entry.department:
-        text += f", entered by {entry.department}"
-    if active.until is not None:
-        text += f", until {active.until.isoformat()}"
-    return text
+    values: dict[str, Value] = {
+        "list": active.list.code, "list_title": active.list.title, "since": entry.entered_on,
+        "decision": entry.decision_ref, "department": entry.department, "until": active.until,
+    }
+    if via:
+        values.update(via=via, via_name=via_name)
+    return Because.of("list", **values)
+
+
+def describe_list_entry(active: ActiveList) -> str:
+    """Describe one list entry in English: the list, since when, the decision and the end."""
+    return english(list_because(active))
 
 
 def describe_relief(item: CountingRecord) -> str:
@@ -60,13 +67,21 @@ def _number(points: int) -> str:
     return f"{points:+d}" if points else "0"
 
 
+def flag_because(flag: RaisedFlag, *, via: str = "", via_name: str = "") -> Because:
+    """Return why a flag is raised, as data: how many entries, on which watchlist, when."""
+    values: dict[str, Value] = {
+        "flag": flag.code, "list": flag.list_code, "count": len(flag.entries),
+        "threshold": flag.threshold, "within": flag.within,
+        "entered_on": tuple(e.entered_on for e in flag.entries),
+    }
+    if via:
+        values.update(via=via, via_name=via_name)
+    return Because.of("flag", **values)
+
+
 def describe_flag(flag: RaisedFlag) -> str:
-    """Describe a raised flag in words: how many entries, on which watchlist, when."""
-    dates = ", ".join(e.entered_on.isoformat() for e in flag.entries)
-    return (
-        f"flag {flag.code} raised: {len(flag.entries)} entries on {flag.list_code} within "
-        f"{flag.within} (threshold {flag.threshold}; entered on {dates})"
-    )
+    """Describe a raised flag in English: how many entries, on which watchlist, when."""
+    return english(flag_because(flag))
 
 
 def _record_line(item: CountingRecord, *, day: date) -> str:

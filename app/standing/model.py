@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from app.rulebook.model import ListDef, Measure, Rule, Tier
+from app.standing.because import Because, english
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,12 @@ class CountingRecord:
 class ExcludedRecord:
     record: RecordFact
     rule: Rule | None
-    reason: str  # why it does not count on the standing's date, in words
+    why: Because  # why it does not count on the standing's date
+
+    @property
+    def reason(self) -> str:
+        """Return why it does not count, in English."""
+        return english(self.why)
 
 
 @dataclass(frozen=True)
@@ -124,10 +130,15 @@ class Reason:
 
     kind: str  # "tier", "list" or "flag"
     code: str
-    detail: str
+    because: Because  # the reason as data (its code is the kind)
     legal_basis: str = ""
     entries: tuple[ListEntryFact, ...] = ()  # the list entry, or the entries behind a flag
     via: SubjectFact | None = None  # the organisation it reaches this subject through
+
+    @property
+    def detail(self) -> str:
+        """Return the reason in English."""
+        return english(self.because)
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,8 @@ def standing_to_json(standing: Standing) -> dict[str, Any]:
             for p in sorted(standing.pending_measures, key=lambda p: p.measure.code)
         ],
         "excluded": [
-            {"id": item.record.id, "rule_code": item.record.rule_code, "reason": item.reason}
+            {"id": item.record.id, "rule_code": item.record.rule_code, "reason": item.reason,
+             "because": item.why.as_json()}
             for item in sorted(standing.excluded, key=lambda x: (x.record.occurred_on, x.record.id))
         ],
         "explanation": list(standing.explanation),

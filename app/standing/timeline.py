@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from app.rulebook.model import Rulebook
+from app.standing.because import Because, english
 from app.standing.evaluate import is_scored, subject_records
 from app.standing.model import RecordFact, SubjectFact
 from app.standing.spans import FOREVER, ONE_DAY, History
@@ -25,23 +26,19 @@ class UpcomingChange:
     ending: tuple[RecordFact, ...]  # records that no longer count from `on`
     starting: tuple[RecordFact, ...] = ()  # records that begin to count on `on`
 
+    @property
+    def because(self) -> Because:
+        """Return what happens on that day, as data."""
+        return Because.of(
+            "change", on=self.on, points_before=self.points_before, points=self.points,
+            tier_before=self.tier_before, tier=self.tier,
+            ending=tuple(r.rule_code for r in self.ending),
+            starting=tuple(r.rule_code for r in self.starting),
+        )
+
     def describe(self) -> str:
-        """Say what happens on that day in one sentence."""
-        parts = []
-        if self.ending:
-            count = len(self.ending)
-            codes = ", ".join(r.rule_code for r in self.ending)
-            verb = "stops" if count == 1 else "stop"
-            parts.append(f"{count} record{'s' * (count != 1)} ({codes}) {verb} counting")
-        if self.starting:
-            count = len(self.starting)
-            codes = ", ".join(r.rule_code for r in self.starting)
-            parts.append(f"{count} record{'s' * (count != 1)} ({codes}) start counting")
-        text = f"On {self.on.isoformat()} " + " and ".join(parts)
-        text += f": points {self.points_before} → {self.points}"
-        if self.tier != self.tier_before:
-            text += f", tier {self.tier_before} → {self.tier}"
-        return text + "."
+        """Say what happens on that day in one English sentence."""
+        return english(self.because)
 
 
 def points_timeline(

@@ -11,9 +11,9 @@ from datetime import date
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, redirect, request
-from flask_babel import Babel, format_date, format_decimal, get_locale
+from flask_babel import Babel, format_date, format_decimal, get_locale, ngettext
 
-from app.rulebook.model import text_in, title_in
+from app.rulebook.model import Duration, text_in, title_in
 
 LANGUAGES = {"en": "English", "zh": "简体中文"}  # code -> the language's own name
 HTML_LANG = {"en": "en", "zh": "zh-Hans"}
@@ -77,6 +77,19 @@ def local_day(value: date | None) -> str:
     return format_date(value, DATE_FORMATS[current_language()])
 
 
+def local_duration(value: object) -> str:
+    """Return a duration ("1y", or a Duration) in words in the page's language ("1 year")."""
+    try:
+        duration = value if isinstance(value, Duration) else Duration.parse(str(value or ""))
+    except ValueError:
+        return str(value or "")
+    if duration.unit == "d":
+        return ngettext("%(num)d day", "%(num)d days", duration.count)
+    if duration.unit == "m":
+        return ngettext("%(num)d month", "%(num)d months", duration.count)
+    return ngettext("%(num)d year", "%(num)d years", duration.count)
+
+
 def local_number(value: float | int | None) -> str:
     """Return a number with the page language's grouping (12,345)."""
     return "" if value is None else format_decimal(value)
@@ -107,10 +120,10 @@ def init_app(app: Flask) -> None:
 
     app.add_template_global(term, "term")
     app.add_template_global(web_message, "web_message")
-    from app.web.explain import HELPERS
+    app.add_template_global(local_duration, "local_duration")
+    from app.standing.because import english
 
-    for name, helper in HELPERS.items():
-        app.add_template_global(helper, name)
+    app.add_template_global(english, "english")
 
     @app.context_processor
     def _language():

@@ -54,6 +54,11 @@ def test_a_listed_companys_measure_reaches_its_legal_representative(api, new_sub
     assert reason["detail"].startswith(
         f"as legal representative of Haiyang Fisheries ({company}), listed on court-defaulters")
     assert reason["legal_basis"] == "Civil Procedure Law, art. 255"
+    because = reason["because"]
+    assert because["code"] == "list" and because["values"]["via"] == company
+    assert because["values"]["via_name"] == "Haiyang Fisheries"
+    assert because["values"]["since"] == days_ago(30)
+    assert because["values"]["decision"] == "(2026) Zhi 9"
     assert reason["list_entries"][0]["id"] == made["id"]
     standing = api.get(f"/subjects/{boss}/standing").get_json()
     assert [m["code"] for m in standing["measures"]] == ["TENDER-BAN"]

@@ -86,6 +86,8 @@ def test_measure_check_tier_and_flag_reasons(api, new_subject):
     assert check["applies"] is True
     assert [(r["kind"], r["code"]) for r in check["reasons"]] == [("tier", "D")]
     assert "points 400" in check["reasons"][0]["detail"]
+    assert check["reasons"][0]["because"] == {"code": "tier",
+                                              "values": {"tier": "D", "points": 400}}
     assert check["reasons"][0]["legal_basis"] == "Tendering and Bidding Law, arts. 53, 54, 60"
     watched = new_subject()
     for n, department in enumerate(["court", "traffic-police", "court"]):

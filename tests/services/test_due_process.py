@@ -361,12 +361,17 @@ def test_the_next_tier_sentence_names_the_day_and_the_tier(rulebook):
                _fact(2, date(2026, 2, 1), date(2027, 3, 4), -20),
                _fact(3, date(2026, 3, 1), date(2027, 9, 1), -5)]
     changes = next_changes(subject=subject, records=records, rulebook=rulebook, as_of=TODAY)
-    sentence = next_tier_sentence(changes, scheme=rulebook.scheme, scored=True, you=True)
-    assert sentence == "On 2027-03-04 two records lapse and you return to A."
+    from app.standing.because import english
+
+    because = next_tier_sentence(changes, scheme=rulebook.scheme, scored=True, you=True)
+    assert (because.code, because.v["on"], because.v["tier"], because.v["up"]) == (
+        "tier_change", date(2027, 3, 4), "A", True)
+    assert english(because) == "On 2027-03-04 two records lapse and you return to A."
     official = next_tier_sentence(changes, scheme=rulebook.scheme, scored=True, you=False)
-    assert official == "On 2027-03-04 two records lapse and the subject returns to A."
-    assert "not scored" in next_tier_sentence([], scheme=rulebook.scheme, scored=False, you=True)
-    assert next_tier_sentence([], scheme=rulebook.scheme, scored=True, you=True) == (
+    assert english(official) == "On 2027-03-04 two records lapse and the subject returns to A."
+    assert "not scored" in english(
+        next_tier_sentence([], scheme=rulebook.scheme, scored=False, you=True))
+    assert english(next_tier_sentence([], scheme=rulebook.scheme, scored=True, you=True)) == (
         "Nothing recorded so far will change your points.")
 
 

@@ -392,6 +392,7 @@ def test_standing_json_has_the_api_shape():
             "id": records[1].id,
             "rule_code": "UTIL-HEAT-TAMPER",
             "reason": "voided (entered in error)",
+            "because": {"code": "voided", "values": {}},
         }
     ]
     assert payload["fingerprint"] == "test-fingerprint" and payload["scored"] is True

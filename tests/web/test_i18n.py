@@ -206,6 +206,39 @@ def test_a_resident_reads_their_standing_in_chinese(app, db, zh_client, client, 
     assert today.isoformat() in english  # English keeps ISO dates
 
 
+def test_explanations_are_worded_per_language_from_data(app, db, zh_client, client,
+                                                        make_account, new_subject, today,
+                                                        monkeypatch):
+    """The pages word the evaluator's reasons themselves: rewording the English does not
+    reach the Chinese page (it used to fall back to English)."""
+    from app.services.rulebooks.registry import EXTENSION_KEY
+    from app.standing import because
+
+    subject_id = new_subject(name="Zhao Lei")
+    with app.app_context():
+        rules = app.extensions[EXTENSION_KEY].current()
+    with db() as s:
+        for days, ref in ((3, "a"), (400, "b")):
+            record_conduct(
+                s, RecordDraft(subject_id=subject_id, rule_code="TRAFFIC-TICKET",
+                               occurred_on=today - timedelta(days=days), evidence=ref,
+                               external_ref=ref),
+                rulebook=rules, department="traffic-police", recorded_by="test", today=today)
+    for code in list(because._ENGLISH):
+        monkeypatch.setitem(because._ENGLISH, code, lambda v, code=code: f"REWORDED {code}")
+    username = make_account("resident", subject_id=subject_id)
+    _login(zh_client, username)
+    text = assert_chinese(zh_client.get("/me"), data=("Zhao Lei",))
+    assert "REWORDED" not in text
+    assert "目前已有的记录都不会改变您的等级" in text  # what changes next
+    assert "条记录（TRAFFIC-TICKET）不再计入" in text  # the coming lapse
+    assert "失效" in text or "不计入" in text  # the lapsed record, worded in Chinese
+    _login(client, username)
+    english = page_text(client.get("/me"))
+    assert "REWORDED no_tier_change" in english  # English pages use the one English wording
+    assert "REWORDED lapsed" in english
+
+
 def test_officials_pages_in_chinese(app, zh_client, make_account, new_subject):
     subject_id = new_subject(name="Li Na")
     recorder = make_account("recorder", department="traffic-police")

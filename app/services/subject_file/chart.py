@@ -13,9 +13,9 @@ from datetime import date
 from sqlmodel import Session
 
 from app.rulebook.model import Duration, Rulebook, Scheme
-from app.services.due_process.notice_texts import count_words
 from app.services.standings.facts import get_subject, load_facts, subject_fact
 from app.standing import UpcomingChange, next_changes, points_timeline
+from app.standing.because import Because, english
 from app.standing.evaluate import is_scored
 
 YEARS_BACK = Duration(3, "y")
@@ -43,7 +43,12 @@ class Tick:
 class Marker:
     x: float
     y: float
-    label: str
+    change: Because  # what happens on that day
+
+    @property
+    def label(self) -> str:
+        """Return what happens on that day, in English."""
+        return english(self.change)
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,12 @@ class Chart:
     start: date
     as_of: date
     end: date
-    summary: str
+    summary_because: Because  # the points' range, for screen readers
+
+    @property
+    def summary(self) -> str:
+        """Return the points' range in English."""
+        return english(self.summary_because)
 
 
 @dataclass(frozen=True)
@@ -73,7 +83,12 @@ class PointsOverTime:
     chart: Chart | None
     timeline: tuple[tuple[date, int, str], ...]  # up to the date shown
     lapses: tuple[UpcomingChange, ...]  # the coming days on which records stop counting
-    sentence: str
+    next_change: Because  # what changes the tier next
+
+    @property
+    def sentence(self) -> str:
+        """Return what changes the tier next, in English."""
+        return english(self.next_change)
 
 
 def _r(value: float) -> float:
@@ -125,11 +140,10 @@ def points_chart(timeline: list[tuple[date, int, str]], *, scheme: Scheme, start
                 path += f" H{x(d)} V{y(p)}"
         return path + f" H{x(last)}"
 
-    markers = tuple(Marker(x(c.on), y(c.points), c.describe()) for c in changes
+    markers = tuple(Marker(x(c.on), y(c.points), c.because) for c in changes
                     if as_of < c.on <= end)
-    now = value_on(as_of)
-    summary = (f"Points from {start.isoformat()} to {as_of.isoformat()}: between {min(values)} "
-               f"and {max(values)}, {now} on {as_of.isoformat()}")
+    summary = Because.of("points_range", start=start, as_of=as_of, low=min(values),
+                         high=max(values), now=value_on(as_of))
     return Chart(WIDTH, HEIGHT, LEFT, WIDTH - RIGHT, TOP, HEIGHT - BOTTOM, tuple(bands),
                  steps(start, as_of), steps(as_of, end), x(as_of), x_ticks, y_ticks, markers,
                  start, as_of, end, summary)
@@ -140,34 +154,22 @@ def _rank(scheme: Scheme, code: str) -> int:
 
 
 def next_tier_sentence(changes: list[UpcomingChange], *, scheme: Scheme, scored: bool,
-                       you: bool) -> str:
-    """Say in one sentence what changes the tier next, if nothing new is recorded."""
-    who = "you" if you else "the subject"
+                       you: bool) -> Because:
+    """Return what changes the tier next, if nothing new is recorded."""
     if not scored:
-        return (f"{who.capitalize()} {'are' if you else 'is'} not scored, so no record changes "
-                f"{'your' if you else 'the'} tier.")
+        return Because.of("not_scored", you=you)
     change = next((c for c in changes if c.tier != c.tier_before), None)
     if change is None:
         if not changes:
-            return f"Nothing recorded so far will change {'your' if you else 'the'} points."
-        return (f"Nothing recorded so far will change {'your' if you else 'the'} tier; the "
-                f"next change of points is on {changes[0].on.isoformat()} "
-                f"({changes[0].points_before} → {changes[0].points}).")
-    parts = []
-    if change.ending:
-        n = len(change.ending)
-        lapse = all(r.ends_on == change.on for r in change.ending)
-        if lapse:
-            parts.append(f"{count_words(n, 'record')} {'lapses' if n == 1 else 'lapse'}")
-        else:
-            parts.append(f"{count_words(n, 'record')} {'stops' if n == 1 else 'stop'} counting")
-    if change.starting:
-        n = len(change.starting)
-        parts.append(f"{count_words(n, 'record')} {'starts' if n == 1 else 'start'} counting")
-    up = _rank(scheme, change.tier) < _rank(scheme, change.tier_before)
-    verb = ("return" if up else "drop") if you else ("returns" if up else "drops")
-    return (f"On {change.on.isoformat()} {' and '.join(parts)} and {who} {verb} to "
-            f"{change.tier}.")
+            return Because.of("no_change", you=you)
+        return Because.of("no_tier_change", you=you, on=changes[0].on,
+                          points_before=changes[0].points_before, points=changes[0].points)
+    return Because.of(
+        "tier_change", you=you, on=change.on,
+        lapsing=all(r.ends_on == change.on for r in change.ending),
+        ending=tuple(r.rule_code for r in change.ending),
+        starting=tuple(r.rule_code for r in change.starting), tier=change.tier,
+        up=_rank(scheme, change.tier) < _rank(scheme, change.tier_before))
 
 
 def points_over_time(session: Session, *, rulebook: Rulebook, subject_id: str, as_of: date,

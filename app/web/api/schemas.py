@@ -115,11 +115,23 @@ class PendingMeasureOut(Response):
     takes_effect_on: date
 
 
+class BecauseOut(Response):
+    """A reason as data: a code and its values (dates as ISO text); `reason`/`detail` beside
+    it says the same in English."""
+
+    code: str = Field(description="What the reason says, for example lapsed, suspended, tier, "
+                                  "list, flag (see app/standing/because.py for every code).",
+                      examples=["lapsed"])
+    values: dict[str, Any] = Field(description="The reason's values by name, for example "
+                                               "{\"on\": \"2027-03-04\"}.")
+
+
 class ExcludedRecordOut(Response):
     model_config = ConfigDict(extra="allow", json_schema_serialization_defaults_required=True)
     id: int
     rule_code: str
-    reason: str
+    reason: str = Field(description="Why it does not count, in English.")
+    because: BecauseOut
 
 
 class StandingOut(Response):
@@ -164,7 +176,8 @@ class ViaOut(Response):
 class ReasonOut(Response):
     kind: Literal["tier", "list", "flag"]
     code: str = Field(description="The tier, list or flag code.")
-    detail: str
+    detail: str = Field(description="The reason in English.")
+    because: BecauseOut
     legal_basis: str
     via: ViaOut | None = Field(description="The organisation whose legal representative the "
                                            "subject is, when the measure reaches them through it.")

@@ -194,7 +194,7 @@ def _entry_json(entry) -> dict:
 def _reason_json(reason) -> dict:
     via = reason.via
     return {"kind": reason.kind, "code": reason.code, "detail": reason.detail,
-            "legal_basis": reason.legal_basis,
+            "because": reason.because.as_json(), "legal_basis": reason.legal_basis,
             "via": {"subject_id": via.subject_id, "name": via.name} if via else None,
             "list_entries": [_entry_json(e) for e in reason.entries]}
 
