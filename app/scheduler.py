@@ -159,9 +159,15 @@ def run_scheduler(app: Flask) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     scheduler = start(app)
+    from app.jobs import JobWorker
+
+    worker = JobWorker(app)  # the pages' long work (simulations, intake) runs here too
+    worker.start()
     try:
         while True:
             time.sleep(3600)
     except (KeyboardInterrupt, SystemExit):
+        worker.stop()
         scheduler.shutdown(wait=True)
+        worker.join(timeout=60)
         log.info("scheduler stopped")

@@ -25,6 +25,7 @@ from app.models.due_process import (
     Objection,
     SubjectContact,
 )
+from app.models.jobs import Job
 from app.models.trust import AuditDigest, LoginAttempt
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "AuditDigest",
     "AuditEvent",
     "ConsentChange",
+    "Job",
     "Department",
     "ListEntry",
     "LoginAttempt",
