@@ -236,6 +236,12 @@ def run_scheduler(app: Flask) -> None:
     scheduler = None
     held_until = 0.0  # monotonic: when our lease runs out if no renewal gets through
     log.info("scheduler %s started; lease %s s", holder, seconds)
+    from app.jobs import JobWorker
+
+    # The pages' long work (simulations, intake) runs here too, on every scheduler process
+    # (leader or standby): each job is claimed once in the database.
+    worker = JobWorker(app)
+    worker.start()
     try:
         while True:
             beat = time.monotonic()
@@ -259,6 +265,7 @@ def run_scheduler(app: Flask) -> None:
                 log.debug("scheduler %s stands by", holder)
             time.sleep(max(0.5, seconds / 3))
     except (KeyboardInterrupt, SystemExit):
+        worker.stop()
         if scheduler is not None:
             scheduler.shutdown(wait=True)
         try:
@@ -266,4 +273,5 @@ def run_scheduler(app: Flask) -> None:
                 release_lease(session, holder=holder)
         except Exception:
             log.exception("scheduler %s: the lease could not be released", holder)
+        worker.join(timeout=60)
         log.info("scheduler stopped")

@@ -249,3 +249,11 @@ def pg_standby():
         pytest.skip(f"no PostgreSQL standby: {error}")
     yield standby
     standby.stop()
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Return a function that runs the queued jobs (what the scheduler's worker does)."""
+    from app.jobs import run_pending
+
+    return lambda: run_pending(app)

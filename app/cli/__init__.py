@@ -8,10 +8,21 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the commands on `app`."""
-    from app.cli import accounts, audit, db, demo, imports, notices, rules, standings, tokens
+    from app.cli import (
+        accounts,
+        audit,
+        db,
+        demo,
+        imports,
+        jobs,
+        notices,
+        rules,
+        standings,
+        tokens,
+    )
 
     for command in (db.db_cli, rules.rules_cli, imports.subjects_cli, imports.records_cli,
                     standings.recompute_command, standings.standing_command, audit.audit_cli,
                     audit.backup_command, accounts.users_cli, tokens.tokens_cli,
-                    notices.notices_cli, demo.demo_command, demo.scheduler_command):
+                    notices.notices_cli, demo.demo_command, demo.scheduler_command, jobs.jobs_cli):
         app.cli.add_command(command)

@@ -29,6 +29,7 @@ from app.models.due_process import (
     RepairRequest,
     SubjectContact,
 )
+from app.models.jobs import Job
 from app.models.trust import AuditDigest, FactSeal, LoginAttempt
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "AuditDigest",
     "AuditEvent",
     "ConsentChange",
+    "Job",
     "Department",
     "EntryObjection",
     "FactSeal",

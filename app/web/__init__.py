@@ -123,6 +123,7 @@ def init_web(app: Flask) -> None:
         authors,
         exports,
         i18n,
+        jobs,
         public,
         residents,
         transparency,
@@ -139,7 +140,8 @@ def init_web(app: Flask) -> None:
     csrf.init_app(app)
     i18n.init_app(app)
     blueprints = (public.bp, auth.bp, residents.bp, officials, authors.bp, api.bp,
-                  transparency.bp, lists.bp, intake.bp, admin.bp, audit_pages.bp, rankings.bp)
+                  transparency.bp, lists.bp, intake.bp, admin.bp, audit_pages.bp, rankings.bp,
+                  jobs.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)  # the API authenticates by bearer token, not by cookie

@@ -3,6 +3,8 @@ last refused reload, a reload button, and simulating a candidate before it takes
 
 from __future__ import annotations
 
+import pickle
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -13,7 +15,9 @@ from wtforms import BooleanField, SelectField, StringField
 
 from app.db import get_session
 from app.errors import CitypointsError, Forbidden, InvalidInput
+from app.job_kinds import SIMULATE
 from app.services.accounts.users import ADMIN, RULE_AUTHOR
+from app.services.jobs import job_key
 from app.services.rulebooks.candidates import (
     candidate_dir,
     candidate_dirs,
@@ -24,10 +28,10 @@ from app.services.rulebooks.candidates import (
 from app.services.rulebooks.dates import check_run_day
 from app.services.rulebooks.history import rulebook_diff, rulebook_history, rulebook_status
 from app.services.rulebooks.registry import EXTENSION_KEY as RULEBOOKS
-from app.services.rulebooks.simulate import simulate
 from app.web import rulebook, today
 from app.web.auth import role_required
 from app.web.exports import csv_response, wants_csv
+from app.web.jobs import queue, shows
 
 bp = Blueprint("authors", __name__, url_prefix="/authors")
 AUTHORS = (RULE_AUTHOR, ADMIN)
@@ -140,14 +144,24 @@ def simulate_page():
             raise InvalidInput("upload a zip of the candidate rules directory, or choose a "
                                "candidate directory on the server")
         check_run_day(as_of, rulebooks=[rulebook(), candidate.rulebook], today=today())
-        report = simulate(get_session(), in_force=rulebook(), candidate=candidate.rulebook,
-                          as_of=as_of, actor=current_user.username, source=candidate.source,
-                          sample=current_app.config["SIMULATION_SAMPLE"])
     except InvalidInput as error:
         return render_template("authors/simulate.html", form=form, root=root, report=None,
                                error=error, default_as_of=today()), error.status
-    return render_template("authors/simulate.html", form=form, root=root, report=report,
-                           candidate=candidate, default_as_of=as_of)
+    in_force = rulebook()
+    return queue(kind=SIMULATE, title=candidate.source, params={"as_of": as_of.isoformat()},
+                 key=job_key(SIMULATE, current_user.username, in_force.fingerprint,
+                             candidate.rulebook.fingerprint, as_of.isoformat()),
+                 payload=pickle.dumps(candidate))
+
+
+@shows(SIMULATE)
+def _simulation_done(job, result):
+    """A finished simulation: the report under the form, to simulate another."""
+    as_of = result["report"].as_of
+    return render_template("authors/simulate.html", form=_simulate_form(),
+                           root=current_app.config.get("RULES_CANDIDATES_DIR"),
+                           report=result["report"], candidate=result["candidate"],
+                           default_as_of=as_of)
 
 
 def as_of_arg_from(raw: str | None):

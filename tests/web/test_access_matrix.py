@@ -63,6 +63,8 @@ POLICY: dict[str, object] = {
     "admin.accounts": ADMIN, "admin.create_account": ADMIN, "admin.deactivate_account": ADMIN,
     "admin.tokens": ADMIN, "admin.create_token": ADMIN, "admin.revoke_token": ADMIN,
     "audit_pages.search": AUDIT,
+    # A job's page is its owner's alone: anyone else (here: no job of theirs) gets 404.
+    "jobs.show": set(),
     # Rankings are aggregates (no one's file): every official; the honour roll is public.
     "rankings.tiers": OFFICIALS, "rankings.villages": OFFICIALS,
     "rankings.departments": OFFICIALS, "rankings.honour_roll_page": EVERYONE,
@@ -97,7 +99,7 @@ def world(app, db, make_account, new_subject, rulebook):
     values = {"subject_id": other, "record_id": record.id, "entry_id": entry.id,
               "objection_id": objection.id, "request_id": 1, "token": "0" * 32,
               "account_id": 1, "token_id": 1,
-              "filename": "css/app.css"}
+              "filename": "css/app.css", "job_id": 1}
     return users, values
 
 

@@ -152,14 +152,17 @@ def candidate(tmp_path, app_config) -> Path:
     return path
 
 
-def test_simulate_an_uploaded_zip(client, author, city, candidate):
+def test_simulate_an_uploaded_zip(client, author, city, candidate, run_jobs):
     x, _z = city
     page = client.get("/authors/simulate")
     assert page.status_code == 200
-    response = client.post("/authors/simulate", data={
+    queued = client.post("/authors/simulate", data={
         "csrf_token": csrf_token(page.get_data(as_text=True)), "as_of": "2025-03-01",
         "upload": (io.BytesIO(_zip(candidate)), "candidate.zip")},
         content_type="multipart/form-data")
+    assert queued.status_code == 303 and queued.headers["Location"].startswith("/jobs/")
+    assert run_jobs() == 1
+    response = client.get(queued.headers["Location"])
     text = page_text(response)
     assert response.status_code == 200, text
     assert "upload candidate.zip: 2 subjects compared" in text
@@ -179,14 +182,18 @@ def test_simulate_an_uploaded_zip(client, author, city, candidate):
     assert "1 up, 0 down of 2 subjects" in page_text(client.get("/authors"))
 
 
-def test_simulate_a_directory_on_the_server(client, author, city, candidate, app_config):
+def test_simulate_a_directory_on_the_server(client, author, city, candidate, app_config,
+                                            run_jobs):
     shutil.copytree(candidate, Path(app_config["RULES_CANDIDATES_DIR"]) / "late-fees-2025")
     page = client.get("/authors/simulate")
     assert "late-fees-2025" in page.get_data(as_text=True)
     response = client.post("/authors/simulate", data={
         "csrf_token": csrf_token(page.get_data(as_text=True)), "as_of": "2025-03-01",
-        "directory": "late-fees-2025"}, content_type="multipart/form-data")
+        "directory": "late-fees-2025"}, content_type="multipart/form-data",
+        follow_redirects=True)
     assert response.status_code == 200
+    run_jobs()
+    response = client.get(response.request.path)
     assert "1 move up" in page_text(response)
     outside = client.post("/authors/simulate", data={
         "csrf_token": csrf_token(page.get_data(as_text=True)), "directory": "../rules"},

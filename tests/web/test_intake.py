@@ -20,17 +20,31 @@ HEADER = "subject_id,rule_code,occurred_on,evidence,external_ref\n"
 
 
 @pytest.fixture
-def intake(client, login, recorder):
+def finish(client, run_jobs):
+    """Return finish(response): run the job a page queued and open its page again."""
+
+    def done(response):
+        if response.request.path.startswith("/jobs/"):
+            assert "Waiting for the job worker" in page_text(response)
+            assert run_jobs() == 1
+            response = client.get(response.request.path, follow_redirects=True)
+        return response
+
+    return done
+
+
+@pytest.fixture
+def intake(client, login, recorder, finish):
     """Log the recorder in; return upload(text, kind=...) -> the preview response."""
     login(recorder.username, PASSWORD)
 
     def upload(text: str | bytes, *, kind: str = "records", name: str = "traffic.csv"):
         page = client.get("/officials/intake")
         data = text.encode() if isinstance(text, str) else text
-        return client.post("/officials/intake", data={
+        return finish(client.post("/officials/intake", data={
             "csrf_token": csrf_token(page.get_data(as_text=True)), "kind": kind,
             "file": (io.BytesIO(data), name)}, content_type="multipart/form-data",
-            follow_redirects=True)
+            follow_redirects=True))
 
     return upload
 
@@ -46,7 +60,7 @@ def _day(n: int) -> str:
 
 
 def test_preview_marks_every_bad_row_and_column_and_writes_nothing(
-        client, intake, new_subject, count_records):
+        client, intake, new_subject, count_records, finish):
     good = new_subject()
     bad_digit = good[:-1] + ("0" if good[-1] != "0" else "1")
     tomorrow = (clock.today() + timedelta(days=1)).isoformat()
@@ -74,14 +88,14 @@ def test_preview_marks_every_bad_row_and_column_and_writes_nothing(
     assert lines[0] == "row,column,message" and len(lines) == 5
     # Confirming anyway writes nothing.
     token = re.search(r"/officials/intake/([^/]+)/problems.csv", html).group(1)
-    forced = client.post(f"/officials/intake/{token}/confirm",
-                         data={"csrf_token": csrf_token(html)}, follow_redirects=True)
+    forced = finish(client.post(f"/officials/intake/{token}/confirm",
+                                data={"csrf_token": csrf_token(html)}, follow_redirects=True))
     assert "Nothing was written" in page_text(forced)
     assert count_records() == 0
 
 
 def test_confirm_writes_every_row_and_the_same_file_twice_adds_nothing(
-        client, intake, new_subject, count_records):
+        client, intake, new_subject, count_records, finish):
     a, b = new_subject(), new_subject()
     text = (HEADER + f"{a},TRAFFIC-TICKET,{_day(5)},ticket 1,T-1\n"
             f"{a},TRAFFIC-TICKET,{_day(4)},ticket 2,T-2\n"
@@ -98,17 +112,17 @@ def test_confirm_writes_every_row_and_the_same_file_twice_adds_nothing(
     assert re.search(r'<button type="submit" class="discard">Discard this upload</button>', html)
     css = (Path(__file__).resolve().parents[2] / "app/static/css/app.css").read_text()
     assert re.search(r"button\.discard \{ background: none; color: #c62828;", css)
-    done = _confirm(client, preview)
+    done = finish(_confirm(client, preview))
     assert "3 rows; 3 added, 0 were already there" in page_text(done)
     assert count_records() == 3
     again = intake(text)
     assert "0 would be added, 3 are already there" in page_text(again)
     assert "Nothing to add" in page_text(again)
-    assert "0 added, 3 were already there" in page_text(_confirm(client, again))
+    assert "0 added, 3 were already there" in page_text(finish(_confirm(client, again)))
     assert count_records() == 3
 
 
-def test_list_entries_are_taken_in_too(client, login, make_account, new_subject, db):
+def test_list_entries_are_taken_in_too(client, login, make_account, new_subject, db, finish):
     court = make_account("recorder", department="court")
     login(court, PASSWORD)
     subject = new_subject()
@@ -116,29 +130,32 @@ def test_list_entries_are_taken_in_too(client, login, make_account, new_subject,
     text = ("subject_id,list_code,entered_on,decision_ref,external_ref\n"
             f"{subject},court-defaulters,{_day(10)},(2026) Zhi 5,CD-5\n"
             f"{subject},model-citizens,{_day(10)},honour,MC-1\n")
-    preview = client.post("/officials/intake", data={
+    preview = finish(client.post("/officials/intake", data={
         "csrf_token": csrf_token(page.get_data(as_text=True)), "kind": "list-entries",
         "file": (io.BytesIO(text.encode()), "court.csv")}, follow_redirects=True,
-        content_type="multipart/form-data")
+        content_type="multipart/form-data"))
     assert preview.status_code == 422
     assert "may not write to list model-citizens" in page_text(preview)
-    good = client.post("/officials/intake", data={
+    good = finish(client.post("/officials/intake", data={
         "csrf_token": csrf_token(page.get_data(as_text=True)), "kind": "list-entries",
         "file": (io.BytesIO(text.splitlines(True)[0].encode() + text.splitlines(True)[1]
                             .encode()), "court.csv")}, follow_redirects=True,
-        content_type="multipart/form-data")
+        content_type="multipart/form-data"))
     assert "1 would be added" in page_text(good)
-    _confirm(client, good)
+    finish(_confirm(client, good))
     with db() as s:
         assert s.execute(select(func.count()).select_from(ListEntry)).scalar_one() == 1
 
 
 def test_uploads_belong_to_who_sent_them(client, intake, login, make_account, new_subject):
     preview = intake(HEADER + f"{new_subject()},TRAFFIC-TICKET,{_day(1)},x,T-1\n")
-    path = preview.request.path
+    path = preview.request.path  # the preview job's page
+    upload_path = re.search(r'action="(/officials/intake/[^"/]+)/confirm"',
+                            preview.get_data(as_text=True)).group(1)
     client.post("/logout", data={"csrf_token": csrf_token(preview.get_data(as_text=True))})
     login(make_account("recorder", department="traffic-police"), PASSWORD)
     assert client.get(path).status_code == 404
+    assert client.get(upload_path).status_code == 404
 
 
 def test_unreadable_files_and_oversized_uploads(app, client, intake, count_records):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -123,27 +124,46 @@ class SimulationReport:
 
 def simulate(session: Session, *, in_force: Rulebook, candidate: Rulebook, as_of: date,
              actor: str, source: str = "", sample: int = 20, ids_per_measure: int = 50,
-             log_it: bool = True) -> SimulationReport:
-    """Compare `candidate` with `in_force` for every subject on `as_of`; write only a log row."""
+             log_it: bool = True,
+             progress: Callable[[int, int, str], None] | None = None) -> SimulationReport:
+    """Compare `candidate` with `in_force` for every subject on `as_of`; write only a log row.
+
+    `progress(done, total, step)`, when given, hears of each step as it starts.
+    """
     started = time.perf_counter()
+    steps = 7 + sample
+
+    def tell(done: int, step: str) -> None:
+        if progress is not None:
+            progress(done, steps, step)
+
     report = SimulationReport(as_of=as_of, in_force=in_force.fingerprint,
                               candidate=candidate.fingerprint,
                               changes=diff_rulebooks(in_force, candidate))
     session.rollback()  # start from a clean transaction; everything below is rolled back
     try:
-        for rulebook, points, measures in ((in_force, "cp_sim_before", "cp_sim_mb"),
-                                           (candidate, "cp_sim_after", "cp_sim_ma")):
+        for n, (rulebook, points, measures, which) in enumerate((
+                (in_force, "cp_sim_before", "cp_sim_mb", "the rulebook in force"),
+                (candidate, "cp_sim_after", "cp_sim_ma", "the candidate"))):
+            tell(2 * n, f"points under {which}")
             points_table(session, rulebook=rulebook, day=as_of, table=points)
+            tell(2 * n + 1, f"measures under {which}")
             measures_table(session, rulebook=rulebook, day=as_of, points=points, table=measures)
+        tell(4, "counting tiers")
         _count_tiers(session, report, in_force, candidate)
+        tell(5, "counting measures")
         _count_measures(session, report, in_force, candidate, ids_per_measure)
+        tell(6, "choosing movers to explain")
         movers = _sample_ids(session, sample)
         for table in _TABLES:
             _run(session, f"DROP TABLE IF EXISTS {table}")
     finally:
         session.rollback()
-    report.sample = [_explain(session, sid, report, in_force, candidate, as_of, row)
-                     for sid, row in movers]
+    report.sample = []
+    for n, (sid, row) in enumerate(movers):
+        tell(7 + n, "explaining the movers")
+        report.sample.append(_explain(session, sid, report, in_force, candidate, as_of, row))
+    tell(steps, "done")
     session.rollback()  # the sample only read
     report.duration_ms = int((time.perf_counter() - started) * 1000)
     if log_it:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 
 from flask import (
@@ -33,14 +34,17 @@ from wtforms.fields.choices import SelectChoice
 
 from app.db import get_session
 from app.errors import InvalidInput
+from app.job_kinds import INTAKE_CONFIRM, INTAKE_PREVIEW
 from app.services.accounts.users import RECORDER
 from app.services.intake.drafts import LIST_ENTRY_FILE, RECORD_FILE
 from app.services.intake.rows import read_rows
 from app.services.intake.uploads import UploadQuotaExceeded, UploadStore
+from app.services.jobs import DONE, LIVE, job_key, latest_job, result_of
 from app.services.lists.entries import import_list_entries_file
 from app.services.records.conduct import import_records_file
 from app.web import rulebook, today
 from app.web.auth import role_required
+from app.web.jobs import queue, shows
 
 bp = Blueprint("intake", __name__, url_prefix="/officials/intake")
 
@@ -132,16 +136,32 @@ def _problem_rows(data: bytes, upload, problems) -> tuple[list[str], list[dict]]
     return columns, out
 
 
+def _preview_key(upload) -> str:
+    return job_key(INTAKE_PREVIEW, upload.owner, upload.token, upload.sha256)
+
+
+def _job_params(upload) -> dict:
+    return {"token": upload.token, "kind": upload.kind, "department": upload.department,
+            "name": upload.name}
+
+
 @bp.get("/<token>")
 @role_required(RECORDER)
 def preview(token: str):
-    """Check every row of the upload without writing; show the problems or what would be added."""
+    """Check every row of the upload without writing (a job); show the problems or what
+    would be added."""
     upload, data = _store().load(token, owner=current_user.username)
-    result = error = None
-    try:
-        result = _check(upload, data, dry_run=True)
-    except InvalidInput as exc:
-        error = exc
+    latest = latest_job(get_session(), key=_preview_key(upload))
+    if latest is not None and latest.state == DONE:
+        return _preview_page(upload, data, result_of(latest))
+    if latest is not None and latest.state in LIVE:
+        return redirect(url_for("jobs.show", job_id=latest.id))
+    return queue(kind=INTAKE_PREVIEW, key=_preview_key(upload), title=upload.name,
+                 params=_job_params(upload), payload=data)
+
+
+def _preview_page(upload, data: bytes, outcome: dict):
+    result, error = outcome["result"], outcome["error"]
     columns, bad_rows = _problem_rows(data, upload, error.problems) if error else ([], [])
     return render_template(
         "intake/preview.html", upload=upload, kind_title=KINDS[upload.kind][0], result=result,
@@ -149,6 +169,12 @@ def preview(token: str):
         other_problems=[p for p in (error.problems if error else []) if p.row is None],
         planned=(result.planned[:SHOW_PLANNED] if result else []), form=ConfirmForm(),
         rules=rulebook()), 422 if error else 200
+
+
+@shows(INTAKE_PREVIEW)
+def _preview_done(job, outcome):
+    upload, data = _store().load(json.loads(job.params)["token"], owner=job.owner)
+    return _preview_page(upload, data, outcome)
 
 
 @bp.get("/<token>/problems.csv")
@@ -159,11 +185,15 @@ def problems_csv(token: str):
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["row", "column", "message"])
-    try:
-        _check(upload, data, dry_run=True)
-    except InvalidInput as exc:
-        for p in exc.problems:
-            writer.writerow([p.row if p.row is not None else p.where, p.field, p.message])
+    latest = latest_job(get_session(), key=_preview_key(upload))
+    error = result_of(latest)["error"] if latest is not None and latest.state == DONE else None
+    if latest is None or latest.state != DONE:
+        try:
+            _check(upload, data, dry_run=True)
+        except InvalidInput as exc:
+            error = exc
+    for p in error.problems if error else ():
+        writer.writerow([p.row if p.row is not None else p.where, p.field, p.message])
     return current_app.response_class(
         out.getvalue(), mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{upload.name}.problems.csv"'})
@@ -178,14 +208,22 @@ def confirm(token: str):
     form = ConfirmForm()
     if not form.validate_on_submit():
         return redirect(url_for("intake.preview", token=token))
-    try:
-        result = _check(upload, data, dry_run=False)
-    except InvalidInput:
+    return queue(kind=INTAKE_CONFIRM, title=upload.name, params=_job_params(upload),
+                 key=job_key(INTAKE_CONFIRM, upload.owner, upload.token, upload.sha256),
+                 payload=data)
+
+
+@shows(INTAKE_CONFIRM)
+def _confirm_done(job, outcome):
+    """A finished import: what was added; or, when a row was (now) invalid, its problems."""
+    params = json.loads(job.params)
+    result, error = outcome["result"], outcome["error"]
+    if error is not None:
+        upload, data = _store().load(params["token"], owner=job.owner)
         flash(_("Nothing was written: the file has problems (see below)."), "error")
-        return redirect(url_for("intake.preview", token=token))
-    store.discard(token)
+        return _preview_page(upload, data, outcome)
     flash(_("%(name)s: %(rows)s rows; %(added)s added, %(unchanged)s were already there "
-            "(nothing is added twice).", name=upload.name, rows=result.rows,
+            "(nothing is added twice).", name=params["name"], rows=result.rows,
             added=result.added, unchanged=result.unchanged), "success")
     return redirect(url_for("intake.upload"))
 
