@@ -45,3 +45,21 @@ def test_a_name_is_stored_normalised_and_logs_in_whatever_its_case(session):
                              role="admin")
     assert account.username == "Li Wei" and account.username_key == "li wei"
     assert authenticate(session, username="LI WEI", password=STRONG).id == account.id
+
+
+def test_older_names_that_differ_only_by_case_each_still_log_in(session):
+    from sqlalchemy import update
+
+    from app.models import Account
+
+    ana = create_account(session, username="Ana", password=STRONG, role="admin")
+    other = create_account(session, username="ana-2", password="quiet lantern orchard 42",
+                           role="admin")
+    # As migration 0011 leaves a pair made before names were compared case-folded.
+    session.execute(update(Account).where(Account.id == other.id)
+                    .values(username="ana", username_key=f"ana#{other.id}"))
+    session.commit()
+    assert authenticate(session, username="ana", password="quiet lantern orchard 42").id \
+        == other.id
+    assert authenticate(session, username="Ana", password=STRONG).id == ana.id
+    assert authenticate(session, username="ANA", password=STRONG).id == ana.id

@@ -37,6 +37,7 @@ POLICY: dict[str, object] = {
     "static": EVERYONE, "public.index": EVERYONE, "public.scheme": EVERYONE,
     "lists.public_lists": EVERYONE, "transparency.index": EVERYONE,
     "transparency.digests_text": EVERYONE, "auth.login": EVERYONE, "auth.logout": EVERYONE,
+    "auth.password": EVERYONE - {"anonymous"},  # one's own password, whatever the role
     "i18n.choose": EVERYONE,  # the language switch: sets a cookie, redirects to a local path
     "residents.me": RES, "residents.change_consent": RES, "residents.change_contact": RES,
     # Another subject's record or objection: a resident is refused (404: no such record of theirs).

@@ -188,10 +188,12 @@ def authenticate(session: Session, *, username: str, password: str,
     name = username_key(username)[:MAX_USERNAME]  # "ANA" and "ana" are one name here too
     address = (address or "")[:64]
     _throttle(session, name, address)
+    # The name as typed first: two older accounts may differ only by case (the migration
+    # kept both); then the name as people read it.
     account = session.execute(
-        select(Account).where(Account.username_key == username_key(username))
-    ).scalar_one_or_none() or session.execute(
         select(Account).where(Account.username == username)
+    ).scalar_one_or_none() or session.execute(
+        select(Account).where(Account.username_key == username_key(username))
     ).scalar_one_or_none()
     ok = False
     if account is None or not account.active:
@@ -273,9 +275,11 @@ def change_password(session: Session, *, account_id: int, new_password: str, act
 
 
 def find_account(session: Session, username: str) -> Account:
-    """Return the account with this user name (compared as `username_key`), or NotFound."""
+    """Return the account with this user name (as typed, else as `username_key`), or
+    NotFound."""
     account = session.execute(select(Account).where(
-        Account.username_key == username_key(username))).scalar_one_or_none()
+        Account.username == username)).scalar_one_or_none() or session.execute(select(
+            Account).where(Account.username_key == username_key(username))).scalar_one_or_none()
     if account is None:
         raise NotFound(f"no account {username!r}")
     return account
