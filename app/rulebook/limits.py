@@ -17,7 +17,7 @@ class Limits:
 
     file_bytes: int = 1024 * 1024  # one file (the sample's largest is about 20 KB)
     total_bytes: int = 4 * 1024 * 1024  # every file of the rulebook (and its rule tests)
-    yaml_nodes: int = 50_000  # YAML nodes in one file (scalars, lists and mappings)
+    yaml_nodes: int = 50_000  # YAML nodes in all the files (scalars, lists, mappings)
     yaml_aliases: int = 100  # aliases (*name) in one file
 
     def too_big(self, size: int) -> str | None:

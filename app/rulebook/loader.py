@@ -166,8 +166,9 @@ def _build(files: dict[str, str], sink: Sink, limits: Limits | None) -> Rulebook
         return None
     parsed: list[tuple[str, LineDict]] = []
     maybe_scheme = False
+    used: list[int] = []  # YAML nodes read so far: the limit is on all the files together
     for relative, text in sorted(files.items()):
-        data = _parse_file(relative, text, sink, limits)
+        data = _parse_file(relative, text, sink, limits, used)
         if isinstance(data, str):  # could not be parsed: judge what it may define
             keys = set(_TOP_KEY_RE.findall(data))
             maybe_scheme |= "scheme" in keys or bool(keys & set(_SCHEME_HINTS))
@@ -219,13 +220,15 @@ def _build(files: dict[str, str], sink: Sink, limits: Limits | None) -> Rulebook
 _UNUSABLE = object()
 
 
-def _parse_file(relative: str, text: object, sink: Sink, limits: Limits | None) -> object:
+def _parse_file(relative: str, text: object, sink: Sink, limits: Limits | None,
+                used: list[int]) -> object:
     """Return the file's top mapping, its text if it cannot be parsed, _UNUSABLE or None."""
     if not isinstance(text, str):
         sink.error(relative, 0, f"the stored file is not text (got {show(text)})")
         return None
-    data, problems = parse_yaml(text, max_nodes=limits.yaml_nodes if limits else None,
-                                max_aliases=limits.yaml_aliases if limits else None)
+    data, problems = parse_yaml(
+        text, max_nodes=limits.yaml_nodes if limits else None,
+        max_aliases=limits.yaml_aliases if limits else None, used=used)
     for line, message in problems:
         sink.error(relative, line, message)
     if data is None and problems:

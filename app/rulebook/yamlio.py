@@ -67,11 +67,11 @@ class LineLoader(yaml.SafeLoader):
     """A SafeLoader that records lines, reports duplicate keys and leaves dates as text."""
 
     def __init__(self, stream: str, *, max_nodes: int | None = None,
-                 max_aliases: int | None = None) -> None:
+                 max_aliases: int | None = None, nodes: int = 0) -> None:
         super().__init__(stream)
         self.problems: list[tuple[int, str]] = []
         self.max_nodes, self.max_aliases = max_nodes, max_aliases
-        self.nodes = self.aliases = 0
+        self.nodes, self.aliases = nodes, 0  # `nodes`: read before, in other files
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         # Counted as they are composed, before anything is built from them.
@@ -84,8 +84,9 @@ class LineLoader(yaml.SafeLoader):
         else:
             self.nodes += 1
             if self.max_nodes is not None and self.nodes > self.max_nodes:
-                raise TooBig(line, f"more than {self.max_nodes} YAML values in one file (setting "
-                             "RULES_MAX_YAML_NODES): split the file or write fewer rows")
+                raise TooBig(line, f"more than {self.max_nodes} YAML values (setting "
+                             "RULES_MAX_YAML_NODES, for all the files together): write fewer "
+                             "rows")
         return super().compose_node(parent, index)
 
     def _event_line(self) -> int:
@@ -178,15 +179,18 @@ LineLoader.add_constructor("tag:yaml.org,2002:map", LineLoader.construct_line_di
 LineLoader.add_constructor(_TIMESTAMP, LineLoader.construct_plain_text)
 
 
-def parse_yaml(text: str, *, max_nodes: int | None = None,
-               max_aliases: int | None = None) -> tuple[Any, list[tuple[int, str]]]:
+def parse_yaml(text: str, *, max_nodes: int | None = None, max_aliases: int | None = None,
+               used: list[int] | None = None) -> tuple[Any, list[tuple[int, str]]]:
     """Parse one YAML document; return its value (None on failure) and (line, message) problems.
 
-    `max_nodes`, `max_aliases`: refuse a document with more (None: no limit).
+    `max_nodes`: refuse more nodes than that, with those of `used` (the nodes of the files
+    read before, to which this one's are appended); `max_aliases`: refuse a document with
+    more aliases. None: no limit.
     """
     loader: LineLoader | None = None
+    before = sum(used) if used is not None else 0
     try:
-        loader = LineLoader(text, max_nodes=max_nodes, max_aliases=max_aliases)
+        loader = LineLoader(text, max_nodes=max_nodes, max_aliases=max_aliases, nodes=before)
         data = loader.get_single_data()
     except TooBig as exc:
         return None, [(exc.line, exc.message)]
@@ -205,6 +209,8 @@ def parse_yaml(text: str, *, max_nodes: int | None = None,
         return None, [(1, f"YAML syntax error: {exc}")]
     finally:
         if loader is not None:
+            if used is not None:
+                used.append(loader.nodes - before)
             loader.dispose()
     return data, loader.problems
 

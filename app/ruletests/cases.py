@@ -106,9 +106,11 @@ def read_cases(files: dict[str, str], sink: Sink, limits: Limits | None = None) 
     """Read every rule test file; record problems in `sink` and return the cases read
     (`limits`: on the YAML of each file, None for none)."""
     cases: list[Case] = []
+    used: list[int] = []  # the limit is on all the files together
     for relative, text in sorted(files.items()):
-        data, problems = parse_yaml(text, max_nodes=limits.yaml_nodes if limits else None,
-                                    max_aliases=limits.yaml_aliases if limits else None)
+        data, problems = parse_yaml(
+            text, max_nodes=limits.yaml_nodes if limits else None,
+            max_aliases=limits.yaml_aliases if limits else None, used=used)
         for line, message in problems:
             sink.error(relative, line, message)
         if data is None:

@@ -40,9 +40,15 @@ def test_too_many_values_or_aliases_are_refused_while_parsing():
     many = "table: many\ndepartments: [court]\nrules: [" + "1, " * 60_000 + "1]\n"
     started = time.process_time()
     result = check_rulebook_texts({**files, "conduct/many.yaml": many}, limits=Limits())
-    assert ("rules/conduct/many.yaml", 3, "more than 50000 YAML values in one file (setting "
-            "RULES_MAX_YAML_NODES): split the file or write fewer rows") in [
+    assert ("rules/conduct/many.yaml", 3, "more than 50000 YAML values (setting "
+            "RULES_MAX_YAML_NODES, for all the files together): write fewer rows") in [
         (p.file, p.line, p.message) for p in result.problems]
+    # The limit is on all the files together: four files of 15,000 values each.
+    quarter = "table: q{}\ndepartments: [court]\nrules: [" + "1, " * 15_000 + "1]\n"
+    result = check_rulebook_texts({**files, **{f"conduct/q{k}.yaml": quarter.format(k)
+                                               for k in range(4)}}, limits=Limits())
+    assert [p.file for p in result.problems if "more than 50000" in p.message][0] == \
+        "rules/conduct/q3.yaml"
     assert time.process_time() - started < 30  # refused early, not after building it all
     aliases = ("table: a\ndepartments: [court]\nx: &x [1, 2]\nrules: ["
                + ", ".join(["*x"] * 101) + "]\n")
