@@ -63,6 +63,12 @@ def _switch_sealing(on: bool) -> None:
 _ORIGINAL: tuple = ()
 
 
+def _dispose(app) -> None:
+    from app.db import get_engine
+
+    get_engine(app).dispose()
+
+
 def _import(url: str, path: Path, *, sealed: bool) -> tuple[float, float]:
     from app.db import session_scope
     from app.rulebook import load_rulebook
@@ -78,6 +84,7 @@ def _import(url: str, path: Path, *, sealed: bool) -> tuple[float, float]:
                             name=path.name, recorded_by="bench", today=common.CITY_TODAY)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     _switch_sealing(True)
+    _dispose(app)
     return seconds, cpu
 
 
@@ -107,6 +114,7 @@ def _one_by_one(url: str, count: int, *, sealed: bool) -> list[float]:
                            today=common.CITY_TODAY)
             out.append(time.process_time() - started)
     _switch_sealing(True)
+    _dispose(app)
     return out
 
 
@@ -158,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
     assert result.ok, (result.where(), result.reason)
+    _dispose(app)  # PostgreSQL copies the city as a template: no session may be open on it
 
     csv_path = common.WORKDIR / f"seal_import_{args.rows}.csv"
     write_csv(url, csv_path, args.rows, common.CITY_TODAY)
