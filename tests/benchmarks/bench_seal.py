@@ -9,6 +9,8 @@ migration 0012 seals the facts stored before sealing existed (timed too). Then:
 - read once: every row of every sealed table and of the audit trail, streamed, nothing
   computed (the floor of any check of the rows);
 - verify: `chain.verify(facts=True)`, what `flask audit verify` runs, with its peak memory;
+- one by one: tickets recorded through the service one at a time (what the API does per
+  request), p50 and p95 per call, with and without sealing;
 - import: the same CSV of N rows imported by the service into two copies of the city, one
   with sealing and one with it switched off (the listeners removed and the import's
   hashing skipped), alternating, best of `--repeat`.
@@ -22,7 +24,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 
 from tests.benchmarks import common
 from tests.benchmarks.bench_import import DEPARTMENT, write_csv
@@ -61,7 +63,13 @@ def _switch_sealing(on: bool) -> None:
 _ORIGINAL: tuple = ()
 
 
-def _import(url: str, path: Path, *, sealed: bool) -> float:
+def _dispose(app) -> None:
+    from app.db import get_engine
+
+    get_engine(app).dispose()
+
+
+def _import(url: str, path: Path, *, sealed: bool) -> tuple[float, float]:
     from app.db import session_scope
     from app.rulebook import load_rulebook
     from app.services.records.conduct import import_records_file
@@ -71,12 +79,48 @@ def _import(url: str, path: Path, *, sealed: bool) -> float:
     rulebook = load_rulebook(common.RULES)
     data = path.read_bytes()
     with app.app_context(), session_scope(app, write=True) as session:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         import_records_file(session, rulebook=rulebook, department=DEPARTMENT, data=data,
                             name=path.name, recorded_by="bench", today=common.CITY_TODAY)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     _switch_sealing(True)
-    return seconds
+    _dispose(app)
+    return seconds, cpu
+
+
+def _one_by_one(url: str, count: int, *, sealed: bool) -> list[float]:
+    """Record `count` tickets one by one through the service; return each call's CPU
+    seconds (this process's: on a shared machine the wall clock measures the neighbours)."""
+    from app.db import session_scope
+    from app.rulebook import load_rulebook
+    from app.services.intake.drafts import RecordDraft
+    from app.services.records.conduct import record_conduct
+
+    app = common.make_app(url)
+    _switch_sealing(sealed)
+    rulebook = load_rulebook(common.RULES)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        persons = conn.execute(text("SELECT subject_id FROM subject WHERE kind = 'person' "
+                                    "ORDER BY subject_id LIMIT :n"), {"n": count}).scalars().all()
+    engine.dispose()
+    out = []
+    with app.app_context(), session_scope(app, write=True) as session:
+        for n, sid in enumerate(persons):
+            started = time.process_time()
+            record_conduct(session, RecordDraft(subject_id=sid, rule_code="TRAFFIC-TICKET",
+                                                occurred_on=common.CITY_TODAY, evidence=f"{n}"),
+                           rulebook=rulebook, department=DEPARTMENT, recorded_by="bench",
+                           today=common.CITY_TODAY)
+            out.append(time.process_time() - started)
+    _switch_sealing(True)
+    _dispose(app)
+    return out
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -87,6 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--records", type=int, default=20000)
     parser.add_argument("--rows", type=int, default=20000, help="rows in the imported file")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--one-by-one", type=int, default=200,
+                        help="records made one by one through the service, with and without")
     args = parser.parse_args(argv)
 
     import app.services.records.bulk as bulk
@@ -120,20 +166,26 @@ def main(argv: list[str] | None = None) -> None:
         peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
     assert result.ok, (result.where(), result.reason)
+    _dispose(app)  # PostgreSQL copies the city as a template: no session may be open on it
 
     csv_path = common.WORKDIR / f"seal_import_{args.rows}.csv"
     write_csv(url, csv_path, args.rows, common.CITY_TODAY)
-    times: dict[bool, list[float]] = {True: [], False: []}
+    times: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
     for n in range(args.repeat):
         for on in ((False, True) if n % 2 == 0 else (True, False)):
             copy = common.copy_city(url, f"citypoints_bench_seal_copy_{int(on)}")
             try:
                 times[on].append(_import(copy, csv_path, sealed=on))
             finally:
-                engine = create_engine(copy)
-                engine.dispose()
                 common.drop_city(copy)
-    with_s, without_s = min(times[True]), min(times[False])
+    (with_s, with_cpu), (without_s, without_cpu) = min(times[True]), min(times[False])
+    single: dict[bool, list[float]] = {}
+    for on in (False, True):
+        copy = common.copy_city(url, f"citypoints_bench_seal_one_{int(on)}")
+        try:
+            single[on] = _one_by_one(copy, args.one_by_one, sealed=on)
+        finally:
+            common.drop_city(copy)
     print(common.table(["what", "seconds", "CPU s", "ratio"], [
         ["build the city (not part of the figures)", round(built, 2), "", ""],
         [f"seal {sealed} stored facts (migration 0012)", round(seal_seconds, 2), "", ""],
@@ -142,9 +194,15 @@ def main(argv: list[str] | None = None) -> None:
         [f"audit verify, facts checked: {result.facts} (peak {peak_mb:.0f} MB traced)",
          round(verify_seconds, 2), round(verify_cpu, 2),
          f"{verify_seconds / read_seconds:.2f} (CPU {verify_cpu / read_cpu:.2f})"],
-        [f"import {args.rows} rows without sealing", round(without_s, 2), "", 1.0],
-        [f"import {args.rows} rows with sealing", round(with_s, 2), "",
-         round(with_s / without_s, 3)],
+        [f"import {args.rows} rows without sealing", round(without_s, 2),
+         round(without_cpu, 2), 1.0],
+        [f"import {args.rows} rows with sealing", round(with_s, 2), round(with_cpu, 2),
+         f"{with_s / without_s:.3f} (CPU {with_cpu / without_cpu:.3f})"],
+        [f"one record through the service, CPU p50 / p95 ms, without sealing "
+         f"({args.one_by_one} calls)",
+         f"{_p(single[False], 0.5):.2f} / {_p(single[False], 0.95):.2f}", "", ""],
+        ["... with sealing", f"{_p(single[True], 0.5):.2f} / {_p(single[True], 0.95):.2f}",
+         "", f"+{_p(single[True], 0.95) - _p(single[False], 0.95):.2f} ms at p95"],
     ]))
     print(common.usage())
 

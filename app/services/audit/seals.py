@@ -262,7 +262,7 @@ def _insert(session: Session, start: int, leaves: Sequence[tuple[str, str, str]]
         finally:
             cursor.close()
         return
-    session.execute(insert(FactSeal), [
+    conn.execute(insert(FactSeal.__table__), [  # Core: a few rows, no ORM bookkeeping
         {"position": n, "kind": kind, "fact_key": key, "leaf_hash": leaf}
         for n, (kind, key, leaf) in enumerate(leaves, start)])
 
