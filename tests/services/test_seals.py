@@ -29,10 +29,10 @@ def build_city(session, rulebook) -> list[str]:
     import_subjects(session, [SubjectDraft(subject_id=sid, kind="person", name=f"P {n}",
                                            district="Yatou", consent=n % 2 == 0)
                               for n, sid in enumerate(ids)], name="register.csv",
-                    actor="clerk", today=TODAY)
+                    actor="clerk", department=None, today=TODAY)
     import_subjects(session, [SubjectDraft(subject_id=ids[0], kind="person", name="Renamed",
                                            district="Yatou", consent=True)],
-                    name="register2.csv", actor="clerk", today=TODAY)
+                    name="register2.csv", actor="clerk", department=None, today=TODAY)
     set_consent(session, subject_id=ids[1], consent=True, actor="resident", today=TODAY)
     import_records(session, [RecordDraft(subject_id=sid, rule_code="TRAFFIC-TICKET",
                                          occurred_on=TODAY - timedelta(days=n + 1),

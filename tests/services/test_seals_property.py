@@ -69,7 +69,7 @@ def _write(session, rulebook, op, n):
     else:
         import_subjects(session, [SubjectDraft(subject_id=new_person_id(), kind="person",
                                                name=f"New {n}")],
-                        name="more.csv", actor="clerk", today=TODAY)
+                        name="more.csv", actor="clerk", department=None, today=TODAY)
 
 
 def _tamper(conn, kind, op, n):
