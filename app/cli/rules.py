@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.cli.options import day_or_today, fail, rulebook, rulebook_registry
+from app.cli.options import TerminalProgress, day_or_today, fail, rulebook, rulebook_registry
 from app.db import session_scope
 from app.errors import CitypointsError
 
@@ -85,11 +85,11 @@ def rules_simulate(directory: str, as_of: str | None, sample: int | None, as_jso
     try:
         candidate = candidate_from_dir(directory)
         in_force = rulebook()
-        with session_scope() as session:
+        with session_scope() as session, TerminalProgress("simulate") as progress:
             report = simulate(session, in_force=in_force, candidate=candidate.rulebook,
                               as_of=day, actor=actor, source=directory,
                               sample=current_app.config["SIMULATION_SAMPLE"]
-                              if sample is None else sample)
+                              if sample is None else sample, progress=progress)
     except CitypointsError as error:
         fail(error)
     if as_json:

@@ -7,7 +7,7 @@ import json
 import click
 from flask.cli import with_appcontext
 
-from app.cli.options import day_or_today, fail, rulebook
+from app.cli.options import TerminalProgress, day_or_today, fail, rulebook
 from app.db import session_scope
 from app.errors import CitypointsError
 
@@ -21,10 +21,10 @@ def recompute_command(as_of: str | None, full: bool) -> None:
     """Run the nightly recompute now and print what it did."""
     from app.services.standings.recompute import recompute
 
-    with session_scope() as session:
+    with session_scope() as session, TerminalProgress("recompute") as progress:
         try:
             summary = recompute(session, rulebook=rulebook(), as_of=day_or_today(as_of),
-                                triggered_by="cli", incremental=not full)
+                                triggered_by="cli", incremental=not full, progress=progress)
         except CitypointsError as error:
             fail(error)
     click.echo(f"run {summary.run_id} as of {summary.as_of} ({summary.scope}, "
