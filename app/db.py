@@ -175,16 +175,22 @@ def used_replica() -> bool:
     return isinstance(g.get("db_session"), ReplicaReadSession)
 
 
+def reader_will_read_this_write() -> None:
+    """Say that this GET writes something its browser reads next (a job it queues)."""
+    g.reader_wrote = True
+
+
 def _remember_writes(response):
     """After a request that may have written, note the primary's WAL position for later reads.
 
-    Only requests that mean to change something (not GET or HEAD) are noted: a GET's own
-    writes are the audit of a look, which the reader never reads back.
+    Only requests that mean to change something (not GET or HEAD) are noted, and a GET that
+    says so (`reader_will_read_this_write`): a GET's other writes are the audit of a look,
+    which the reader never reads back.
     """
     if getattr(g, "lsn_replayed", False):
         web_session.pop(LSN_KEY, None)
         response.delete_cookie(LSN_COOKIE)
-    if request.method in READS or "db_session" not in g:
+    if "db_session" not in g or (request.method in READS and not g.get("reader_wrote")):
         return response
     with get_engine().connect() as conn:
         lsn = conn.execute(text("SELECT CAST(pg_current_wal_lsn() AS text)")).scalar_one()

@@ -8,7 +8,7 @@ import sys
 import click
 from flask.cli import AppGroup, with_appcontext
 
-from app.cli.options import day_or_today, fail
+from app.cli.options import TerminalProgress, day_or_today, fail
 from app.db import get_engine, session_scope
 from app.errors import CitypointsError
 
@@ -32,8 +32,8 @@ def audit_verify(digests_file) -> None:
         except ValueError as error:
             raise click.BadParameter(f"not a digest line (DATE ID HASH [SIZE ROOT]): {error}"
                                      ) from None
-    with session_scope() as session:
-        result = verify(session, digests=digests, facts=True)
+    with session_scope() as session, TerminalProgress("audit verify") as progress:
+        result = verify(session, digests=digests, facts=True, progress=progress)
     if not result.ok:
         click.echo(f"BROKEN at {result.where()}: {result.reason}", err=True)
         sys.exit(1)

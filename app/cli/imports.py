@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
-from app.cli.options import fail, rulebook, today
+from app.cli.options import TerminalProgress, fail, rulebook, today
 from app.db import session_scope
 from app.errors import CitypointsError
 
@@ -57,13 +56,12 @@ def records_import(file: str, department: str, actor: str | None) -> None:
     with session_scope() as session:
         try:
             drafts = read_drafts(Path(file).read_bytes(), name=file, kind=RECORD_FILE)
-            show = len(drafts) >= 10000 and sys.stderr.isatty()
-            with click.progressbar(length=len(drafts), label="checking rows", file=sys.stderr,
-                                   hidden=not show) as bar:
+            with TerminalProgress("checking rows") as bar:
                 result = import_records(session, drafts, rulebook=rulebook(),
                                         department=department,
                                         recorded_by=actor or f"cli:{department}",
-                                        today=today(), name=file, progress=bar.update)
+                                        today=today(), name=file,
+                                        progress=bar.rows(len(drafts)))
         except CitypointsError as error:
             fail(error)
     click.echo(f"{file}: {result.rows} rows, {result.added} records added, "

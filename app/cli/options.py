@@ -4,7 +4,7 @@ option, and printing a user's error before exiting 1."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import NoReturn
 
@@ -72,3 +72,58 @@ def fail(error: CitypointsError) -> NoReturn:
         for item in details:
             click.echo(f"  {item}", err=True)
     sys.exit(1)
+
+
+class TerminalProgress:
+    """A progress callback, `progress(done, total, step)`, drawing a bar on stderr.
+
+    It draws only when stderr is a terminal: piped or redirected, a command prints only its
+    result. Use it as a context manager; the bar is closed at the end.
+    """
+
+    def __init__(self, label: str, *, stream=None):
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.shown = _is_terminal(self.stream)
+        self._bar = None
+        self._total = 0
+
+    def __call__(self, done: int, total: int, step: str = "") -> None:
+        if not self.shown:
+            return
+        if self._bar is None or total != self._total:
+            self.close()
+            self._total = max(total, 1)
+            self._bar = click.progressbar(length=self._total, label=self.label,
+                                          file=self.stream, show_pos=True)
+            self._bar.__enter__()
+        self._bar.label = f"{self.label}: {step}" if step else self.label
+        self._bar.update(max(0, min(done, self._total) - self._bar.pos))
+
+    def rows(self, total: int) -> Callable[[int], None]:
+        """Return an increment callback (`progress(n)`) for a job of `total` rows."""
+        seen = [0]
+
+        def step(n: int) -> None:
+            seen[0] += n
+            self(seen[0], total, "")
+
+        return step
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+    def __enter__(self) -> TerminalProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False

@@ -10,7 +10,14 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.cli.options import allow_far_date, fail, rulebook, rulebook_registry, run_day
+from app.cli.options import (
+    TerminalProgress,
+    allow_far_date,
+    fail,
+    rulebook,
+    rulebook_registry,
+    run_day,
+)
 from app.db import session_scope
 from app.errors import CitypointsError
 
@@ -87,11 +94,11 @@ def rules_simulate(directory: str, as_of: str | None, sample: int | None, as_jso
         candidate = candidate_from_dir(directory, limits=rulebook_registry().limits)
         in_force = rulebook()
         day = run_day(as_of, rulebooks=[in_force, candidate.rulebook], allow_far=allow_far)
-        with session_scope() as session:
+        with session_scope() as session, TerminalProgress("simulate") as progress:
             report = simulate(session, in_force=in_force, candidate=candidate.rulebook,
                               as_of=day, actor=actor, source=directory,
                               sample=current_app.config["SIMULATION_SAMPLE"]
-                              if sample is None else sample)
+                              if sample is None else sample, progress=progress)
     except CitypointsError as error:
         fail(error)
     if as_json:

@@ -7,7 +7,14 @@ import json
 import click
 from flask.cli import with_appcontext
 
-from app.cli.options import allow_far_date, day_or_today, fail, rulebook, run_day
+from app.cli.options import (
+    TerminalProgress,
+    allow_far_date,
+    day_or_today,
+    fail,
+    rulebook,
+    run_day,
+)
 from app.db import session_scope
 from app.errors import CitypointsError
 
@@ -24,10 +31,10 @@ def recompute_command(as_of: str | None, full: bool, allow_far: bool) -> None:
 
     in_force = rulebook()
     day = run_day(as_of, rulebooks=[in_force], allow_far=allow_far)
-    with session_scope() as session:
+    with session_scope() as session, TerminalProgress("recompute") as progress:
         try:
             summary = recompute(session, rulebook=in_force, as_of=day,
-                                triggered_by="cli", incremental=not full)
+                                triggered_by="cli", incremental=not full, progress=progress)
         except CitypointsError as error:
             fail(error)
     click.echo(f"run {summary.run_id} as of {summary.as_of} ({summary.scope}, "

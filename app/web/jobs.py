@@ -12,7 +12,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from app.db import get_session
+from app.db import get_session, reader_will_read_this_write
 from app.errors import Conflict
 from app.models import Job
 from app.services import jobs as job_service
@@ -41,6 +41,7 @@ def queue(*, kind: str, key: str, title: str, params: dict, payload: bytes | Non
     An identical job still queued or running is not started again: the browser goes to it,
     with a message saying so.
     """
+    reader_will_read_this_write()  # the job's page, next, must find the job
     try:
         job = job_service.submit(get_session(), kind=kind, owner=current_user.username,
                                  key=key, title=title, params=params, payload=payload)

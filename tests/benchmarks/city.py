@@ -33,6 +33,7 @@ Why it is fast (10 million records in a few minutes on two cores):
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import random
 import sqlite3
@@ -49,6 +50,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, text
 
 from app import clock
+from app.cli.options import TerminalProgress
 from app.identifiers import organisation_id, person_id
 from app.migrations import upgrade
 from app.rulebook import Rulebook, load_rulebook
@@ -423,13 +425,12 @@ def build_city(engine: Engine, *, subjects: int, records: int, seed: int = 2026,
                   for i in range(len(days))]
         kinds = bytes(0 if row[1] == "person" else 1 for row in people)
         stored = 0
-        for packed in _records(rng, kinds, rule_days, counts):
-            sink.records(rule_days.in_import_order(packed), stored)
-            stored += len(packed)
-            if not quiet:
-                print(f"\r{stored:>12,} records", end="", file=sys.stderr)
-        if not quiet:
-            print(file=sys.stderr)
+        # A bar on a terminal (none when piped, or when quiet).
+        with TerminalProgress("records", stream=io.StringIO() if quiet else sys.stderr) as bar:
+            for packed in _records(rng, kinds, rule_days, counts):
+                sink.records(rule_days.in_import_order(packed), stored)
+                stored += len(packed)
+                bar(stored, records, "")
         mark = lap("records", mark)
 
         voided, repaired, objections = _conduct_history(sink, today)

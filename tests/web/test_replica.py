@@ -236,3 +236,24 @@ def test_without_the_setting_nothing_changes(database_url):
             assert type(get_session()) is Session
     finally:
         get_engine(app).dispose()
+
+
+def test_a_job_queued_by_a_get_is_found_on_its_page(client, login, recorder, new_subject,
+                                                    paused_replay, wait_replayed, servers):
+    import io
+
+    login(recorder.username, PASSWORD)
+    page = client.get("/officials/intake")
+    wait_replayed()
+    with paused_replay():
+        posted = client.post("/officials/intake", data={
+            "csrf_token": csrf_token(page.get_data(as_text=True)), "kind": "records",
+            "file": (io.BytesIO(b"subject_id,rule_code,occurred_on,evidence,external_ref\n"
+                                + f"{new_subject()},TRAFFIC-TICKET,2026-01-05,t,T-1\n".encode()),
+                     "traffic.csv")}, content_type="multipart/form-data")
+        queued, where = servers(lambda: client.get(posted.headers["Location"]))
+        assert queued.status_code == 303 and "INSERT" in where["primary"]
+        job_page, where = servers(lambda: client.get(queued.headers["Location"]))
+        assert job_page.status_code == 200, "the job's page must find the job it just queued"
+        assert "Waiting for the job worker" in page_text(job_page)
+        assert _reads(where["primary"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -172,7 +173,8 @@ def published_digests(session: Session) -> list[Digest]:
 
 
 def verify(session: Session, *, digests: list[Digest] | None = None,
-           after: VerifyResult | None = None, facts: bool = False) -> VerifyResult:
+           after: VerifyResult | None = None, facts: bool = False,
+           progress: Callable[[int, int, str], None] | None = None) -> VerifyResult:
     """Walk the chain in order; report the first event whose hash or link does not hold,
     or that differs from a digest published earlier (a rewritten history).
 
@@ -208,10 +210,16 @@ def verify(session: Session, *, digests: list[Digest] | None = None,
     walked_from = count
     fact_rows = 0
     head_id, head_hash = (after.head_id, after.head_hash) if resumed else (0, GENESIS)
+    total = 0
+    if progress is not None:  # `progress(done, total, step)` hears every 1,000 events
+        total = count + session.execute(
+            query.with_only_columns(func.count()).order_by(None)).scalar_one()
     rows = session.execute(query, execution_options={"yield_per": 10_000}).scalars()
     seen_heads = set()
     for event in rows:
         count += 1
+        if progress is not None and count % 1000 == 0:
+            progress(count, total, "events checked")
         published = expected_heads.get(event.id)
         if published is not None:
             seen_heads.add(event.id)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -36,6 +37,7 @@ __all__ = ["RunSummary", "recompute", "standings_day", "last_runs", "points_tabl
            "measures_table"]
 
 log = logging.getLogger(__name__)
+_STEPS = 4
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class RunSummary:
 
 
 def recompute(session: Session, *, rulebook: Rulebook, as_of: date,
-              triggered_by: str = "system", incremental: bool = False) -> RunSummary:
+              triggered_by: str = "system", incremental: bool = False,
+              progress: Callable[[int, int, str], None] | None = None) -> RunSummary:
     """Recompute the standings on `as_of`; all or nothing, one run at a time.
 
     With `incremental` (the nightly job), only the subjects that can have changed since
@@ -60,7 +63,8 @@ def recompute(session: Session, *, rulebook: Rulebook, as_of: date,
     Both give the same standings, flags and measures. A full run writes every standing row
     (`standing.as_of` is its day); an incremental run writes only the rows that changed,
     so there `standing.as_of` is the day a row last changed and the day of the standings
-    as a whole is the last successful run's (`standings_day`).
+    as a whole is the last successful run's (`standings_day`). `progress(done, total,
+    step)`, when given, hears of each step as it starts.
     """
     if in_transaction(session):  # the run's row must be committed before its work starts
         raise RuntimeError("the recompute owns its transactions: call it outside one")
@@ -69,7 +73,8 @@ def recompute(session: Session, *, rulebook: Rulebook, as_of: date,
     started = time.perf_counter()
     try:
         with transaction(session):
-            summary = _recompute(session, rulebook, as_of, run_id, incremental, started)
+            summary = _recompute(session, rulebook, as_of, run_id, incremental, started,
+                                 progress or _silent)
     except BaseException as error:
         bookkeeping.mark_failed(session, run_id, error,
                                 duration_ms=int((time.perf_counter() - started) * 1000))
@@ -80,20 +85,29 @@ def recompute(session: Session, *, rulebook: Rulebook, as_of: date,
     return summary
 
 
+def _silent(done: int, total: int, step: str) -> None:
+    pass
+
+
 def _recompute(session: Session, rulebook: Rulebook, as_of: date, run_id: int,
-               incremental: bool, started: float) -> RunSummary:
+               incremental: bool, started: float,
+               progress: Callable[[int, int, str], None]) -> RunSummary:
+    progress(0, _STEPS, "waiting for the run lock")
     bookkeeping.acquire(session)
     bookkeeping.prepare(session)
     # Runs left "running" by a process that died can be closed now: we hold the lock.
     bookkeeping.close_abandoned(session, run_id)
     marks = bookkeeping.watermarks(session)  # before reading any fact: what commits later is above
     base = bookkeeping.base_run(session, rulebook, as_of, run_id) if incremental else None
+    progress(1, _STEPS, "points")
     if base is not None:
         recomputed = scope_table(session, rulebook, base, as_of)
         points_table(session, rulebook=rulebook, day=as_of, table="cp_new", restrict="cp_scope")
     else:
         points_table(session, rulebook=rulebook, day=as_of, table="cp_new")
+    progress(2, _STEPS, "tier changes")
     changes = writes.log_tier_changes(session, as_of, run_id)
+    progress(3, _STEPS, "writing standings, flags and measures")
     if base is not None:
         writes.write_incremental(session, rulebook, as_of, run_id)
         subjects = run(session, "SELECT COUNT(*) FROM standing").scalar_one()
@@ -103,6 +117,7 @@ def _recompute(session: Session, rulebook: Rulebook, as_of: date, run_id: int,
     for table in ("cp_new", "cp_scope"):
         run(session, f"DROP TABLE IF EXISTS {table}")
     scope = "incremental" if base is not None else "full"
+    progress(_STEPS, _STEPS, "done")
     duration = int((time.perf_counter() - started) * 1000)
     bookkeeping.close_run(session, run_id, status="ok", subjects=subjects,
                           tier_changes=changes, duration_ms=duration, scope=scope,
