@@ -143,4 +143,4 @@ def test_demo_is_safe_to_run_twice(runner, session):
 def test_db_upgrade_is_idempotent(runner):
     result = runner.invoke(args=["db", "upgrade"])
     # The feature areas' branches (0002, 0004, ...) are merged into one head.
-    assert result.exit_code == 0 and "database at revision 0009 " in result.output
+    assert result.exit_code == 0 and "database at revision 0014 " in result.output

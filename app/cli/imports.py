@@ -22,7 +22,7 @@ records_cli = AppGroup("records", help="Conduct records.")
 def subjects_import(file: str, actor: str) -> None:
     """Import or update the register from CSV.
 
-    Columns: subject_id,kind,name,district,village,legal_representative,consent.
+    Columns: subject_id,kind,name,district,village,legal_representative,consent[,language].
     """
     from app.services.subjects.register import import_subjects_file
 

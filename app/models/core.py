@@ -29,6 +29,9 @@ class Subject(SQLModel, table=True):
     legal_representative: str | None = Field(default=None, max_length=200, index=True)
     consent: bool = Field(default=False)
     consent_changed_on: date | None = None
+    # The language notices are written in (en, zh): the register's or the resident's own
+    # choice; None: the scheme's first language.
+    language: str | None = Field(default=None, max_length=8)
     registered_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
 
