@@ -39,6 +39,7 @@ POLICY: dict[str, object] = {
     "transparency.digests_text": EVERYONE, "auth.login": EVERYONE, "auth.logout": EVERYONE,
     "i18n.choose": EVERYONE,  # the language switch: sets a cookie, redirects to a local path
     "residents.me": RES, "residents.change_consent": RES, "residents.change_contact": RES,
+    "residents.change_language": RES,
     # Another subject's record or objection: a resident is refused (404: no such record of theirs).
     "residents.object_to_record": set(), "residents.ask_for_reconsideration": set(),
     "officials.home": OFFICIALS, "officials.subjects": FILES, "officials.subject_file": FILES,
