@@ -28,7 +28,7 @@ def subjects_import(file: str, actor: str, department: str | None,
                     consent_reason: str | None) -> None:
     """Import or update the register from CSV.
 
-    Columns: subject_id,kind,name,district,village,legal_representative,consent.
+    Columns: subject_id,kind,name,district,village,legal_representative,consent[,language].
     """
     from app.services.subjects.register import import_subjects_file
 

@@ -31,6 +31,9 @@ class Subject(SQLModel, table=True):
     legal_representative_since: date | None = None
     consent: bool = Field(default=False)
     consent_changed_on: date | None = None
+    # The language notices are written in (en, zh): the register's or the resident's own
+    # choice; None: the scheme's first language.
+    language: str | None = Field(default=None, max_length=8)
     registered_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
 

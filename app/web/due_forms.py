@@ -84,5 +84,9 @@ class ContactForm(FlaskForm):
                         render_kw={"type": "email", "maxlength": 254, "autocomplete": "email"})
 
 
+class LanguageForm(FlaskForm):
+    language = StringField(_l("Language of my notices"))
+
+
 class PostedForm(FlaskForm):
     """Marks the letters listed on the page as posted (their ids come as `outbox_id`)."""

@@ -78,7 +78,9 @@ def local_day(value: date | None) -> str:
 
 
 def local_duration(value: object) -> str:
-    """Return a duration ("1y", or a Duration) in words in the page's language ("1 year")."""
+    """Return a duration as written ("1y") in English pages, in words in the others."""
+    if current_language() == DEFAULT:
+        return str(value or "")
     try:
         duration = value if isinstance(value, Duration) else Duration.parse(str(value or ""))
     except ValueError:

@@ -40,6 +40,7 @@ POLICY: dict[str, object] = {
     "auth.password": EVERYONE - {"anonymous"},  # one's own password, whatever the role
     "i18n.choose": EVERYONE,  # the language switch: sets a cookie, redirects to a local path
     "residents.me": RES, "residents.change_consent": RES, "residents.change_contact": RES,
+    "residents.change_language": RES,
     # Another subject's record or objection: a resident is refused (404: no such record of theirs).
     "residents.object_to_record": set(), "residents.ask_for_reconsideration": set(),
     "residents.apply_for_record_repair": set(), "residents.object_to_list_entry": set(),

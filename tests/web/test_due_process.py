@@ -299,6 +299,20 @@ def test_a_resident_sets_where_notices_are_mailed(client, login, resident):
     assert "Notices will be emailed to wang@example.org" in page_text(done)
 
 
+def test_a_resident_chooses_the_language_of_their_notices(client, login, resident, db):
+    from app.models import Subject
+
+    login(resident.username, PASSWORD)
+    assert 'name="language"' in client.get("/me").get_data(as_text=True)
+    done = post_form(client, "/me/language", page_url="/me", language="zh")
+    assert "Your notices will be written in 简体中文" in page_text(done)
+    assert '<option value="zh" lang="zh" selected>' in done.get_data(as_text=True)
+    with db() as s:
+        assert s.get(Subject, resident.subject_id).language == "zh"
+    bad = post_form(client, "/me/language", page_url="/me", language="fr")
+    assert "is not a language" in page_text(bad)
+
+
 # --- history ---------------------------------------------------------------------------------
 def test_the_history_chart_and_next_tier_sentence(client, login, resident, record, recorder,
                                                   today):

@@ -1,7 +1,7 @@
 """sealed facts: the Merkle log of every fact's content, and its root in each digest
 
 Revision ID: 0012
-Revises: 0013
+Revises: 0014
 
 `fact_seal` holds one leaf per fact written or changed (record, list entry, objection,
 subject, consent change, rulebook and rulebook event), in the order of the audit chain;
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -69,6 +69,7 @@ class SubjectDraft:
     consent: bool | None = False  # None: unread
     line: int = 0
     unread: Unread = ()
+    language: str = ""  # en or zh; empty: not given (a registered subject keeps theirs)
 
     def why_unread(self, field: str) -> str | None:
         """Return why `field`'s text could not be read, or None."""
@@ -126,7 +127,7 @@ def read_subject(values: Mapping[str, str], line: int = 0) -> SubjectDraft:
                         values.get("name", ""), values.get("district", ""),
                         values.get("village", ""),
                         values.get("legal_representative", "").strip() or None, consent, line,
-                        unread)
+                        unread, (values.get("language") or "").strip().lower())
 
 
 Draft = TypeVar("Draft", RecordDraft, ListEntryDraft, SubjectDraft)
@@ -147,7 +148,7 @@ LIST_ENTRY_FILE = FileKind(("subject_id", "list_code", "entered_on", "ends_on", 
                             "decision_ref", "external_ref"),
                            ("subject_id", "list_code", "entered_on"), read_list_entry)
 SUBJECT_FILE = FileKind(("subject_id", "kind", "name", "district", "village",
-                         "legal_representative", "consent"),
+                         "legal_representative", "consent", "language"),
                         ("subject_id", "kind", "name"), read_subject)
 
 

@@ -21,7 +21,8 @@ from app.rulebook.model import Rule
 from app.services.due_process.notices import InboxItem, inbox, record_notice_dates
 from app.services.due_process.objections import Window, objections_of, reconsider_window
 from app.services.records.corrections import repairable_on
-from app.services.subjects.consent import consent_history, contact_email
+from app.services.standings.facts import get_subject
+from app.services.subjects.consent import consent_history, contact_email, notice_language
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class DueProcess:
     inbox: tuple[InboxItem, ...]
     consent_changes: tuple[ConsentChange, ...]
     email: str | None
+    language: str = "en"  # the language the subject's notices are written in
 
     @property
     def pending_objections(self) -> tuple[RecordStatus, ...]:
@@ -102,4 +104,5 @@ def due_process_of(session: Session, *, rulebook: Rulebook, subject_id: str,
     return DueProcess(
         records=tuple(out), inbox=tuple(inbox(session, subject_id=subject_id, limit=inbox_limit)),
         consent_changes=tuple(consent_history(session, subject_id=subject_id)),
-        email=contact_email(session, subject_id=subject_id))
+        email=contact_email(session, subject_id=subject_id),
+        language=notice_language(get_subject(session, subject_id), rulebook.scheme))

@@ -1,4 +1,4 @@
-"""A subject's consent to be scored, and where their notices are sent.
+"""A subject's consent to be scored, and where and in which language their notices are sent.
 
 Consent matters where the scheme says `requires_consent`: without it a subject keeps their
 records but has no points, no tier and no tier-based measure. Each change is a new
@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from app.errors import Conflict, InvalidInput, Problem
 from app.models import ConsentChange, Subject, SubjectContact, utcnow
+from app.rulebook.model import TEXT_LANGUAGES, Scheme
 from app.services.audit import chain as audit
 from app.services.audit import seals
 from app.services.locks import begin_write
@@ -92,3 +93,27 @@ def set_contact_email(session: Session, *, subject_id: str, email: str | None,
                  subject_id=subject.subject_id, target=f"subject:{subject.subject_id}",
                  details={"email": "set" if email else "removed"})
     return email or None
+
+
+def notice_language(subject: Subject, scheme: Scheme) -> str:
+    """Return the language the subject's notices are written in: their own (the register's
+    or their choice), else the scheme's first language, else English."""
+    if subject.language in TEXT_LANGUAGES:
+        return subject.language
+    return scheme.languages[0] if scheme.languages else TEXT_LANGUAGES[0]
+
+
+@atomic
+def set_language(session: Session, *, subject_id: str, language: str, actor: str) -> str:
+    """Set the language the subject's notices are written in (en or zh)."""
+    subject = get_subject(session, subject_id)
+    if language not in TEXT_LANGUAGES:
+        message = f"{language[:20]!r} is not a language: choose {' or '.join(TEXT_LANGUAGES)}"
+        raise InvalidInput(message, problems=[Problem(message, field="language")])
+    begin_write(session, f"subject:{subject.subject_id}")
+    session.execute(update(Subject).where(Subject.subject_id == subject.subject_id)
+                    .values(language=language, updated_at=utcnow()))
+    audit.append(session, actor=actor, action="subject.language",
+                 subject_id=subject.subject_id, target=f"subject:{subject.subject_id}",
+                 details={"language": language})
+    return language

@@ -32,6 +32,7 @@ from app.identifiers import (
 )
 from app.models import ConsentChange, Subject, utcnow
 from app.rulebook import Rulebook
+from app.rulebook.model import TEXT_LANGUAGES as LANGUAGES
 from app.services.audit import chain as audit
 from app.services.audit import seals
 from app.services.due_process import notice_texts
@@ -137,6 +138,9 @@ class _SubjectChecks:
             bad("legal_representative", "is longer than 200 characters")
         if draft.consent is None:
             bad("consent", draft.why_unread("consent") or "say yes or no")
+        if draft.language and draft.language not in LANGUAGES:
+            bad("language", f"{draft.language!r} is not a language: write "
+                            f"{' or '.join(LANGUAGES)}, or leave it empty")
         if len(problems) > before:
             return None
         if sid in self.seen:
@@ -146,6 +150,8 @@ class _SubjectChecks:
         values = {"subject_id": sid, "kind": kind, "name": name, "district": draft.district,
                   "village": draft.village, "legal_representative": rep,
                   "consent": bool(draft.consent)}
+        if draft.language:  # empty: a registered subject keeps their own choice
+            values["language"] = draft.language
         if old is None:
             return Checked(line, {**values, "registered_at": self.now, "updated_at": self.now,
                                   "consent_changed_on": self.today if draft.consent else None,

@@ -225,7 +225,11 @@ class RulebookOut(Response):
                                                 "`title` is plain text (English, or the only "
                                                 "language written); an item whose rule file "
                                                 "gives its title per language also carries "
-                                                "`titles`: {language code: text}.")
+                                                "`titles`: {language code: text}; other "
+                                                "texts written per language (description, "
+                                                "legal_basis) are under `texts`: {key: "
+                                                "{language code: text}}, and the scheme's "
+                                                "`languages` when it names them.")
     history: list[RulebookVersionOut] = Field(
         description="Every rulebook put in force, newest first (diffs: /authors/diff).")
 

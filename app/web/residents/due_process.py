@@ -14,10 +14,11 @@ from app.db import get_session
 from app.errors import InvalidInput
 from app.services.accounts.users import RESIDENT
 from app.services.subject_file.due_process import due_process_of
-from app.services.subjects.consent import set_consent, set_contact_email
+from app.services.subjects.consent import set_consent, set_contact_email, set_language
 from app.web import rulebook, today
 from app.web.auth import role_required
-from app.web.due_forms import ConsentForm, ContactForm, ObjectionForm, problems_of
+from app.web.due_forms import ConsentForm, ContactForm, LanguageForm, ObjectionForm, problems_of
+from app.web.i18n import LANGUAGES
 from app.web.residents import bp
 
 
@@ -127,4 +128,22 @@ def change_contact():
     else:
         flash(_("Notices will be emailed to %(email)s.", email=email) if email else
               _("Notices will be sent to you by post."), "success")
+    return redirect(url_for("residents.me") + "#contact-heading")
+
+
+@bp.post("/me/language")
+@role_required(RESIDENT)
+def change_language():
+    """Choose the language my notices (inbox, email, letters) are written in."""
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        set_language(get_session(), subject_id=_subject_id(), language=form.language.data or "",
+                     actor=current_user.username)
+    except InvalidInput as error:
+        flash(error.message, "error")
+    else:
+        flash(_("Your notices will be written in %(language)s.",
+                language=LANGUAGES[form.language.data]), "success")
     return redirect(url_for("residents.me") + "#contact-heading")
