@@ -26,8 +26,11 @@ from sqlalchemy import func, select
 
 from app import clock, create_app
 from app.db import get_engine, session_scope
-from app.models import Record, Subject
+from app.models import ListEntry, Record, Subject
 from app.services.accounts.users import create_account
+from app.services.intake.drafts import ListEntryDraft, RecordDraft
+from app.services.lists.entries import enter
+from app.services.records.conduct import record_conduct
 from app.services.rulebooks.registry import EXTENSION_KEY
 from tests.conftest import STRONG_KEY
 
@@ -49,6 +52,7 @@ class Accounts:
     admin: str = "bt-admin"
     reviewer: str = "bt-reviewer"
     typical: str = "bt-typical"
+    wayout: str = "bt-wayout"  # the resident of the ways-out journey (repair, list objection)
 
 
 ACCOUNTS = Accounts()
@@ -138,6 +142,17 @@ def screenshots(tmp_path_factory) -> Path:
     return folder
 
 
+@dataclass(frozen=True)
+class WaysOut:
+    """What the ways-out journey starts from: a resident's record that may be repaired today
+    (made by the recorder's department) and their entry on a list (made by another official)."""
+
+    subject: str
+    record_id: int
+    entry_id: int
+    list_code: str
+
+
 @dataclass
 class LiveServer:
     url: str
@@ -145,6 +160,7 @@ class LiveServer:
     resident_subject: str
     recorder_department: str
     typical_subject: str = ""
+    ways_out: WaysOut | None = None
 
     def rulebook(self):
         with self.app.app_context():
@@ -197,6 +213,7 @@ def live_server(browser, tmp_path_factory) -> LiveServer:
             create_account(session, username=username, password=PASSWORD, role=role,
                            actor="browser-suite", **extra)
         session.commit()
+        ways_out = _ways_out_data(app, session, department, exclude=(subject, typical))
     werkzeug_log = logging.getLogger("werkzeug")
     level = werkzeug_log.level
     werkzeug_log.setLevel(logging.WARNING)  # no line per request
@@ -205,11 +222,47 @@ def live_server(browser, tmp_path_factory) -> LiveServer:
     thread.start()
     yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app,
                      resident_subject=subject, recorder_department=department,
-                     typical_subject=typical)
+                     typical_subject=typical, ways_out=ways_out)
     server.shutdown()
     thread.join(timeout=5)
     werkzeug_log.setLevel(level)
     get_engine(app).dispose()
+
+
+def _ways_out_data(app, session, department: str, *, exclude: tuple[str, ...]) -> WaysOut:
+    """Give the journey's resident (a consenting person on no list, other than the suite's
+    other residents) a record of the recorder's department whose rule allows repair, made
+    long enough ago to be repairable today and still counting, and an entry on a list whose
+    department is not the recorder's, made today by an official of that department (not a
+    reviewer: the official who made an entry may not decide the objection to it)."""
+    rules, today = app.extensions[EXTENSION_KEY].current(), clock.today()
+    subject = session.execute(
+        select(Subject.subject_id)
+        .where(Subject.kind == "person", Subject.consent.is_(True),
+               Subject.subject_id.not_in(exclude),
+               Subject.subject_id.not_in(select(ListEntry.subject_id)))
+        .order_by(Subject.subject_id).limit(1)).scalar_one()
+    create_account(session, username=ACCOUNTS.wayout, password=PASSWORD, role="resident",
+                   actor="browser-suite", subject_id=subject)
+    occurred = today - timedelta(days=400)
+    code = next(
+        c for c in sorted(rules.codes_for_department(department, occurred))
+        if (rule := rules.rule_on(c, occurred)) is not None and "person" in rule.subjects
+        and rule.repairable_after is not None
+        and rule.repairable_on(occurred) <= today < rule.ends_on(occurred))
+    record = record_conduct(
+        session, RecordDraft(subject, code, occurred, evidence="browser suite: ways out"),
+        rulebook=rules, department=department, recorded_by="browser-suite", today=today).record
+    # A public list with deadlines of its own (the court's list in the sample rulebook).
+    listed = next(lst for lst in rules.lists
+                  if lst.public and lst.objections and department not in lst.departments)
+    entry = enter(session, ListEntryDraft(subject, listed.code, today,
+                                          decision_ref="browser suite decision 1"),
+                  rulebook=rules, department=listed.departments[0], today=today,
+                  actor="bt-lister").entry
+    session.commit()
+    return WaysOut(subject=subject, record_id=record.id, entry_id=entry.id,
+                   list_code=listed.code)
 
 
 def log_in(page, server: LiveServer, username: str) -> None:
@@ -228,7 +281,8 @@ def storage_states(browser, live_server) -> dict:
     states = {"anonymous": None}
     for role, username in (("resident", ACCOUNTS.resident), ("recorder", ACCOUNTS.recorder),
                            ("author", ACCOUNTS.author), ("admin", ACCOUNTS.admin),
-                           ("reviewer", ACCOUNTS.reviewer), ("typical", ACCOUNTS.typical)):
+                           ("reviewer", ACCOUNTS.reviewer), ("typical", ACCOUNTS.typical),
+                           ("wayout", ACCOUNTS.wayout)):
         context = browser.new_context(base_url=live_server.url)
         page = context.new_page()
         log_in(page, live_server, username)

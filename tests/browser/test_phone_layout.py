@@ -97,8 +97,13 @@ def test_pages_fit_a_phone_with_nothing_past_the_edge(role, language, new_page, 
             response = page.goto(path)
             assert response.status == 200, f"{path} answered {response.status}"
             _assert_fits(page, path)
-            # The forms a page leads to: an objection (resident), a void (recorder).
-            for link in ("main a[href^='/me/records/']", "main a[href$='/void']"):
+            # The forms a page leads to: an objection to a record or a list entry and an
+            # application for repair (resident), a void (recorder). Not a record's proof: it
+            # is a download, not a page.
+            for link in ("main a[href^='/me/records/'][href$='/objection']",
+                         "main a[href^='/me/entries/'][href$='/objection']",
+                         "main a[href^='/me/records/'][href$='/repair']",
+                         "main a[href$='/void']"):
                 href = page.eval_on_selector_all(
                     link, "a => a.length ? a[0].getAttribute('href') : ''")
                 if href and href not in paths:
