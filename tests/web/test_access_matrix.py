@@ -57,6 +57,7 @@ POLICY: dict[str, object] = {
     "authors.simulate_page": AUTH,
     "admin.accounts": ADMIN, "admin.create_account": ADMIN, "admin.deactivate_account": ADMIN,
     "admin.tokens": ADMIN, "admin.create_token": ADMIN, "admin.revoke_token": ADMIN,
+    "admin.subject_consent": ADMIN,  # consent changed for a subject, with a reason
     "audit_pages.search": AUDIT,
     # Rankings are aggregates (no one's file): every official; the honour roll is public.
     "rankings.tiers": OFFICIALS, "rankings.villages": OFFICIALS,
