@@ -47,7 +47,7 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_rules_test_passes_on_the_sample(runner):
     result = runner.invoke(args=["rules", "test"])
     assert result.exit_code == 0, result.output
-    assert result.output == "ok: 3 files, 15 cases, 42 checks: 42 passed, 0 failed\n"
+    assert result.output == "ok: 3 files, 16 cases, 45 checks: 45 passed, 0 failed\n"
 
 
 def test_rules_test_reports_each_failure_with_file_line_and_explanation(runner, rules_dir,
@@ -65,7 +65,7 @@ def test_rules_test_reports_each_failure_with_file_line_and_explanation(runner, 
     assert lines[2] == "    the evaluator's explanation:"
     assert lines[3] == "    | Standing of subject on 2024-12-01"
     assert any("| + 1  VILLAGE-GOOD-DEED" in line and "capped: 9 of 10" in line for line in lines)
-    assert "FAILED: 3 files, 15 cases, 42 checks: 41 passed, 1 failed" in result.output
+    assert "FAILED: 3 files, 16 cases, 45 checks: 44 passed, 1 failed" in result.output
 
 
 def test_rules_test_refuses_a_rulebook_that_fails_the_check(runner, rules_dir, tmp_path):

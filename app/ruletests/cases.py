@@ -41,7 +41,8 @@ from app.rulebook.problems import Sink
 from app.rulebook.yamlio import LineDict, parse_yaml
 
 CASE_KEYS = ("case", "description", "subjects", "records", "list_entries", "expect")
-SUBJECT_KEYS = ("id", "kind", "consent", "legal_representative", "name")
+SUBJECT_KEYS = ("id", "kind", "consent", "legal_representative", "legal_representative_since",
+                "name")
 RECORD_KEYS = ("rule", "occurred_on", "subject", "voided", "annulled", "repaired_on",
                "objection")
 ENTRY_KEYS = ("list", "entered_on", "subject", "ends_on", "removed_on")
@@ -58,6 +59,7 @@ class GivenSubject:
     consent: bool = True
     legal_representative: str | None = None
     name: str = ""
+    legal_representative_since: date | None = None  # None: named before any fact
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,8 @@ def _subjects(sink: Sink, file: str, reader: Reader) -> list[GivenSubject]:
             sink.error(file, line, f"{reader.name}: subject {sid!r} is given twice")
             continue
         found.append(GivenSubject(sid, kind or "person", sub.boolean("consent", default=True),
-                                  rep, sub.text("name")))
+                                  rep, sub.text("name"),
+                                  sub.day("legal_representative_since")))
     return found or [GivenSubject(DEFAULT_SUBJECT)]
 
 

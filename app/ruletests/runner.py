@@ -158,7 +158,8 @@ def _run_case(case: Case, rulebook: Rulebook, sink: Sink, report: RuleTestReport
         return  # the case cannot be run as written; its problems say why
     subjects = {s.id: s for s in case.subjects}
     facts = {s.id: SubjectFact(subject_id=s.id, kind=s.kind, consent=s.consent,
-                               name=s.name or s.id, legal_representative=s.legal_representative)
+                               name=s.name or s.id, legal_representative=s.legal_representative,
+                               legal_representative_since=s.legal_representative_since)
              for s in case.subjects}
     for expectation in case.expectations:
         report.checks += 1

@@ -4,7 +4,7 @@ by the services."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, make_response, redirect, render_template, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -13,12 +13,13 @@ from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import Length
 
 from app.db import get_session
-from app.errors import CitypointsError, Conflict, InvalidInput
+from app.errors import CitypointsError, Conflict, InvalidInput, Problem
 from app.models import utcnow
 from app.services.accounts import tokens as token_service
 from app.services.accounts import users as account_service
 from app.services.accounts.users import ADMIN, MIN_PASSWORD, ROLES
-from app.web import export_tables, rulebook
+from app.services.subjects.consent import set_consent
+from app.web import export_tables, rulebook, today
 from app.web.auth import role_required
 from app.web.exports import wants_csv
 from app.web.i18n import local_title
@@ -171,6 +172,22 @@ def deactivate_account(account_id: int):
     flash(_("Account %(name)s deactivated: it can no longer log in.", name=account.username),
           "success")
     return redirect(url_for("admin.accounts"))
+
+
+@bp.post("/subjects/<subject_id>/consent")
+@role_required(ADMIN)
+def subject_consent(subject_id: str):
+    """Give or withdraw a subject's consent for them, saying why (kept and audited)."""
+    reason = (request.form.get("reason") or "").strip()[:1000]
+    give = request.form.get("consent") == "yes"
+    if not reason:
+        raise InvalidInput(_("Say why you change this subject's consent for them."),
+                           problems=[Problem("the reason is empty", field="reason")])
+    change = set_consent(get_session(), subject_id=subject_id[:40], consent=give,
+                         actor=current_user.username, today=today(), reason=reason)
+    flash(_("Consent recorded for this subject.") if give
+          else _("Consent withdrawn for this subject."), "success")
+    return redirect(url_for("officials.subject_file", subject_id=change.subject_id))
 
 
 def _token_field(message: str) -> str:

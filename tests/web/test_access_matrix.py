@@ -64,6 +64,7 @@ POLICY: dict[str, object] = {
     "authors.simulate_page": AUTH,
     "admin.accounts": ADMIN, "admin.create_account": ADMIN, "admin.deactivate_account": ADMIN,
     "admin.tokens": ADMIN, "admin.create_token": ADMIN, "admin.revoke_token": ADMIN,
+    "admin.subject_consent": ADMIN,  # consent changed for a subject, with a reason
     "audit_pages.search": AUDIT,
     # A job's page is its owner's alone: anyone else (here: no job of theirs) gets 404.
     "jobs.show": set(),

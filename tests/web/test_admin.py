@@ -314,3 +314,37 @@ def test_audit_filters_come_from_menus_and_details_are_folded(client, login, db,
     filtered = client.get("/audit?action=records.import").get_data(as_text=True)
     assert '<option value="records.import" selected>' in filtered
     assert "tickets.csv" in filtered and "account.create</code>" not in filtered
+
+
+def test_an_admin_changes_a_subjects_consent_only_with_a_reason(client, login, account_of,
+                                                                new_subject, db):
+    """Consent is the subject's own; an admin may change it for them, saying why (kept on
+    the consent change and in the audit trail); no other role may."""
+    from app.models import ConsentChange, Subject
+
+    subject = new_subject(consent=True)
+    token = _as(login, account_of("recorder"))
+    page = client.get(f"/officials/subjects/{subject}")
+    assert "Withdraw consent for this subject" not in page_text(page)
+    assert client.post(f"/admin/subjects/{subject}/consent", data={
+        "csrf_token": token, "consent": "no", "reason": "x"}).status_code == 403
+    client.post("/logout", data={"csrf_token": token})
+    admin = account_of("admin")
+    _as(login, admin)
+    page = client.get(f"/officials/subjects/{subject}")
+    html = page.get_data(as_text=True)
+    assert "Withdraw consent for this subject" in page_text(page)
+    refused = client.post(f"/admin/subjects/{subject}/consent", data={
+        "csrf_token": csrf_token(html), "consent": "no", "reason": "  "})
+    assert refused.status_code == 422
+    done = client.post(f"/admin/subjects/{subject}/consent", data={
+        "csrf_token": csrf_token(html), "consent": "no",
+        "reason": "the subject's written withdrawal, letter 2026-17"}, follow_redirects=True)
+    assert done.status_code == 200 and "Consent withdrawn" in page_text(done)
+    with db() as s:
+        assert s.get(Subject, subject).consent is False
+        (change,) = s.execute(select(ConsentChange)).scalars()
+        assert (change.changed_by, change.reason) == (
+            admin, "the subject's written withdrawal, letter 2026-17")
+        (event,) = search(s, action="subject.consent")
+        assert event.subject_id == subject and "letter 2026-17" in event.details

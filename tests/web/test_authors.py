@@ -74,7 +74,7 @@ def test_home_shows_the_rulebook_in_force_and_its_tests(client, author, rulebook
     page = page_text(client.get("/authors"))
     assert f"Fingerprint {rulebook.fingerprint}" in page
     assert "by system" in page
-    assert "Its rule tests: 3 files, 15 cases, 42 checks: 42 passed, 0 failed." in page
+    assert "Its rule tests: 3 files, 16 cases, 45 checks: 45 passed, 0 failed." in page
     assert "Reload the rules directory now" in page
     assert "Rulebook" in page_text(client.get("/officials"))  # the nav link
 
@@ -166,7 +166,7 @@ def test_simulate_an_uploaded_zip(client, author, city, candidate, run_jobs):
     text = page_text(response)
     assert response.status_code == 200, text
     assert "upload candidate.zip: 2 subjects compared" in text
-    assert "Its rule tests: 3 files, 15 cases, 42 checks: 42 passed, 0 failed." in text
+    assert "Its rule tests: 3 files, 16 cases, 45 checks: 45 passed, 0 failed." in text
     assert "rule UTIL-LATE-FEES version 2 added: -10, from 2025-01-01, relief" in text
     assert "1 move up, 0 move down" in text
     assert "B → A: 1 (up)" in text
