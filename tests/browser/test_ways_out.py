@@ -59,8 +59,8 @@ def test_resident_asks_for_repair_and_objects_to_an_entry_and_reads_the_decision
     resident = new_page("wayout", viewport=PHONE, locale=ZH)
     resident.goto("/me")
     _checked(resident, label="wayout", **check)
-    repair = resident.locator("section[aria-labelledby='repair-heading']")
-    assert repair.locator("h2").inner_text() == "信用修复"
+    repair = resident.locator("section[aria-labelledby='objections-heading']")
+    assert repair.locator("h2").inner_text() == "异议与信用修复"
     apply = repair.locator(f"a[href='/me/records/{ways.record_id}/repair']")
     assert apply.inner_text() == "申请信用修复"
     _on_screen(apply)
@@ -77,8 +77,8 @@ def test_resident_asks_for_repair_and_objects_to_an_entry_and_reads_the_decision
     assert repair.locator(f"a[href='/me/records/{ways.record_id}/repair']").count() == 0
 
     # ... and object to the entry on the list.
-    entries = resident.locator("section[aria-labelledby='entries-heading']")
-    assert entries.locator("h2").inner_text() == "我的名单记录"
+    entries = resident.locator("section[aria-labelledby='lists-heading']")
+    assert entries.locator("h2").inner_text() == "名单和标记"
     object_link = entries.locator(f"a[href='/me/entries/{ways.entry_id}/objection']")
     assert object_link.inner_text() == "提出异议"
     _on_screen(object_link)

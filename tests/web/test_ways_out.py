@@ -62,7 +62,7 @@ def test_a_resident_objects_to_a_list_entry_and_a_reviewer_ends_it(
                       actor="judge-1").entry
     login(resident.username, PASSWORD)
     me = page_text(client.get("/me"))
-    assert "My list entries" in me and "published on the public list" in me
+    assert "Lists and flags" in me and "published on the public list" in me
     url = f"/me/entries/{entry.id}/objection"
     assert post_form(client, url, reason="").status_code == 422
     done = post_form(client, url, reason="the debt was paid")
