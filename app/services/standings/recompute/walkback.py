@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from sqlalchemy import Date, Integer, bindparam, literal_column, text
 from sqlmodel import Session
 
-from app.models import ListEntry
+from app.models import ListEntry, Subject
 from app.rulebook import Duration, Measure, Rulebook
 from app.services.locks import is_postgres
 from app.services.standings.predicates import (
@@ -27,6 +27,7 @@ from app.services.standings.predicates import (
     record_counts,
     record_may_count,
     record_stands,
+    represents_on,
     tier_of,
 )
 from app.services.standings.recompute.conditions import holds_sql
@@ -40,6 +41,8 @@ WALK_BY_WINDOW = 50_000
 
 E = ListEntry.__table__.alias("e")
 DAY = literal_column("w.day", Date)  # the day of a row of cp_wday (or cp_wd)
+# The organisation o is represented by the candidate on the row's day (no bind parameters).
+REPRESENTS = Sql.of(represents_on(Subject.__table__.alias("o"), DAY))
 TEMPS = ("cp_mcand", "cp_cand", "cp_crec", "cp_cent", "cp_wd", "cp_wday", "cp_since",
          "cp_fexit", "cp_held")
 
@@ -140,7 +143,11 @@ def _walk_days(session: Session, rulebook: Rulebook, starts: list[date], first: 
                "SELECT cand, entered_on FROM cp_cent", "SELECT cand, ends_on FROM cp_cent",
                "SELECT cand, removed_on FROM cp_cent",
                "SELECT t.cand, x.exit_on FROM cp_cent t JOIN cp_fexit x "
-               "ON x.list_code = t.list_code AND x.entered_on = t.entered_on"]
+               "ON x.list_code = t.list_code AND x.entered_on = t.entered_on",
+               # the day the register named the candidate an organisation's representative
+               "SELECT c.subject_id, o.legal_representative_since FROM cp_cand c "
+               "JOIN subject o ON o.legal_representative = c.subject_id "
+               "AND o.kind = 'organisation'"]
     if rulebook.scheme.objections.suspend_record:
         moments += ["SELECT r.subject_id, o.filed_on FROM cp_crec r "
                     "JOIN objection o ON o.record_id = r.id",
@@ -292,7 +299,7 @@ def _held_sql(rulebook: Rulebook, measure: Measure) -> Sql:
         owners.append(("e.subject_id = o.subject_id",
                        "JOIN subject p ON p.subject_id = w.subject_id AND p.kind = 'person' "
                        "JOIN subject o ON o.legal_representative = p.subject_id "
-                       "AND o.kind = 'organisation' ", ", o.subject_id"))
+                       f"AND o.kind = 'organisation' AND {REPRESENTS.text} ", ", o.subject_id"))
     for k, (owner, joins, group) in enumerate(owners):
         if when.lists:
             codes = in_list(f"hl{k}_", when.lists)
