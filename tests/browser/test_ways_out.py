@@ -60,7 +60,7 @@ def test_resident_asks_for_repair_and_objects_to_an_entry_and_reads_the_decision
     resident.goto("/me")
     _checked(resident, label="wayout", **check)
     repair = resident.locator("section[aria-labelledby='objections-heading']")
-    assert repair.locator("h2").inner_text() == "异议与信用修复"
+    assert repair.locator("h2").inner_text() == "如果记录有误"
     apply = repair.locator(f"a[href='/me/records/{ways.record_id}/repair']")
     assert apply.inner_text() == "申请信用修复"
     _on_screen(apply)

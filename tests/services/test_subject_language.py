@@ -17,7 +17,8 @@ OTHER = "110101199003070011"
 
 
 def _import(session, text):
-    return import_subjects_file(session, data=text.encode(), name="people.csv", actor="test")
+    return import_subjects_file(session, data=text.encode(), name="people.csv", actor="test",
+                                department=None)
 
 
 def test_the_register_may_name_a_language_and_may_leave_it_out(session):

@@ -258,11 +258,17 @@ def test_simulate_writes_nothing_but_its_log(app, session, registry, population,
                       as_of=date(2025, 3, 1), actor="author", source=str(candidate_dir))
     after = _dump(session)
     assert set(after) == set(before)
+    # The log is a rulebook event; like every fact it is sealed: one seal, and the audit
+    # event that binds it into the chain. Nothing else is written.
+    log = ("rulebook_event", "fact_seal", "audit_event")
     for table in before:
-        if table != "rulebook_event":
+        if table not in log:
             assert after[table] == before[table], table
-    added = [row for row in after["rulebook_event"] if row not in before["rulebook_event"]]
-    assert len(added) == 1
+    added = {t: [row for row in after[t] if row not in before[t]] for t in log}
+    assert len(added["rulebook_event"]) == 1
+    assert [row[1] for row in added["fact_seal"]] == ["'rulebook-event'"]
+    assert len(added["audit_event"]) == 1 and "'facts.sealed'" in added["audit_event"][0]
+    assert all(row in after[t] for t in log for row in before[t])  # nothing else changed
     event = session.execute(select(RulebookEvent).order_by(RulebookEvent.id.desc())).scalars() \
         .first()
     assert (event.action, event.actor, event.fingerprint) == ("simulate", "author",

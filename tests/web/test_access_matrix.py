@@ -44,6 +44,7 @@ POLICY: dict[str, object] = {
     # Another subject's record or objection: a resident is refused (404: no such record of theirs).
     "residents.object_to_record": set(), "residents.ask_for_reconsideration": set(),
     "residents.apply_for_record_repair": set(), "residents.object_to_list_entry": set(),
+    "residents.record_proof": set(),
     # Applications for repair: the recording department decides (and a reviewer or admin).
     "officials.repairs": FILES,
     "officials.repair_application": {"GET": FILES, "POST": {"recorder", "reviewer", "admin"}},

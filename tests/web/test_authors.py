@@ -300,7 +300,8 @@ def _upload(client, blob: bytes):
 
 def test_an_unreadable_zip_is_refused(client, author, candidate):
     blob = _stored_zip(candidate)
-    assert _upload(client, blob).status_code == 200
+    accepted = _upload(client, blob)  # a readable zip: its simulation is queued as a job
+    assert accepted.status_code == 303 and "/jobs/" in accepted.headers["Location"]
     marker = b"starting_points: 1000"
     assert marker in blob
     bad_crc = blob.replace(marker, b"starting_points: 1001", 1)

@@ -192,7 +192,7 @@ def test_records_dry_run_fixes_points_and_writes_nothing(session, rulebook, make
 
 
 def test_control_characters_are_refused_in_the_web_intake(client, intake, new_subject,
-                                                          count_records):
+                                                          count_records, finish):
     """A NUL (or any control character) in a row is a problem of that row and column, as it
     is in the API and the command-line import: one policy on every path."""
     subject = new_subject()
@@ -208,9 +208,9 @@ def test_control_characters_are_refused_in_the_web_intake(client, intake, new_su
     assert "row 3" not in shown and "2 problems in all" in shown
     token = re.search(r"/officials/intake/([^/]+)/problems.csv",
                       preview.get_data(as_text=True)).group(1)
-    forced = client.post(f"/officials/intake/{token}/confirm",
-                         data={"csrf_token": csrf_token(preview.get_data(as_text=True))},
-                         follow_redirects=True)
+    forced = finish(client.post(f"/officials/intake/{token}/confirm",
+                                data={"csrf_token": csrf_token(preview.get_data(as_text=True))},
+                                follow_redirects=True))
     assert "Nothing was written" in page_text(forced)
     assert count_records() == 0
 
