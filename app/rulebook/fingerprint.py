@@ -46,7 +46,7 @@ def _titled(content: dict[str, Any], item: Any) -> dict[str, Any]:
 
 def _scheme(scheme: Scheme) -> dict[str, Any]:
     o = scheme.objections
-    return _titled({
+    content = _titled({
         "code": scheme.code,
         "title": scheme.title,
         "description": scheme.description,
@@ -67,6 +67,9 @@ def _scheme(scheme: Scheme) -> dict[str, Any]:
             "reconsider_within": _duration(o.reconsider_within),
         },
     }, scheme)
+    if scheme.in_force_from is not None:  # only when written, so other rulebooks keep their hash
+        content["in_force_from"] = scheme.in_force_from.isoformat()
+    return content
 
 
 def _rule(rule: Rule) -> dict[str, Any]:

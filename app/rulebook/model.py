@@ -118,6 +118,7 @@ class Scheme:
     description: str = ""
     source: Source | None = field(default=None, compare=False)
     titles: tuple[tuple[str, str], ...] = ()
+    in_force_from: date | None = None  # the first day it may be in force (city time)
 
     def tier_for(self, points: int) -> Tier:
         """Return the first tier, highest first, whose min is at or below `points`."""

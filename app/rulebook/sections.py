@@ -39,6 +39,7 @@ SCHEME_KEYS = (
     "requires_consent",
     "tiers",
     "objections",
+    "in_force_from",
 )
 SECTION_KEYS = ("departments", "measures", "lists")
 TIER_KEYS = ("code", "min", "title", "description")
@@ -188,6 +189,7 @@ class Builder:
             description=top.text("description"),
             source=_source(file, top.line("scheme")),
             titles=titles,
+            in_force_from=top.day("in_force_from"),
         )
 
     def _tiers(self, file: str, top: Reader) -> tuple[Tier, ...]:

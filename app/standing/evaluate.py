@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 from app.rulebook.model import ListDef, Measure, Rulebook, Scheme
+from app.rulebook.timeline import InForce, RulebookTimeline
 from app.standing.explain import describe_flag, describe_list_entry, explain
 from app.standing.model import (
     ActiveList,
@@ -59,11 +60,15 @@ def evaluate(
     rulebook: Rulebook,
     as_of: date,
     represented: Sequence[tuple[SubjectFact, Sequence[ListEntryFact]]] = (),
+    timeline: RulebookTimeline | None = None,
 ) -> Standing:
     """Return the standing of `subject` on `as_of`, with its explanation.
 
     `represented`: the organisations whose legal representative `subject` is, each with its
     list entries; measures that say `reaches: [legal_representative]` follow them here.
+    `timeline`: the rulebooks in force before `rulebook` (which must be its rulebook on
+    `as_of`); a notice period counts a day only when the measure's condition held under the
+    rulebook in force on that day.
     """
     scheme = rulebook.scheme
     scored = is_scored(subject=subject, scheme=scheme)
@@ -104,6 +109,9 @@ def evaluate(
         )
         if state is None:
             continue
+        if timeline is not None and not (joint and reaches_representative(measure)):
+            state = _across_changes(measure, state, timeline=timeline, as_of=as_of,
+                                    subject=subject, records=records, entries=entries)
         holds_since, takes_effect_on = state
         reasons = _reasons(
             measure, scored=scored, points=points, tier_code=tier.code, lists=lists, flags=flags
@@ -233,6 +241,47 @@ def _measure_state(
     if holds_since is None or measure.notice is None:
         return holds_since, holds_since
     return holds_since, measure.notice.after(holds_since)
+
+
+def _across_changes(
+    measure: Measure,
+    state: tuple[date | None, date | None],
+    *,
+    timeline: RulebookTimeline,
+    as_of: date,
+    subject: SubjectFact,
+    records: list[RecordFact],
+    entries: list[ListEntryFact],
+) -> tuple[date | None, date | None]:
+    """Carry the run of `measure`'s condition back across rulebook changes: before a
+    rulebook's first day, the run goes on only while the condition held under the rulebook
+    in force then (a measure new or changed there starts its run on the first day)."""
+    since = state[0]
+    entry: InForce | None = timeline.entry_on(as_of)
+    while entry is not None and (since is None or since < entry.first_day):
+        previous = timeline.before(entry)
+        if previous is None:
+            break
+        old = previous.rulebook.measure(measure.code)
+        old_state = None
+        if old is not None:
+            old_scheme = previous.rulebook.scheme
+            old_state = _measure_state(
+                old,
+                history=History(records=records, list_entries=entries,
+                                rulebook=previous.rulebook),
+                scheme=old_scheme,
+                scored=is_scored(subject=subject, scheme=old_scheme),
+                day=entry.first_day - timedelta(days=1),
+            )
+        if old_state is None:
+            since = entry.first_day
+            break
+        since, entry = old_state[0], previous
+    if since == state[0]:
+        return state
+    assert since is not None  # it only moves to a first day, which is a day
+    return since, measure.notice.after(since) if measure.notice is not None else since
 
 
 def _reasons(

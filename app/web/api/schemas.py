@@ -117,6 +117,14 @@ class ExcludedRecordOut(Response):
     reason: str
 
 
+class RulebookInForceOut(Response):
+    """The rulebook in force on the standing's day."""
+
+    fingerprint: str
+    in_force_from: date | None = Field(description="its first day in force; null when it is "
+                                                   "the only rulebook known")
+
+
 class StandingOut(Response):
     """A subject's standing on a date, with the records that count and the explanation."""
 
@@ -136,6 +144,7 @@ class StandingOut(Response):
     excluded: list[ExcludedRecordOut]
     explanation: list[str]
     fingerprint: str
+    rulebook: RulebookInForceOut
 
 
 # ------------------------------------------------------------------------ measure check

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from sqlalchemy import Integer, literal_column
 from sqlmodel import Session
 
-from app.rulebook import Measure, Rulebook
+from app.rulebook import Measure, Rulebook, RulebookTimeline
 from app.services.locks import is_postgres
 from app.services.standings.predicates import (
     record_counts,
@@ -31,9 +31,15 @@ WALK_BY_WINDOW = 50_000
 
 
 def walk_back(session: Session, *, rulebook: Rulebook, as_of: date, noticed: list[Measure],
-              points: str, table: str, only: str | None) -> None:
+              points: str, table: str, only: str | None,
+              timeline: RulebookTimeline | None = None) -> None:
     """Insert into `table` (subject_id, measure_code) the measures of `noticed` in force on
-    `as_of`, the points on `as_of` being those of table `points` (see measures_table)."""
+    `as_of`, the points on `as_of` being those of table `points` (see measures_table).
+
+    Each earlier day is judged by the rulebook in force that day (`timeline`; `rulebook`
+    alone without one): its points, tiers and the measure's condition there; a day whose
+    rulebook lacks the measure breaks every run."""
+    timeline = timeline or RulebookTimeline.always(rulebook)
     run(session, "DROP TABLE IF EXISTS cp_mcand")
     run(session, "CREATE TEMPORARY TABLE cp_mcand (subject_id VARCHAR(18), "
                  "measure_code VARCHAR(64), PRIMARY KEY (subject_id, measure_code))")
@@ -51,8 +57,8 @@ def walk_back(session: Session, *, rulebook: Rulebook, as_of: date, noticed: lis
     days = [last - timedelta(days=k) for k in range((last - first).days + 1)]
     run(session, "INSERT INTO cp_cand (subject_id) SELECT DISTINCT subject_id FROM cp_mcand")
     if days and run(session, "SELECT 1 FROM cp_cand LIMIT 1").first():
-        if relief_between(rulebook, first, as_of):
-            walk_points(session, rulebook, days)
+        if relief_between(rulebook, first, as_of) or len(timeline.eras(first, as_of)) > 1:
+            walk_points(session, timeline, days)
         else:
             walk_back_changes(session, rulebook, days, as_of, points)
     for k, day in enumerate(days):
@@ -60,7 +66,8 @@ def walk_back(session: Session, *, rulebook: Rulebook, as_of: date, noticed: lis
         # the few subjects already dropped from cp_mcand cost in the day's statements.
         if not run(session, "SELECT 1 FROM cp_mcand LIMIT 1").first():
             break
-        tier = Sql.of(tier_of(rulebook, literal_column(f"w.p{k}", Integer)))
+        then = timeline.on(day)
+        tier = Sql.of(tier_of(then, literal_column(f"w.p{k}", Integer)))
         run(session, "DROP TABLE IF EXISTS cp_day")
         run(session, "CREATE TEMPORARY TABLE cp_day (subject_id VARCHAR(18) PRIMARY KEY, "
                      "points INTEGER, tier VARCHAR(16))")
@@ -71,7 +78,12 @@ def walk_back(session: Session, *, rulebook: Rulebook, as_of: date, noticed: lis
         for measure in noticed:
             if measure.notice and day < measure.notice.latest_start(as_of):
                 continue
-            held = holds_sql(rulebook, measure, "cp_day", day, "x", "cp_cand")
+            rule = then.measure(measure.code)
+            if rule is None:  # not a measure on that day: no run goes through it
+                run(session, "DELETE FROM cp_mcand WHERE measure_code = :code",
+                    code=measure.code)
+                continue
+            held = holds_sql(then, rule, "cp_day", day, "x", "cp_cand")
             run(session, "DELETE FROM cp_mcand WHERE measure_code = :code "
                          f"AND subject_id NOT IN ({held})", held, code=measure.code)
     run(session, f"INSERT INTO {table} (subject_id, measure_code) "
@@ -129,9 +141,10 @@ def walk_back_changes(session: Session, rulebook: Rulebook, days: list[date], as
                  "GROUP BY c.subject_id, n.points", *sums)
 
 
-def walk_points(session: Session, rulebook: Rulebook, days: list[date]) -> None:
+def walk_points(session: Session, timeline: RulebookTimeline, days: list[date]) -> None:
     """Fill temp table cp_days (subject_id, p0, p1, ...): the points of each subject in
-    cp_cand on each of `days` (NULL where not scored), from one pass over their records."""
+    cp_cand on each of `days` (NULL where not scored) under the rulebook in force that day,
+    from one pass over their records."""
     # The candidates' records that can count on one of the days, read once: in one pass
     # over the window index when the candidates are many (an index walk per candidate is
     # millions of random reads at city scale), by subject when they are few.
@@ -148,9 +161,10 @@ def walk_points(session: Session, rulebook: Rulebook, days: list[date]) -> None:
     run(session, "CREATE INDEX cp_crec_subject ON cp_crec (subject_id)")
     if is_postgres(session):  # temporary tables get no statistics otherwise
         run(session, "ANALYZE cp_crec")
-    suspend = rulebook.scheme.objections.suspend_record
     sums = []
     for k, day in enumerate(days):
+        rulebook = timeline.on(day)
+        suspend = rulebook.scheme.objections.suspend_record
         counts = Sql.of(record_counts(R, day, suspend=suspend, name=f"w{k}"))
         counted = relief_sql(rulebook, day, key=f"w{k}")
         points = Sql(f":start + COALESCE(SUM(CASE WHEN {counts} THEN {counted} END), 0)",
