@@ -119,6 +119,7 @@ class Scheme:
     source: Source | None = field(default=None, compare=False)
     titles: tuple[tuple[str, str], ...] = ()
     in_force_from: date | None = None  # the first day it may be in force (city time)
+    in_force_from_source: Source | None = field(default=None, compare=False)
 
     def tier_for(self, points: int) -> Tier:
         """Return the first tier, highest first, whose min is at or below `points`."""

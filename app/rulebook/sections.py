@@ -190,6 +190,7 @@ class Builder:
             source=_source(file, top.line("scheme")),
             titles=titles,
             in_force_from=top.day("in_force_from"),
+            in_force_from_source=_source(file, top.line("in_force_from")),
         )
 
     def _tiers(self, file: str, top: Reader) -> tuple[Tier, ...]:

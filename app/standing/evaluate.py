@@ -109,9 +109,10 @@ def evaluate(
         )
         if state is None:
             continue
-        if timeline is not None and not (joint and reaches_representative(measure)):
+        if timeline is not None:
             state = _across_changes(measure, state, timeline=timeline, as_of=as_of,
-                                    subject=subject, records=records, entries=entries)
+                                    subject=subject, records=records, entries=entries,
+                                    represented=represented)
         holds_since, takes_effect_on = state
         reasons = _reasons(
             measure, scored=scored, points=points, tier_code=tier.code, lists=lists, flags=flags
@@ -252,6 +253,7 @@ def _across_changes(
     subject: SubjectFact,
     records: list[RecordFact],
     entries: list[ListEntryFact],
+    represented: Sequence[tuple[SubjectFact, Sequence[ListEntryFact]]],
 ) -> tuple[date | None, date | None]:
     """Carry the run of `measure`'s condition back across rulebook changes: before a
     rulebook's first day, the run goes on only while the condition held under the rulebook
@@ -265,15 +267,15 @@ def _across_changes(
         old = previous.rulebook.measure(measure.code)
         old_state = None
         if old is not None:
-            old_scheme = previous.rulebook.scheme
-            old_state = _measure_state(
-                old,
-                history=History(records=records, list_entries=entries,
-                                rulebook=previous.rulebook),
-                scheme=old_scheme,
-                scored=is_scored(subject=subject, scheme=old_scheme),
-                day=entry.first_day - timedelta(days=1),
-            )
+            book = previous.rulebook
+            history = History(records=records, list_entries=entries, rulebook=book)
+            scored = is_scored(subject=subject, scheme=book.scheme)
+            day = entry.first_day - timedelta(days=1)
+            joint = _represented_histories(subject, represented, rulebook=book)
+            old_state = _joint_measure_state(
+                old, history=history, joint=joint, scheme=book.scheme, scored=scored, day=day
+            ) if joint and reaches_representative(old) else _measure_state(
+                old, history=history, scheme=book.scheme, scored=scored, day=day)
         if old_state is None:
             since = entry.first_day
             break

@@ -205,6 +205,13 @@ class RulebookVersionOut(Response):
     kind: str
 
 
+class ScheduledRulebookOut(Response):
+    fingerprint: str
+    in_force_from: date = Field(description="Its first day in force (city time).")
+    changes: list[str] = Field(description="What it changes in meaning, against the rulebook "
+                                           "in force before that day.")
+
+
 class RulebookOut(Response):
     fingerprint: str = Field(description="sha256 of the canonical JSON text of `content`.")
     format: str
@@ -218,6 +225,9 @@ class RulebookOut(Response):
                                                 "`titles`: {language code: text}.")
     history: list[RulebookVersionOut] = Field(
         description="Every rulebook put in force, newest first (diffs: /authors/diff).")
+    scheduled: list[ScheduledRulebookOut] = Field(
+        description="Rulebooks put in force from a later day (`in_force_from`), soonest "
+                    "first: announced, not yet applied.")
 
 
 # ------------------------------------------------------------------------------- lists

@@ -167,8 +167,8 @@ def walk_points(session: Session, timeline: RulebookTimeline, days: list[date]) 
         suspend = rulebook.scheme.objections.suspend_record
         counts = Sql.of(record_counts(R, day, suspend=suspend, name=f"w{k}"))
         counted = relief_sql(rulebook, day, key=f"w{k}")
-        points = Sql(f":start + COALESCE(SUM(CASE WHEN {counts} THEN {counted} END), 0)",
-                     counts, counted, start=rulebook.scheme.starting_points)
+        points = Sql(f":start{k} + COALESCE(SUM(CASE WHEN {counts} THEN {counted} END), 0)",
+                     counts, counted, **{f"start{k}": rulebook.scheme.starting_points})
         if rulebook.scheme.requires_consent:
             points = Sql(f"CASE WHEN s.consent THEN {points} ELSE NULL END", points)
         sums.append(Sql(f"{points} AS p{k}", points))
