@@ -260,7 +260,8 @@ def _across_changes(
     in force then (a measure new or changed there starts its run on the first day)."""
     since = state[0]
     entry: InForce | None = timeline.entry_on(as_of)
-    while entry is not None and (since is None or since < entry.first_day):
+    # A run that starts on a first day may go on the day before, under the rulebook before.
+    while entry is not None and (since is None or since <= entry.first_day):
         previous = timeline.before(entry)
         if previous is None:
             break

@@ -57,7 +57,9 @@ def walk_back(session: Session, *, rulebook: Rulebook, as_of: date, noticed: lis
     days = [last - timedelta(days=k) for k in range((last - first).days + 1)]
     run(session, "INSERT INTO cp_cand (subject_id) SELECT DISTINCT subject_id FROM cp_mcand")
     if days and run(session, "SELECT 1 FROM cp_cand LIMIT 1").first():
-        if relief_between(rulebook, first, as_of) or len(timeline.eras(first, as_of)) > 1:
+        # Points are walked from as_of's only under one rulebook from `first` to as_of.
+        if relief_between(rulebook, first, as_of) or \
+                len(timeline.eras(first, as_of + timedelta(days=1))) > 1:
             walk_points(session, timeline, days)
         else:
             walk_back_changes(session, rulebook, days, as_of, points)
