@@ -283,7 +283,8 @@ def _across_changes(
         since, entry = old_state[0], previous
     if since == state[0]:
         return state
-    assert since is not None  # it only moves to a first day, which is a day
+    if since is None:  # held under the earlier rulebooks since before any fact
+        return None, None
     return since, measure.notice.after(since) if measure.notice is not None else since
 
 
