@@ -374,9 +374,9 @@ def _setup(session, history, facts) -> None:
     store_facts(session, records, entries, disputes)
 
 
-@pytest.mark.skip(reason="open: on a change's first day the two paths still disagree on some "
-                         "generated histories (measures of the earlier rulebook stored by the "
-                         "recompute); see the branch report")
+@pytest.mark.skip(reason="open: a list entry stored without ends_on, whose list a later "
+                         "rulebook gives a `lasts`, ends at entered_on + lasts in the evaluator "
+                         "but stays open in the SQL predicate (entry_counts)")
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=histories())
@@ -400,9 +400,9 @@ def _answers(session, rulebook: Rulebook, as_of: date) -> tuple:
                               for s in evaluated]
 
 
-@pytest.mark.skip(reason="open: on a change's first day the two paths still disagree on some "
-                         "generated histories (measures of the earlier rulebook stored by the "
-                         "recompute); see the branch report")
+@pytest.mark.skip(reason="open: a list entry stored without ends_on, whose list a later "
+                         "rulebook gives a `lasts`, ends at entered_on + lasts in the evaluator "
+                         "but stays open in the SQL predicate (entry_counts)")
 @settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=histories())
