@@ -261,7 +261,8 @@ def _across_changes(
     in force then (a measure new or changed there starts its run on the first day)."""
     since = state[0]
     entry: InForce | None = timeline.entry_on(as_of)
-    while entry is not None and (since is None or since < entry.first_day):
+    # A run that starts on a first day may go on the day before, under the rulebook before.
+    while entry is not None and (since is None or since <= entry.first_day):
         previous = timeline.before(entry)
         if previous is None:
             break
@@ -283,7 +284,8 @@ def _across_changes(
         since, entry = old_state[0], previous
     if since == state[0]:
         return state
-    assert since is not None  # it only moves to a first day, which is a day
+    if since is None:  # held under the earlier rulebooks since before any fact
+        return None, None
     return since, measure.notice.after(since) if measure.notice is not None else since
 
 

@@ -48,7 +48,7 @@ DAY = literal_column("w.day", Date)  # the day of a row of cp_wday (or cp_wd)
 # A piece of the walk judged by one rulebook: [low, high) and that rulebook.
 Era = tuple[date, date, Rulebook]
 TEMPS = ("cp_mcand", "cp_cand", "cp_crec", "cp_cent", "cp_wd", "cp_wday", "cp_since",
-         "cp_fexit", "cp_held")
+         "cp_fexit", "cp_lexit", "cp_lend", "cp_held")
 
 
 def walk_back(session: Session, *, rulebook: Rulebook, as_of: date, noticed: list[Measure],
@@ -172,13 +172,17 @@ def _walk_days(session: Session, eras: list[Era], starts: list[date], first: dat
                  "JOIN subject o ON o.legal_representative = c.subject_id "
                  "AND o.kind = 'organisation' JOIN list_entry e ON e.subject_id = o.subject_id")
     _flag_exits(session, [book for _low, _high, book in eras], first, last)
+    _lasts_exits(session, [book for _low, _high, book in eras], first, last)
     moments = ["SELECT subject_id, occurred_on AS day FROM cp_crec",
                "SELECT subject_id, ends_on FROM cp_crec",
                "SELECT subject_id, repaired_on FROM cp_crec",
                "SELECT cand, entered_on FROM cp_cent", "SELECT cand, ends_on FROM cp_cent",
                "SELECT cand, removed_on FROM cp_cent",
                "SELECT t.cand, x.exit_on FROM cp_cent t JOIN cp_fexit x "
-               "ON x.list_code = t.list_code AND x.entered_on = t.entered_on"]
+               "ON x.list_code = t.list_code AND x.entered_on = t.entered_on",
+               "SELECT t.cand, x.exit_on FROM cp_cent t JOIN cp_lexit x "
+               "ON x.list_code = t.list_code AND x.entered_on = t.entered_on "
+               "WHERE t.ends_on IS NULL"]
     if any(book.scheme.objections.suspend_record for _low, _high, book in eras):
         moments += ["SELECT r.subject_id, o.filed_on FROM cp_crec r "
                     "JOIN objection o ON o.record_id = r.id",
@@ -219,6 +223,47 @@ def _flag_exits(session: Session, rulebooks: list[Rulebook], first: date, last: 
         session.execute(text("INSERT INTO cp_fexit (list_code, entered_on, exit_on) "
                              "VALUES (:l, :e, :x)").bindparams(
             bindparam("e", type_=Date), bindparam("x", type_=Date)), rows)
+
+
+def _lasts_exits(session: Session, rulebooks: list[Rulebook], first: date, last: date) -> None:
+    """Fill temp table cp_lexit (list_code, entered_on, exit_on): the day an entry of cp_cent
+    stored without an end stops counting by its list's `lasts` in one of `rulebooks`, where
+    that is in (first, last]."""
+    run(session, "DROP TABLE IF EXISTS cp_lexit")
+    run(session, "CREATE TEMPORARY TABLE cp_lexit (list_code VARCHAR(64), entered_on DATE, "
+                 "exit_on DATE)")
+    rows = []
+    lasting = {(d.code, d.lasts) for rulebook in rulebooks for d in rulebook.lists
+               if d.lasts is not None}
+    for code, lasts in sorted(lasting, key=repr):
+        entered = run(session, "SELECT DISTINCT entered_on FROM cp_cent WHERE list_code = :l "
+                               "AND ends_on IS NULL", l=code).scalars()
+        for day in map(_as_date, entered):
+            ends = lasts.after(day)
+            if first < ends <= last:
+                rows.append({"l": code, "e": day, "x": ends})
+    if rows:
+        session.execute(text("INSERT INTO cp_lexit (list_code, entered_on, exit_on) "
+                             "VALUES (:l, :e, :x)").bindparams(
+            bindparam("e", type_=Date), bindparam("x", type_=Date)), rows)
+
+
+def _lasts_ends(session: Session, rulebook: Rulebook, codes: tuple[str, ...]) -> None:
+    """Fill temp table cp_lend (id, ends_on): the entries of cp_cent on lists `codes` stored
+    without an end, with the day their list's `lasts` in `rulebook` ends them."""
+    run(session, "DROP TABLE IF EXISTS cp_lend")
+    run(session, "CREATE TEMPORARY TABLE cp_lend (id INTEGER PRIMARY KEY, ends_on DATE)")
+    rows = []
+    for code in codes:
+        list_def = rulebook.list_def(code)
+        if list_def is None or list_def.lasts is None:
+            continue
+        found = run(session, "SELECT DISTINCT id, entered_on FROM cp_cent WHERE list_code = :l "
+                             "AND ends_on IS NULL", l=code).all()
+        rows += [{"i": i, "x": list_def.lasts.after(_as_date(e))} for i, e in found]
+    if rows:
+        session.execute(text("INSERT INTO cp_lend (id, ends_on) VALUES (:i, :x)").bindparams(
+            bindparam("x", type_=Date)), rows)
 
 
 def _leaves_window(within: Duration, entered: date, last: date) -> date | None:
@@ -320,6 +365,7 @@ def _drop_breaks(session: Session, eras: list[Era], measure: Measure, start: dat
         if then is None:  # every candidate has a day of the walk in this era
             run(session, "DELETE FROM cp_mcand WHERE measure_code = :code", code=measure.code)
             return
+        _lasts_ends(session, rulebook, then.when.lists)
         held = _held_sql(rulebook, then)
         run(session, "INSERT INTO cp_held (subject_id, day) SELECT DISTINCT subject_id, day "
                      f"FROM ({held}) h WHERE day >= :hlow AND day < :hhigh", held,
@@ -350,9 +396,11 @@ def _held_sql(rulebook: Rulebook, measure: Measure) -> Sql:
         if when.lists:
             codes = in_list(f"hl{k}_", when.lists)
             counts = Sql.of(entry_counts(E, DAY))
+            # An entry stored without an end ends when its list's `lasts` says (cp_lend).
             parts.append(Sql(f"SELECT w.subject_id, w.day FROM cp_wday w {joins}"
                              f"JOIN list_entry e ON {owner} WHERE e.list_code IN {codes} "
-                             f"AND {counts}", codes, counts))
+                             f"AND {counts} AND NOT EXISTS (SELECT 1 FROM cp_lend x "
+                             "WHERE x.id = e.id AND x.ends_on <= w.day)", codes, counts))
         for i, (watchlist, flag) in enumerate(rulebook.flags()):
             if flag.code not in when.flags:
                 continue
