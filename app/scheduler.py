@@ -50,8 +50,9 @@ def nightly_recompute(app: Flask) -> None:
         registry.reload(loaded_by="scheduler")
         with session_scope(app) as session:
             try:
-                summary = recompute(session, rulebook=registry.current(), as_of=clock.today(),
-                                    triggered_by="scheduler", incremental=True)
+                summary = recompute(session, rulebook=registry.in_force_today(),
+                                    as_of=clock.today(), triggered_by="scheduler",
+                                    incremental=True)
                 log.info("nightly recompute: run %s (%s, %d recomputed), %d subjects, "
                          "%d tier changes, %d ms", summary.run_id, summary.scope,
                          summary.recomputed, summary.subjects, summary.tier_changes,
@@ -61,7 +62,7 @@ def nightly_recompute(app: Flask) -> None:
                 return
             from app.services.due_process.notices import send_nightly_notices
 
-            made = send_nightly_notices(session, rulebook=registry.current(),
+            made = send_nightly_notices(session, rulebook=registry.in_force_today(),
                                         as_of=summary.as_of)
             log.info("nightly notices: %s", made.counts)
 

@@ -26,7 +26,7 @@ def rulebook_registry() -> RulebookRegistry:
 
 def rulebook():
     """Return the rulebook in force."""
-    return rulebook_registry().current()
+    return rulebook_registry().in_force_today()
 
 
 def today() -> date:

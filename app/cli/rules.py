@@ -17,6 +17,7 @@ from app.cli.options import (
     rulebook,
     rulebook_registry,
     run_day,
+    today,
 )
 from app.db import session_scope
 from app.errors import CitypointsError
@@ -189,7 +190,46 @@ def rules_reload(actor: str, without_tests: bool) -> None:
         click.echo(f"refused: {len(state.problems)} problem(s); the rulebook in force stays "
                    f"({kept})", err=True)
         sys.exit(1)
+    first = state.rulebook.scheme.in_force_from
+    if first is not None and first > today():
+        click.echo(f"scheduled: {state.rulebook.fingerprint[:12]} in force from "
+                   f"{first.isoformat()} ({state.tests or 'no rule tests'}); until then "
+                   f"{rulebook().fingerprint[:12]} stays in force")
+        return
     click.echo(f"in force: {state.rulebook.fingerprint[:12]} ({state.tests or 'no rule tests'})")
+
+
+@rules_cli.command("scheduled")
+def rules_scheduled() -> None:
+    """List the rulebooks scheduled to come into force after today, with their first day."""
+    from app.services.rulebooks.in_force import scheduled
+
+    with session_scope() as session:
+        found = scheduled(session, today=today())
+    if not found:
+        click.echo("no rulebook is scheduled")
+    for event, entry in found:
+        click.echo(f"{entry.fingerprint[:12]}  from {entry.first_day.isoformat()}  "
+                   f"put in force {event.at:%Y-%m-%d %H:%M} by {event.actor}")
+
+
+@rules_cli.command("cancel")
+@click.argument("fingerprint")
+@click.option("--as", "actor", default="cli", show_default=True, help="Who cancels (audited).")
+def rules_cancel(fingerprint: str, actor: str) -> None:
+    """Cancel a rulebook scheduled for a later day, before that day (audited)."""
+    from app.services.rulebooks.in_force import cancel_scheduled
+    from app.services.transaction import transaction
+
+    with session_scope(write=True) as session:
+        try:
+            with transaction(session):
+                event = cancel_scheduled(session, fingerprint=fingerprint, actor=actor,
+                                         today=today())
+        except CitypointsError as error:
+            fail(error)
+    click.echo(f"cancelled: {event.fingerprint[:12] if event.fingerprint else fingerprint} "
+               "will not come into force")
 
 
 @rules_cli.command("history")

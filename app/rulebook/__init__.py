@@ -27,6 +27,7 @@ from app.rulebook.model import (
     When,
 )
 from app.rulebook.problems import CheckResult, Problem, RulebookError
+from app.rulebook.timeline import InForce, RulebookTimeline, first_day
 
 __all__ = [
     "Cap",
@@ -36,6 +37,9 @@ __all__ = [
     "Duration",
     "Effective",
     "Flag",
+    "InForce",
+    "RulebookTimeline",
+    "first_day",
     "ListDef",
     "Measure",
     "Objections",

@@ -62,7 +62,7 @@ def _objections(o: Objections) -> dict[str, Any]:
 
 def _scheme(scheme: Scheme) -> dict[str, Any]:
     o = scheme.objections
-    return _titled({
+    content = _titled({
         "code": scheme.code,
         "title": scheme.title,
         "description": scheme.description,
@@ -81,6 +81,9 @@ def _scheme(scheme: Scheme) -> dict[str, Any]:
         **({"repair": {"decide_within": _duration(scheme.repair.decide_within)}}
            if scheme.repair != Repair() else {}),
     }, scheme)
+    if scheme.in_force_from is not None:  # only when written, so other rulebooks keep their hash
+        content["in_force_from"] = scheme.in_force_from.isoformat()
+    return content
 
 
 def _rule(rule: Rule) -> dict[str, Any]:

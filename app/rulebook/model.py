@@ -135,6 +135,8 @@ class Scheme:
     texts: Texts = ()  # other texts written per language (description)
     repair: Repair = Repair()
     languages: tuple[str, ...] = ()  # the languages every text should be in; first: residents'
+    in_force_from: date | None = None  # the first day it may be in force (city time)
+    in_force_from_source: Source | None = field(default=None, compare=False)
 
     def tier_for(self, points: int) -> Tier:
         """Return the first tier, highest first, whose min is at or below `points`."""

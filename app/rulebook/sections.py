@@ -43,6 +43,7 @@ SCHEME_KEYS = (
     "objections",
     "languages",
     "repair",
+    "in_force_from",
 )
 SECTION_KEYS = ("departments", "measures", "lists")
 TIER_KEYS = ("code", "min", "title", "description")
@@ -195,6 +196,8 @@ class Builder:
             titles=titles,
             languages=tuple(c for c, _ in top.codes("languages", choices=TEXT_LANGUAGES) or ()),
             repair=self._repair(top),
+            in_force_from=top.day("in_force_from"),
+            in_force_from_source=_source(file, top.line("in_force_from")),
         )
 
     def _repair(self, top: Reader) -> Repair:

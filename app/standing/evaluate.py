@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 from app.rulebook.model import ListDef, Measure, Rulebook, Scheme
+from app.rulebook.timeline import InForce, RulebookTimeline
 from app.standing.because import Because
 from app.standing.explain import explain, flag_because, list_because
 from app.standing.model import (
@@ -60,11 +61,15 @@ def evaluate(
     rulebook: Rulebook,
     as_of: date,
     represented: Sequence[tuple[SubjectFact, Sequence[ListEntryFact]]] = (),
+    timeline: RulebookTimeline | None = None,
 ) -> Standing:
     """Return the standing of `subject` on `as_of`, with its explanation.
 
     `represented`: the organisations whose legal representative `subject` is, each with its
     list entries; measures that say `reaches: [legal_representative]` follow them here.
+    `timeline`: the rulebooks in force before `rulebook` (which must be its rulebook on
+    `as_of`); a notice period counts a day only when the measure's condition held under the
+    rulebook in force on that day.
     """
     scheme = rulebook.scheme
     scored = is_scored(subject=subject, scheme=scheme)
@@ -105,6 +110,10 @@ def evaluate(
         )
         if state is None:
             continue
+        if timeline is not None:
+            state = _across_changes(measure, state, timeline=timeline, as_of=as_of,
+                                    subject=subject, records=records, entries=entries,
+                                    represented=represented)
         holds_since, takes_effect_on = state
         reasons = _reasons(
             measure, scored=scored, points=points, tier_code=tier.code, lists=lists, flags=flags
@@ -234,6 +243,50 @@ def _measure_state(
     if holds_since is None or measure.notice is None:
         return holds_since, holds_since
     return holds_since, measure.notice.after(holds_since)
+
+
+def _across_changes(
+    measure: Measure,
+    state: tuple[date | None, date | None],
+    *,
+    timeline: RulebookTimeline,
+    as_of: date,
+    subject: SubjectFact,
+    records: list[RecordFact],
+    entries: list[ListEntryFact],
+    represented: Sequence[tuple[SubjectFact, Sequence[ListEntryFact]]],
+) -> tuple[date | None, date | None]:
+    """Carry the run of `measure`'s condition back across rulebook changes: before a
+    rulebook's first day, the run goes on only while the condition held under the rulebook
+    in force then (a measure new or changed there starts its run on the first day)."""
+    since = state[0]
+    entry: InForce | None = timeline.entry_on(as_of)
+    # A run that starts on a first day may go on the day before, under the rulebook before.
+    while entry is not None and (since is None or since <= entry.first_day):
+        previous = timeline.before(entry)
+        if previous is None:
+            break
+        old = previous.rulebook.measure(measure.code)
+        old_state = None
+        if old is not None:
+            book = previous.rulebook
+            history = History(records=records, list_entries=entries, rulebook=book)
+            scored = is_scored(subject=subject, scheme=book.scheme)
+            day = entry.first_day - timedelta(days=1)
+            joint = _represented_histories(subject, represented, rulebook=book)
+            old_state = _joint_measure_state(
+                old, history=history, joint=joint, scheme=book.scheme, scored=scored, day=day
+            ) if joint and reaches_representative(old) else _measure_state(
+                old, history=history, scheme=book.scheme, scored=scored, day=day)
+        if old_state is None:
+            since = entry.first_day
+            break
+        since, entry = old_state[0], previous
+    if since == state[0]:
+        return state
+    if since is None:  # held under the earlier rulebooks since before any fact
+        return None, None
+    return since, measure.notice.after(since) if measure.notice is not None else since
 
 
 def _reasons(

@@ -173,4 +173,5 @@ class Standing:
     measures: tuple[ActiveMeasure, ...] = ()
     pending_measures: tuple[PendingMeasure, ...] = ()
     fingerprint: str = ""
+    in_force_from: date | None = None  # the first day of the rulebook used (None: always)
     explanation: tuple[str, ...] = field(default=(), compare=False)

@@ -59,4 +59,6 @@ def standing_to_json(standing: Standing) -> dict[str, Any]:
         ],
         "explanation": list(standing.explanation),
         "fingerprint": standing.fingerprint,
+        "rulebook": {"fingerprint": standing.fingerprint,
+                     "in_force_from": _iso(standing.in_force_from)},
     }

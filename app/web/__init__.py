@@ -73,8 +73,8 @@ def _load_user(user_id: str):
 
 
 def rulebook():
-    """Return the rulebook in force for this app."""
-    return current_app.extensions[RULEBOOKS].current()
+    """Return the rulebook in force today for this app (not one scheduled for later)."""
+    return current_app.extensions[RULEBOOKS].in_force_today()
 
 
 def rulebook_state():

@@ -318,8 +318,8 @@ def test_unknown_and_misplaced_top_level_keys(check):
         "the one with 'scheme:'",
         "rules/mesures.yaml:1: unknown key 'mesures' (did you mean 'measures'?)",
         "rules/other.yaml:1: unknown key 'defaults' (allowed keys are scheme, title, description, "
-        "starting_points, requires_consent, tiers, objections, languages, repair, departments, "
-        "measures, lists, table)",
+        "starting_points, requires_consent, tiers, objections, languages, repair, in_force_from, "
+        "departments, measures, lists, table)",
     ]
 
 

@@ -10,10 +10,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select
 
+from app import clock
 from app.models import (
     ListEntry,
     Objection,
     Record,
+    RulebookEvent,
     RulebookVersion,
     Run,
     Standing,
@@ -40,6 +42,8 @@ from app.rulebook.model import (
     When,
 )
 from app.services.intake.drafts import RecordDraft
+from app.services.rulebooks.in_force import IN_FORCE, remember
+from app.services.rulebooks.registry import sync_departments
 from app.services.standings.facts import standing_for
 from app.services.standings.recompute import recompute
 from tests.conftest import new_organisation_id, new_person_id
@@ -212,7 +216,7 @@ def _month_end_notice_world():
 def _clean(session) -> None:
     session.rollback()  # a failed example must not leave the next one a broken transaction
     for table in (StandingMeasure, StandingFlag, Standing, TierChange, Run, Objection, Record,
-                  ListEntry, Subject, RulebookVersion):
+                  ListEntry, Subject, RulebookVersion, RulebookEvent):
         session.execute(delete(table))
     session.commit()
 
@@ -286,3 +290,130 @@ def test_recompute_is_idempotent(session, make_subject, rulebook, today):
     assert before == after
     assert second.tier_changes == 0
     assert first.subjects == second.subjects == 1
+
+
+# --- histories of rulebooks in force from different days ------------------------------------
+_unique = iter(range(10**9))
+
+
+@st.composite
+def successors(draw, base: Rulebook) -> Rulebook:
+    """A later rulebook: tier edges moved, measures' conditions and notice periods changed
+    (some dropped, some new), lists' durations and the flag changed; the same conduct rules,
+    with relief added to some from a date."""
+    mins = sorted(draw(st.sets(st.integers(800, 1100), min_size=1, max_size=5)), reverse=True)
+    tiers = tuple(Tier(f"T{i}", m) for i, m in enumerate(mins)) + (Tier("LOW", None),)
+    codes = [t.code for t in tiers]
+    measures = []
+    for i in range(draw(st.integers(0, 3))):
+        when = When(tiers=tuple(draw(st.sets(st.sampled_from(codes), max_size=2))),
+                    lists=("black",) if draw(st.booleans()) else (),
+                    flags=("watched",) if draw(st.booleans()) else ())
+        notice = draw(st.none() | st.builds(Duration, st.integers(1, 9), st.just("d")))
+        reaches = ("legal_representative",) if draw(st.booleans()) else ()
+        measures.append(Measure(f"M{i}", "restriction", f"measure {i}", "dept", when,
+                                legal_basis="law", notice=notice, reaches=reaches))
+    lists = (replace(base.lists[0], lasts=draw(st.none() | durations)),
+             replace(base.lists[1], flag=Flag("watched", draw(st.integers(1, 3)),
+                                               Duration(draw(st.integers(5, 90)), "d"))))
+    rules = []
+    for rule in base.tables[0].rules:
+        last = rule.version == max(r.version for r in base.tables[0].rules if r.code == rule.code)
+        start = rule.effective.start or START
+        if last and draw(st.booleans()):  # relief from a later date, in a new version
+            begin = start + timedelta(days=draw(st.integers(1, DAYS)))
+            rules.append(replace(rule, effective=Effective(rule.effective.start,
+                                                           begin - timedelta(days=1))))
+            rules.append(replace(rule, version=rule.version + 1, effective=Effective(begin, None),
+                                 points=draw(st.integers(-120, 60)), relief=True))
+        else:
+            rules.append(rule)
+    scheme = replace(base.scheme, tiers=tiers, starting_points=draw(st.integers(900, 1100)),
+                     objections=Objections(suspend_record=draw(st.booleans())))
+    return replace(base, scheme=scheme, measures=tuple(measures), lists=lists,
+                   tables=(replace(base.tables[0], rules=tuple(rules)),),
+                   fingerprint=f"fp-later-{next(_unique)}")
+
+
+@st.composite
+def histories(draw):
+    """A world under two or three rulebooks, each in force from its own first day."""
+    world = draw(worlds())
+    first = replace(world[0], fingerprint=f"fp-first-{next(_unique)}")
+    books = [first]
+    for _ in range(draw(st.integers(1, 2))):
+        books.append(draw(successors(books[-1])))
+    firsts = sorted(draw(st.sets(st.integers(1, DAYS), min_size=len(books) - 1,
+                                 max_size=len(books) - 1)))
+    days = [START] + [START + timedelta(days=n) for n in firsts]
+    dates = list(world[5])
+    for day in days[1:]:  # either side of each change, and a notice's length after it
+        dates += [day - timedelta(days=1), day, day + timedelta(days=draw(st.integers(1, 10)))]
+    return list(zip(days, books, strict=True)), world[1:5] + (dates, world[6])
+
+
+def _put_in_force(session, day: date, rulebook: Rulebook) -> None:
+    remember(rulebook)  # generated in code: no files to load it from
+    if session.execute(select(RulebookVersion.id).where(
+            RulebookVersion.fingerprint == rulebook.fingerprint)).first() is None:
+        session.execute(insert(RulebookVersion), [{"fingerprint": rulebook.fingerprint,
+                                                   "files_json": "{}"}])
+    session.execute(insert(RulebookEvent), [{
+        "action": IN_FORCE, "fingerprint": rulebook.fingerprint, "actor": "t", "source": "",
+        "details": "{}", "at": clock.day_start(day) + timedelta(hours=1)}])
+    session.commit()
+
+
+def _setup(session, history, facts) -> None:
+    subjects, organisations, records, entries, _dates, disputes = facts
+    _clean(session)
+    session.execute(insert(Subject), [
+        {"subject_id": sid, "kind": "organisation" if sid in organisations else "person",
+         "name": sid, "consent": consent,
+         "legal_representative": organisations.get(sid, (None, None))[0],
+         "legal_representative_since": organisations.get(sid, (None, None))[1]}
+        for sid, consent in subjects])
+    session.commit()
+    sync_departments(session, history[0][1])
+    for day, rulebook in history:
+        _put_in_force(session, day, rulebook)
+    # Records keep the rule version of their conduct date: those of the first rulebook are
+    # those of every later one (a later one only adds relief versions).
+    store_facts(session, records, entries, disputes)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=histories())
+def test_both_paths_agree_under_the_rulebook_of_each_day(session, case):
+    history, facts = case
+    _setup(session, history, facts)
+    for as_of in facts[4]:
+        _compare_on(session, history[-1][1], as_of)
+
+
+def _answers(session, rulebook: Rulebook, as_of: date) -> tuple:
+    recompute(session, rulebook=rulebook, as_of=as_of)
+    stored = sorted((s.subject_id, s.points, s.tier)
+                    for s in session.execute(select(Standing)).scalars())
+    measures = sorted((m.subject_id, m.measure_code)
+                      for m in session.execute(select(StandingMeasure)).scalars())
+    evaluated = [standing_for(session, rulebook=rulebook, subject_id=sid, as_of=as_of)
+                 for sid in session.execute(select(Subject.subject_id)).scalars().all()]
+    return stored, measures, [(s.points, s.tier, s.lists, s.flags, s.measures,
+                               s.pending_measures, s.fingerprint, s.explanation)
+                              for s in evaluated]
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=histories())
+def test_a_change_leaves_every_day_before_its_first_day_as_it_was(session, case):
+    history, facts = case
+    *earlier, (change_day, change) = history
+    _setup(session, earlier, facts)
+    days = sorted({d for d in facts[4] if d < change_day} | {change_day - timedelta(days=1)})
+    before = {d: _answers(session, earlier[-1][1], d) for d in days}
+    _put_in_force(session, change_day, change)
+    for day in days:
+        assert _answers(session, change, day) == before[day], day

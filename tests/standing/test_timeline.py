@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from app.standing import next_changes, points_timeline
+from datetime import date, timedelta
+
+from app.rulebook import InForce, RulebookTimeline
+from app.standing import evaluate, next_changes, points_timeline
 from app.standing.model import Dispute
 
-from .factories import d, make_record, make_rule, make_rulebook, make_subject
+from .factories import d, make_measure, make_record, make_rule, make_rulebook, make_subject
 
 VOL = make_rule("VOL-HOURS", points=1, expires_after="1y")
 TAMPER = make_rule("UTIL-HEAT-TAMPER", points=-50, expires_after="2y")
@@ -94,3 +97,22 @@ def test_no_timeline_without_consent_when_the_scheme_requires_it():
     kwargs = {"subject": subject, "records": RECORDS, "rulebook": RULEBOOK}
     assert points_timeline(**kwargs, start=d("2025-01-01"), end=d("2027-12-31")) == []
     assert next_changes(**kwargs, as_of=d("2026-06-01")) == []
+
+
+def test_a_notice_run_goes_on_across_a_change_while_the_old_condition_held():
+    """Under the new rulebook the condition holds only from the change's first day (a
+    record of that day), but under the old one it held on the days before: the run, and
+    the notice period, go on across the change."""
+    change = date(2025, 3, 1)
+    fine = make_rule(points=-50)
+    ban = make_measure(tiers=("B",), notice="7d")
+    old = make_rulebook(rules=(fine,), measures=(ban,), fingerprint="old")
+    new = make_rulebook(rules=(fine,), measures=(ban,), starting_points=1015, fingerprint="new")
+    records = [make_record(fine, change - timedelta(days=20)),
+               make_record(fine, change, points=-10)]
+    timeline = RulebookTimeline([InForce(date(2020, 1, 1), old), InForce(change, new)])
+    standing = evaluate(subject=make_subject(), records=records, list_entries=(), rulebook=new,
+                        as_of=change, timeline=timeline)
+    assert standing.tier is not None and standing.tier.code == "B"  # 1015 - 50 - 10
+    assert [(m.measure.code, m.since) for m in standing.measures] == [
+        ("TENDER-BAN", change - timedelta(days=13))]  # held since 9 February under the old

@@ -404,6 +404,9 @@ def send_nightly_notices(session: Session, *, rulebook: Rulebook, as_of: date,
     effect after their notice period, and records that stop counting within 30 days; each
     only once (by its dedupe key). Run it after the recompute of `as_of`.
     """
+    from app.services.rulebooks.in_force import in_force_on
+
+    rulebook = in_force_on(session, rulebook, as_of).rulebook  # the rulebook of `as_of`
     result = NightlyNotices(as_of=as_of)
     with transaction(session):
         begin_write(session, "notices")

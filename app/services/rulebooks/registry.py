@@ -11,12 +11,13 @@ import time
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
 
+from app import clock
 from app.errors import RulebookUnavailable
 from app.models import Department, RulebookVersion, utcnow
 from app.rulebook import Limits, Problem, Rulebook, check_rulebook, load_rulebook_from_texts
@@ -135,6 +136,8 @@ class RulebookRegistry:
         self._synced_at = time.monotonic()
         self._event_id = 0  # the newest in-force event this process follows
         self._reload_requested = False
+        self._today: tuple[tuple[str, date], Rulebook] | None = None
+        self._today_read = 0.0
 
     @classmethod
     def init_app(cls, app) -> None:
@@ -200,6 +203,8 @@ class RulebookRegistry:
                             "them is refused unless an admin puts it in force without tests: "
                             "`flask rules reload --without-tests`, or the checkbox on the "
                             "rule authors' page)")]
+                if not problems:
+                    problems = self._scheduling_problems(result.rulebook)
             if not problems:
                 self.state = RulebookState(
                     rulebook=result.rulebook, source="rules directory", loaded_at=utcnow(),
@@ -252,6 +257,37 @@ class RulebookRegistry:
                 return "" if stored is not None else "first"
         except Exception:  # no schema yet (before `db upgrade`): nothing is in force
             return "first"
+
+    def _scheduling_problems(self, rulebook: Rulebook) -> list[Problem]:
+        from app.services.rulebooks.in_force import scheduling_problems
+
+        try:
+            with self._session_factory() as session:
+                return scheduling_problems(session, rulebook, today=clock.today())
+        except Exception as error:  # no schema yet (before `db upgrade`): nothing scheduled
+            log.warning("scheduled rulebooks not read: %s", str(error).splitlines()[0])
+            return []
+
+    def in_force_today(self) -> Rulebook:
+        """Return the rulebook in force today: the one put in force last, unless that one (or
+        another) is scheduled from a later day. Read again at most every `sync_seconds`."""
+        rulebook = self.current()
+        from app.services.rulebooks.in_force import in_force_on, remember
+
+        key = (rulebook.fingerprint, clock.today())
+        fresh = self.sync_seconds is not None and \
+            time.monotonic() - self._today_read < self.sync_seconds
+        if self._today is not None and self._today[0] == key and (fresh or self.sync_seconds
+                                                                  is None):
+            return self._today[1]
+        remember(rulebook)
+        try:
+            with self._session_factory() as session:
+                found = in_force_on(session, rulebook, key[1]).rulebook
+        except Exception:  # no schema yet: the rulebook loaded is all there is
+            found = rulebook
+        self._today, self._today_read = (key, found), time.monotonic()
+        return found
 
     def _put_in_force(self, rulebook: Rulebook, *, loaded_by: str, warnings: int,
                       tests: str, untested: str = "") -> None:

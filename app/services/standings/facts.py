@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from app.errors import InvalidInput, NotFound
 from app.identifiers import InvalidIdentifier, clean, validate_subject_id
 from app.models import ListEntry, Objection, Record, Subject
 from app.rulebook import Rulebook
+from app.services.rulebooks.in_force import rulebook_timeline
 from app.standing import evaluate
 from app.standing.model import Dispute, ListEntryFact, RecordFact, Standing, SubjectFact
 
@@ -145,9 +147,23 @@ def load_represented(session: Session, subject: Subject) -> list[tuple[SubjectFa
 
 
 def standing_for(session: Session, *, rulebook: Rulebook, subject_id: str, as_of: date) -> Standing:
-    """Evaluate one subject's standing on `as_of` with its explanation."""
+    """Evaluate one subject's standing on `as_of` with its explanation, under the rulebook in
+    force on `as_of` (`rulebook` is the one in force today; see rulebooks.in_force)."""
     subject = get_subject(session, subject_id)
     records, entries = load_facts(session, subject)
-    return evaluate(subject=subject_fact(subject), records=records, list_entries=entries,
-                    rulebook=rulebook, as_of=as_of,
-                    represented=load_represented(session, subject))
+    return evaluate_in_force(session, rulebook, subject=subject_fact(subject), records=records,
+                             list_entries=entries, as_of=as_of,
+                             represented=load_represented(session, subject))
+
+
+def evaluate_in_force(session: Session, rulebook: Rulebook, *, subject: SubjectFact,
+                      records: list[RecordFact], list_entries: list[ListEntryFact], as_of: date,
+                      represented=()) -> Standing:
+    """Evaluate with the rulebook in force on `as_of`; the standing names it."""
+    timeline = rulebook_timeline(session, rulebook)
+    entry = timeline.entry_on(as_of)
+    standing = evaluate(subject=subject, records=records, list_entries=list_entries,
+                        rulebook=entry.rulebook, as_of=as_of, represented=represented,
+                        timeline=timeline)
+    known = entry.first_day if entry.first_day != date.min else None
+    return replace(standing, in_force_from=known)

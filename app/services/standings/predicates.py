@@ -82,12 +82,29 @@ def record_may_count(record: Any, first: date, last: date, *,
     return and_(r.occurred_on <= high, r.ends_on > low, record_stands(r))
 
 
-def entry_counts(entry: Any, day: Day, *, name: str | None = None) -> ColumnElement[bool]:
+def entry_counts(entry: Any, day: Day, *, name: str | None = None,
+                 rulebook: Rulebook | None = None) -> ColumnElement[bool]:
     """The list entry counts on `day`: entered by then, and neither ended (`ends_on` is the
-    first day it no longer counts) nor removed by then."""
+    first day it no longer counts) nor removed by then.
+
+    With `rulebook` (the one in force on `day`, a day and not a column), an entry stored
+    without an end ends when its list's `lasts` there says (app.standing.spans.list_entry_end):
+    it counts while entered after the latest start of `lasts` run by `day`.
+    """
     e, d = _columns(entry), day_param(day, name)
-    return and_(e.entered_on <= d, or_(e.ends_on.is_(None), e.ends_on > d),
-                or_(e.removed_on.is_(None), e.removed_on > d))
+    counts = and_(e.entered_on <= d, or_(e.ends_on.is_(None), e.ends_on > d),
+                  or_(e.removed_on.is_(None), e.removed_on > d))
+    if rulebook is None or not isinstance(day, date):
+        return counts
+    for i, list_def in enumerate(rulebook.lists):
+        if list_def.lasts is None:
+            continue
+        start = list_def.lasts.latest_start(day)
+        code = bindparam(f"{name}lc{i}" if name else None, list_def.code, unique=not name)
+        since = bindparam(f"{name}ls{i}" if name else None, start, type_=Date, unique=not name)
+        counts = and_(counts, or_(e.ends_on.is_not(None), e.list_code != code,
+                                  e.entered_on > since))
+    return counts
 
 
 def behind_flag(entry: Any, watchlist: str, flag: Flag, day: Day, *,

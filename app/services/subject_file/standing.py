@@ -14,7 +14,9 @@ from app.models import Record, Subject
 from app.rulebook import Rulebook
 from app.rulebook.model import Measure
 from app.services.audit import chain as audit
+from app.services.rulebooks.in_force import in_force_on
 from app.services.standings.facts import (
+    evaluate_in_force,
     get_subject,
     load_facts,
     load_represented,
@@ -22,7 +24,7 @@ from app.services.standings.facts import (
     subject_fact,
 )
 from app.services.transaction import atomic
-from app.standing import UpcomingChange, evaluate, next_changes
+from app.standing import UpcomingChange, next_changes
 from app.standing.model import ActiveMeasure, PendingMeasure, Standing
 
 
@@ -40,9 +42,11 @@ def open_subject_file(session: Session, *, rulebook: Rulebook, subject_id: str, 
     subject = get_subject(session, subject_id)
     records, entries = load_facts(session, subject)
     fact = subject_fact(subject)
-    standing = evaluate(subject=fact, records=records, list_entries=entries, rulebook=rulebook,
-                        as_of=as_of, represented=load_represented(session, subject))
-    changes = next_changes(subject=fact, records=records, rulebook=rulebook, as_of=as_of,
+    standing = evaluate_in_force(session, rulebook, subject=fact, records=records,
+                                 list_entries=entries, as_of=as_of,
+                                 represented=load_represented(session, subject))
+    changes = next_changes(subject=fact, records=records,
+                           rulebook=in_force_on(session, rulebook, as_of).rulebook, as_of=as_of,
                            limit=upcoming)
     if viewer is not None:
         audit.append(session, actor=viewer, action="subject.view",
@@ -85,6 +89,7 @@ class MeasureCheck:
 def check_measure(session: Session, *, rulebook: Rulebook, code: str, subject_id: str,
                   as_of: date, viewer: str) -> MeasureCheck:
     """Say whether measure `code` applies to a subject on `as_of`, and why; audit the look."""
+    rulebook = in_force_on(session, rulebook, as_of).rulebook
     measure = rulebook.measure(code)
     if measure is None:
         raise NotFound(f"no measure {code[:64]!r} in the rulebook in force; the measures are "

@@ -134,6 +134,14 @@ class ExcludedRecordOut(Response):
     because: BecauseOut
 
 
+class RulebookInForceOut(Response):
+    """The rulebook in force on the standing's day."""
+
+    fingerprint: str
+    in_force_from: date | None = Field(description="its first day in force; null when it is "
+                                                   "the only rulebook known")
+
+
 class StandingOut(Response):
     """A subject's standing on a date, with the records that count and the explanation."""
 
@@ -153,6 +161,7 @@ class StandingOut(Response):
     excluded: list[ExcludedRecordOut]
     explanation: list[str]
     fingerprint: str
+    rulebook: RulebookInForceOut
 
 
 # ------------------------------------------------------------------------ measure check
@@ -215,6 +224,13 @@ class RulebookVersionOut(Response):
     kind: str
 
 
+class ScheduledRulebookOut(Response):
+    fingerprint: str
+    in_force_from: date = Field(description="Its first day in force (city time).")
+    changes: list[str] = Field(description="What it changes in meaning, against the rulebook "
+                                           "in force before that day.")
+
+
 class RulebookOut(Response):
     fingerprint: str = Field(description="sha256 of the canonical JSON text of `content`.")
     format: str
@@ -232,6 +248,9 @@ class RulebookOut(Response):
                                                 "`languages` when it names them.")
     history: list[RulebookVersionOut] = Field(
         description="Every rulebook put in force, newest first (diffs: /authors/diff).")
+    scheduled: list[ScheduledRulebookOut] = Field(
+        description="Rulebooks put in force from a later day (`in_force_from`), soonest "
+                    "first: announced, not yet applied.")
 
 
 # ------------------------------------------------------------------------------- lists

@@ -25,6 +25,7 @@ from app.services.intake.rows import parse_iso_date
 from app.services.lists.entries import enter, remove_from_list
 from app.services.records.conduct import record_conduct
 from app.services.rulebooks.history import rulebook_history
+from app.services.rulebooks.in_force import coming_rulebooks
 from app.services.subject_file.standing import check_measure as check_measure_service
 from app.services.subject_file.standing import standing_seen_by
 from app.services.subjects.register import register_subject, update_subject
@@ -230,7 +231,9 @@ def get_rulebook():
     return _respond(s.RulebookOut, {"fingerprint": rules.fingerprint, "format": FORMAT,
                                     "source": _public_source(state.source),
                                     "loaded_at": state.loaded_at,
-                                    "content": content, "history": history})
+                                    "content": content, "history": history,
+                                    "scheduled": coming_rulebooks(get_session(), rules,
+                                                                  today=today())})
 
 
 def _public_source(source: str) -> str:

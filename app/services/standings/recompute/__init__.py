@@ -24,7 +24,8 @@ from datetime import date
 
 from sqlmodel import Session
 
-from app.rulebook import Rulebook
+from app.rulebook import Rulebook, RulebookTimeline
+from app.services.rulebooks.in_force import rulebook_timeline
 from app.services.standings.recompute import bookkeeping, writes
 from app.services.standings.recompute.bookkeeping import last_runs, standings_day
 from app.services.standings.recompute.measures import measures_table
@@ -55,7 +56,8 @@ class RunSummary:
 def recompute(session: Session, *, rulebook: Rulebook, as_of: date,
               triggered_by: str = "system", incremental: bool = False,
               progress: Callable[[int, int, str], None] | None = None) -> RunSummary:
-    """Recompute the standings on `as_of`; all or nothing, one run at a time.
+    """Recompute the standings on `as_of` under the rulebook in force on `as_of` (`rulebook`
+    is the one in force today); all or nothing, one run at a time.
 
     With `incremental` (the nightly job), only the subjects that can have changed since
     the last run are recomputed, when that run was successful, for the day before, with
@@ -68,13 +70,15 @@ def recompute(session: Session, *, rulebook: Rulebook, as_of: date,
     """
     if in_transaction(session):  # the run's row must be committed before its work starts
         raise RuntimeError("the recompute owns its transactions: call it outside one")
+    timeline = rulebook_timeline(session, rulebook)  # `rulebook`: the one in force today
+    rulebook = timeline.on(as_of)
     run_id = bookkeeping.open_run(session, rulebook=rulebook, as_of=as_of,
                                   triggered_by=triggered_by)
     started = time.perf_counter()
     try:
         with transaction(session):
             summary = _recompute(session, rulebook, as_of, run_id, incremental, started,
-                                 progress or _silent)
+                                 timeline, progress or _silent)
     except BaseException as error:
         bookkeeping.mark_failed(session, run_id, error,
                                 duration_ms=int((time.perf_counter() - started) * 1000))
@@ -90,7 +94,7 @@ def _silent(done: int, total: int, step: str) -> None:
 
 
 def _recompute(session: Session, rulebook: Rulebook, as_of: date, run_id: int,
-               incremental: bool, started: float,
+               incremental: bool, started: float, timeline: RulebookTimeline,
                progress: Callable[[int, int, str], None]) -> RunSummary:
     progress(0, _STEPS, "waiting for the run lock")
     bookkeeping.acquire(session)
@@ -109,10 +113,10 @@ def _recompute(session: Session, rulebook: Rulebook, as_of: date, run_id: int,
     changes = writes.log_tier_changes(session, as_of, run_id)
     progress(3, _STEPS, "writing standings, flags and measures")
     if base is not None:
-        writes.write_incremental(session, rulebook, as_of, run_id)
+        writes.write_incremental(session, rulebook, as_of, run_id, timeline)
         subjects = run(session, "SELECT COUNT(*) FROM standing").scalar_one()
     else:
-        writes.write_full(session, rulebook, as_of, run_id)
+        writes.write_full(session, rulebook, as_of, run_id, timeline)
         recomputed = subjects = run(session, "SELECT COUNT(*) FROM cp_new").scalar_one()
     for table in ("cp_new", "cp_scope"):
         run(session, f"DROP TABLE IF EXISTS {table}")

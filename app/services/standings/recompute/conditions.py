@@ -22,12 +22,13 @@ ORGANISATION = Subject.__table__.alias("o")
 
 
 def listed_sql(codes: Iterable[str], day: date, prefix: str, *, day_name: str,
-               only: str | None = None) -> Sql:
-    """Select the subjects with an entry on any of lists `codes` that counts on `day`."""
+               only: str | None = None, rulebook: Rulebook | None = None) -> Sql:
+    """Select the subjects with an entry on any of lists `codes` that counts on `day` (under
+    `rulebook`, the one in force on `day`: its lists' `lasts`)."""
     e = LIST_ENTRY.c
     query = select(e.subject_id).where(
         e.list_code.in_([bindparam(f"{prefix}{i}", code) for i, code in enumerate(codes)]),
-        entry_counts(LIST_ENTRY, day, name=day_name))
+        entry_counts(LIST_ENTRY, day, name=day_name, rulebook=rulebook))
     if only:
         query = query.where(text(among("list_entry.subject_id", only)))
     return Sql.of(query)
@@ -61,14 +62,16 @@ def holds_sql(rulebook: Rulebook, measure: Measure, points_table: str, day: date
         parts.append(Sql(f"SELECT subject_id FROM {points_table} WHERE tier IN {tiers}", tiers))
     day_name = f"{prefix}day"
     if when.lists:
-        parts.append(listed_sql(when.lists, day, prefix + "l", day_name=day_name, only=only))
+        parts.append(listed_sql(when.lists, day, prefix + "l", day_name=day_name, only=only,
+                                rulebook=rulebook))
     if when.flags:
         parts.append(flagged_sql(rulebook, when.flags, day, prefix, only))
     if "legal_representative" in measure.reaches:
         # The organisation's lists and flags reach the person who is its legal representative.
         reached = []
         if when.lists:
-            reached.append(listed_sql(when.lists, day, prefix + "rl", day_name=day_name))
+            reached.append(listed_sql(when.lists, day, prefix + "rl", day_name=day_name,
+                                      rulebook=rulebook))
         reached.append(flagged_sql(rulebook, when.flags, day, prefix + "r"))
         inner = union(reached)
         if inner:

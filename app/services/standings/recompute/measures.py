@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlmodel import Session
 
-from app.rulebook import Rulebook
+from app.rulebook import Rulebook, RulebookTimeline
 from app.services.standings.recompute.conditions import flagged_sql, holds_sql
 from app.services.standings.recompute.sql import in_list, run
 from app.services.standings.recompute.walkback import walk_back
@@ -34,12 +34,14 @@ def flags_table(session: Session, *, rulebook: Rulebook, day: date, table: str,
 
 
 def measures_table(session: Session, *, rulebook: Rulebook, day: date, points: str,
-                   table: str, only: str | None = None) -> None:
+                   table: str, only: str | None = None,
+                   timeline: RulebookTimeline | None = None) -> None:
     """Fill temporary table `table` (subject_id, measure_code) with the measures in force on
     `day`, the tiers being those in table `points` (subject_id, points, tier).
 
     `only`: a table of subject_ids; the measures of those subjects alone (`points` holds
-    just them).
+    just them). `timeline`: the rulebooks in force before `rulebook` (its rulebook on `day`);
+    a notice period counts a day only when the condition held under the rulebook of that day.
     """
     pairs_table(session, table, "measure_code")
     noticed = []
@@ -60,4 +62,4 @@ def measures_table(session: Session, *, rulebook: Rulebook, day: date, points: s
                 holds, code=measure.code)
     if noticed:
         walk_back(session, rulebook=rulebook, as_of=day, noticed=noticed, points=points,
-                  table=table, only=only)
+                  table=table, only=only, timeline=timeline)

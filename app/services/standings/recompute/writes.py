@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlmodel import Session
 
-from app.rulebook import Rulebook
+from app.rulebook import Rulebook, RulebookTimeline
 from app.services.locks import is_postgres
 from app.services.standings.recompute.measures import flags_table, measures_table
 from app.services.standings.recompute.sql import run
@@ -24,7 +24,8 @@ def log_tier_changes(session: Session, as_of: date, run_id: int) -> int:
     """, d=as_of, run=run_id).rowcount
 
 
-def write_full(session: Session, rulebook: Rulebook, as_of: date, run_id: int) -> None:
+def write_full(session: Session, rulebook: Rulebook, as_of: date, run_id: int,
+               timeline: RulebookTimeline | None = None) -> None:
     """Write every standing (as of `as_of`) from cp_new, and every flag and measure."""
     # Update the rows in place rather than delete and insert them all: an update that keeps
     # subject_id skips PostgreSQL's foreign-key check, one that keeps the tier is HOT (no
@@ -35,10 +36,11 @@ def write_full(session: Session, rulebook: Rulebook, as_of: date, run_id: int) -
                  "run_id = :run FROM cp_new n WHERE n.subject_id = standing.subject_id",
         d=as_of, run=run_id)
     _insert_new_standings(session, as_of, run_id)
-    _flags_and_measures(session, rulebook, as_of, None)
+    _flags_and_measures(session, rulebook, as_of, None, timeline)
 
 
-def write_incremental(session: Session, rulebook: Rulebook, as_of: date, run_id: int) -> None:
+def write_incremental(session: Session, rulebook: Rulebook, as_of: date, run_id: int,
+                      timeline: RulebookTimeline | None = None) -> None:
     """Write the standings, flags and measures of the subjects in cp_scope (those that
     changed; the rows of the others are left as they are)."""
     # Driven from the few recomputed subjects (UPDATE ... FROM scans the whole table on SQLite).
@@ -59,7 +61,7 @@ def write_incremental(session: Session, rulebook: Rulebook, as_of: date, run_id:
     """, d=as_of, run=run_id)
     run(session, "DROP TABLE cp_changed")
     _insert_new_standings(session, as_of, run_id)
-    _flags_and_measures(session, rulebook, as_of, "cp_scope")
+    _flags_and_measures(session, rulebook, as_of, "cp_scope", timeline)
 
 
 def _insert_new_standings(session: Session, as_of: date, run_id: int) -> None:
@@ -71,12 +73,12 @@ def _insert_new_standings(session: Session, as_of: date, run_id: int) -> None:
 
 
 def _flags_and_measures(session: Session, rulebook: Rulebook, as_of: date,
-                        only: str | None) -> None:
+                        only: str | None, timeline: RulebookTimeline | None) -> None:
     """Write the flags and measures of the subjects in `only` (all if None), changes only."""
     flags_table(session, rulebook=rulebook, day=as_of, table="cp_sf", only=only)
     _apply_diff(session, "standing_flag", "cp_sf", ("subject_id", "flag_code"), only)
     measures_table(session, rulebook=rulebook, day=as_of, points="cp_new", table="cp_sm",
-                   only=only)
+                   only=only, timeline=timeline)
     _apply_diff(session, "standing_measure", "cp_sm", ("subject_id", "measure_code"), only)
 
 

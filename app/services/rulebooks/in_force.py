@@ -1,0 +1,167 @@
+"""The rulebook in force on each day, from the rulebooks put in force (the history's events).
+
+Every "in-force" event puts its rulebook in force from its first day: the city's day of the
+event, or the later `in_force_from` of its scheme. A scheduled rulebook (first day after
+today) that is cancelled before its first day leaves the timeline. A caller's rulebook that
+was never put in force (a candidate, a test's) is in force on every day.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import date
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app import clock
+from app.errors import InvalidInput, NotFound
+from app.models import RulebookEvent, RulebookVersion
+from app.rulebook import (
+    InForce,
+    Problem,
+    Rulebook,
+    RulebookTimeline,
+    first_day,
+    load_rulebook_from_texts,
+)
+
+IN_FORCE, CANCELLED = "in-force", "cancelled"
+_LOADED: dict[str, Rulebook] = {}  # by fingerprint: a fingerprint names one meaning for good
+_LOADED_LOCK = threading.Lock()
+_KEEP = 32
+
+
+def _load(session: Session, fingerprint: str) -> Rulebook | None:
+    with _LOADED_LOCK:
+        found = _LOADED.get(fingerprint)
+    if found is not None:
+        return found
+    files = session.execute(select(RulebookVersion.files_json)
+                            .where(RulebookVersion.fingerprint == fingerprint)).scalar()
+    if files is None:
+        return None
+    rulebook = load_rulebook_from_texts(json.loads(files))
+    with _LOADED_LOCK:
+        if len(_LOADED) >= _KEEP:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[fingerprint] = rulebook
+    return rulebook
+
+
+def remember(rulebook: Rulebook) -> None:
+    """Keep `rulebook` loaded (the registry has it in hand; no need to parse its files)."""
+    with _LOADED_LOCK:
+        _LOADED.setdefault(rulebook.fingerprint, rulebook)
+
+
+def put_in_force_entries(session: Session) -> list[tuple[RulebookEvent, InForce]]:
+    """Return every rulebook put in force and not cancelled, with its first day, oldest first."""
+    events = session.execute(
+        select(RulebookEvent).where(RulebookEvent.action.in_((IN_FORCE, CANCELLED)))
+        .order_by(RulebookEvent.id)).scalars().all()
+    cancelled = set()
+    for event in events:
+        if event.action == CANCELLED:
+            cancelled.add(json.loads(event.details or "{}").get("event"))
+    found = []
+    for event in events:
+        if event.action != IN_FORCE or event.id in cancelled or not event.fingerprint:
+            continue
+        rulebook = _load(session, event.fingerprint)
+        if rulebook is not None:
+            day = first_day(rulebook, put_in_force_on=clock.day_of(event.at))
+            found.append((event, InForce(day, rulebook)))
+    return found
+
+
+def rulebook_timeline(session: Session, rulebook: Rulebook) -> RulebookTimeline:
+    """Return the rulebooks in force day by day, if `rulebook` is one put in force; else
+    `rulebook` alone, on every day. The entries of `rulebook`'s fingerprint answer with
+    `rulebook` itself (the caller's copy of that meaning)."""
+    entries = [entry for _, entry in put_in_force_entries(session)]
+    if not any(e.fingerprint == rulebook.fingerprint for e in entries):
+        return RulebookTimeline.always(rulebook)
+    return RulebookTimeline(InForce(e.first_day, rulebook)
+                            if e.fingerprint == rulebook.fingerprint else e for e in entries)
+
+
+def in_force_on(session: Session, rulebook: Rulebook, day: date) -> InForce:
+    """Return the rulebook in force on `day` (see `rulebook_timeline`) with its first day."""
+    return rulebook_timeline(session, rulebook).entry_on(day)
+
+
+def scheduled(session: Session, *, today: date) -> list[tuple[RulebookEvent, InForce]]:
+    """Return the rulebooks put in force whose first day is later than `today`, by first day."""
+    found = [(event, entry) for event, entry in put_in_force_entries(session)
+             if entry.first_day > today]
+    return sorted(found, key=lambda pair: (pair[1].first_day, pair[0].id))
+
+
+def scheduling_problems(session: Session, rulebook: Rulebook, *, today: date) -> list[Problem]:
+    """Return why `rulebook` cannot be put in force today: an `in_force_from` in the past, or
+    another rulebook already scheduled for the same first day. A rulebook already put in force
+    (and not cancelled) has nothing to answer for: reloading it changes nothing."""
+    day = rulebook.scheme.in_force_from
+    if day is None:
+        return []
+    entries = put_in_force_entries(session)
+    if any(entry.fingerprint == rulebook.fingerprint for _, entry in entries):
+        return []
+    where = rulebook.scheme.in_force_from_source or rulebook.scheme.source
+    file, line = (where.file, where.line) if where is not None else ("scheme.yaml", 0)
+    if day < today:
+        return [Problem(file, line, f"in_force_from {day.isoformat()} is in the past (today is "
+                                    f"{today.isoformat()} in the city): a rulebook takes effect "
+                                    "today at the earliest; name a later day or remove the key")]
+    clash = [entry for _, entry in entries if entry.first_day == day and day > today]
+    if clash:
+        return [Problem(file, line, f"rulebook {clash[0].fingerprint[:12]} is already scheduled "
+                                    f"for {day.isoformat()}; cancel it first (flask --app app "
+                                    f"rules cancel {clash[0].fingerprint[:12]}) or name "
+                                    "another day")]
+    return []
+
+
+def cancel_scheduled(session: Session, *, fingerprint: str, actor: str,
+                     today: date) -> RulebookEvent:
+    """Cancel the scheduled rulebook whose fingerprint starts with `fingerprint`, before its
+    first day (the caller's transaction; audited). Return the cancelled in-force event."""
+    from app.services.audit import chain as audit
+    from app.services.rulebooks.history import record_event
+
+    prefix = fingerprint.strip().lower()
+    if len(prefix) < 6:
+        raise InvalidInput("name the scheduled rulebook by at least 6 characters of its "
+                           "fingerprint")
+    matches = [(event, entry) for event, entry in scheduled(session, today=today)
+               if entry.fingerprint.startswith(prefix)]
+    if not matches:
+        raise NotFound(f"no rulebook {prefix} is scheduled after {today.isoformat()}: a "
+                       "rulebook in force already (or cancelled) cannot be cancelled")
+    if len(matches) > 1:
+        raise InvalidInput(f"{prefix} names {len(matches)} scheduled rulebooks; give more of "
+                           "the fingerprint")
+    event, entry = matches[0]
+    record_event(session, action=CANCELLED, actor=actor, fingerprint=entry.fingerprint,
+                 details={"event": event.id, "in_force_from": entry.first_day.isoformat()})
+    audit.append(session, actor=actor, action="rulebook.cancel", target="rulebook",
+                 details={"fingerprint": entry.fingerprint,
+                          "in_force_from": entry.first_day.isoformat()})
+    return event
+
+
+def coming_rulebooks(session: Session, rulebook: Rulebook, *, today: date) -> list[dict]:
+    """Return the scheduled rulebooks as the public sees them: fingerprint, first day, and
+    what each changes in meaning against the rulebook in force the day before."""
+    from app.rulebook.diff import diff_rulebooks
+
+    timeline = rulebook_timeline(session, rulebook)
+    coming = []
+    for _event, entry in scheduled(session, today=today):
+        before = timeline.before(entry) if entry in timeline.entries else None
+        changes = diff_rulebooks(before.rulebook, entry.rulebook) if before is not None else ()
+        coming.append({"fingerprint": entry.fingerprint, "in_force_from": entry.first_day,
+                       "changes": list(changes)})
+    return coming
