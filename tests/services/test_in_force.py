@@ -4,6 +4,7 @@ starts its full notice period on that first day."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -229,3 +230,23 @@ def test_a_scheduled_rulebook_is_announced_and_can_be_cancelled(app, client, run
     # Cancelled before its first day, it never comes into force.
     assert _standing(app, first, subject, date(2026, 3, 1))["tier"] == "A"
     assert _stored(app, first, subject, date(2026, 3, 1)) == ("A", [])
+
+
+def test_putting_in_force_scheduling_and_cancelling_are_each_audited(app, runner, history,
+                                                                    tmp_path):
+    first, _ = history
+    coming = _changed_rules(tmp_path, in_force_from="2026-03-01")
+    with time_machine.travel(CHANGE_PUT, tick=False):
+        assert not _reload(app, tmp_path / "rules", CHANGE_PUT).problems
+        _reload(app, tmp_path / "rules", CHANGE_PUT)  # the same again: nothing new to audit
+        done = runner.invoke(args=["rules", "cancel", coming.fingerprint[:12], "--as", "author"])
+        assert done.exit_code == 0, done.output
+    with app.app_context(), session_scope(app) as s:
+        events = [(e.action, json.loads(e.details)) for e in s.execute(
+            select(AuditEvent).where(AuditEvent.action.like("rulebook.%"))
+            .order_by(AuditEvent.id)).scalars()]
+    assert [(action, d["fingerprint"], d["in_force_from"]) for action, d in events] == [
+        ("rulebook.in_force", first.fingerprint, "2026-01-05"),
+        ("rulebook.schedule", coming.fingerprint, "2026-03-01"),
+        ("rulebook.cancel", coming.fingerprint, "2026-03-01")]
+    assert events[1][1]["previous"] == first.fingerprint

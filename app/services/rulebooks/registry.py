@@ -253,11 +253,13 @@ class RulebookRegistry:
                 # A new rulebook, or a good reload after a refused one, is worth a line.
                 if latest is None or latest.fingerprint != rulebook.fingerprint or (
                         refused is not None and refused.id > latest.id):
+                    previous = latest.fingerprint if latest else None
                     latest = record_event(
                         session, action=IN_FORCE, actor=loaded_by, source=self.rules_dir,
                         fingerprint=rulebook.fingerprint,
-                        details={"previous": latest.fingerprint if latest else None,
-                                 "warnings": warnings, "tests": tests})
+                        details={"previous": previous, "warnings": warnings, "tests": tests})
+                    _audit_put_in_force(session, rulebook, actor=loaded_by, previous=previous,
+                                        source=self.rules_dir)
             self._event_id = latest.id  # once committed
             self._synced_at = time.monotonic()
         except Exception as error:  # the schema may not exist yet (before `db upgrade`)
@@ -308,6 +310,21 @@ class RulebookRegistry:
             return False
         finally:
             self._lock.release()
+
+
+def _audit_put_in_force(session: Session, rulebook: Rulebook, *, actor: str,
+                        previous: str | None, source: str) -> None:
+    """Audit a rulebook put in force: "rulebook.in_force" from today, or "rulebook.schedule"
+    when its `in_force_from` is a later day (the caller's transaction)."""
+    from app.rulebook import first_day
+    from app.services.audit import chain as audit
+
+    today = clock.today()
+    day = first_day(rulebook, put_in_force_on=today)
+    action = "rulebook.schedule" if day > today else "rulebook.in_force"
+    audit.append(session, actor=actor, action=action, target="rulebook",
+                 details={"fingerprint": rulebook.fingerprint, "in_force_from": day.isoformat(),
+                          "previous": previous, "source": source})
 
 
 def last_good_rulebook(session: Session) -> Rulebook | None:
