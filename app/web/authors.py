@@ -22,6 +22,8 @@ from app.services.rulebooks.candidates import (
     read_zip,
 )
 from app.services.rulebooks.history import rulebook_diff, rulebook_history, rulebook_status
+from app.services.rulebooks.in_force import cancel as cancel_scheduled
+from app.services.rulebooks.in_force import coming_rulebooks
 from app.services.rulebooks.registry import EXTENSION_KEY as RULEBOOKS
 from app.services.rulebooks.simulate import simulate
 from app.web import rulebook, today
@@ -61,9 +63,12 @@ def home():
     history = rulebook_history(session)
     if wants_csv():
         return csv_response(history, HISTORY_COLUMNS, name="rulebook-history")
+    coming = (coming_rulebooks(session, registry.state.rulebook, today=today())
+              if registry.state.rulebook is not None else [])
     return render_template("authors/home.html", state=registry.state,
                            status=rulebook_status(session), history=history,
-                           form=ReloadForm(), rules_dir=registry.rules_dir)
+                           form=ReloadForm(), rules_dir=registry.rules_dir, coming=coming,
+                           in_force_today=rulebook() if registry.state.rulebook else None)
 
 
 HISTORY_COLUMNS = [("fingerprint", "fingerprint"), ("at", "at"), ("by", "by"), ("how", "kind"),
@@ -85,6 +90,20 @@ def reload():
         flash(_("Rulebook %(fingerprint)s is in force (%(tests)s).",
                 fingerprint=state.rulebook.fingerprint[:12],
                 tests=state.tests or _("no rule tests")), "success")
+    return redirect(url_for("authors.home"))
+
+
+@bp.post("/cancel")
+@role_required(*AUTHORS)
+def cancel():
+    """Cancel a scheduled rulebook before its first day (audited)."""
+    form = ReloadForm()
+    if not form.validate_on_submit():
+        raise CitypointsError("the form expired; reload the page and press the button again")
+    event = cancel_scheduled(get_session(), fingerprint=request.form.get("fingerprint", "")[:64],
+                             actor=current_user.username, today=today())
+    flash(_("Rulebook %(fingerprint)s will not come into force: its schedule is cancelled.",
+            fingerprint=(event.fingerprint or "")[:12]), "success")
     return redirect(url_for("authors.home"))
 
 

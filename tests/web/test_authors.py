@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import shutil
 import zipfile
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from app import clock
-from app.models import ListEntry
+from app.models import AuditEvent, ListEntry
 from app.services.intake.drafts import RecordDraft
 from app.services.records.conduct import record_conduct
 from app.services.rulebooks.registry import EXTENSION_KEY
@@ -218,3 +219,60 @@ def test_a_broken_candidate_is_refused_with_its_problems(client, author, candida
         "upload": (io.BytesIO(_zip(candidate)), "candidate.zip")},
         content_type="multipart/form-data")
     assert bad_date.status_code == 422 and "compare on:" in page_text(bad_date)
+
+
+def _schedule(client, rules: str, days: int = 30):
+    """Put the rules directory in force with tier A from 940 points, from `days` later (its
+    rule tests, written for 960, are set aside)."""
+    first = clock.today() + timedelta(days=days)
+    shutil.rmtree(f"{rules}/tests")
+    edit(f"{rules}/scheme.yaml", "    min: 960\n", "    min: 940\n")
+    Path(f"{rules}/scheme.yaml").write_text(Path(f"{rules}/scheme.yaml").read_text()
+                                            + f"\nin_force_from: {first.isoformat()}\n")
+    with client.application.app_context():
+        state = client.application.extensions[EXTENSION_KEY].reload(loaded_by="li")
+    assert not state.problems, state.problems
+    return state.rulebook, first
+
+
+def test_a_scheduled_rulebook_is_shown_and_cancelled_from_the_authors_page(
+        client, author, app_config, rulebook, db):
+    coming, first = _schedule(client, app_config["RULES_DIR"])
+    page = page_text(client.get("/authors"))
+    assert f"From {first.isoformat()}: rulebook {coming.fingerprint[:12]}" in page
+    assert "tier A: min 960 → 940" in page
+    assert f"Until its first day, rulebook {rulebook.fingerprint} stays in force." in page
+    public = page_text(client.get("/scheme"))
+    assert "Coming changes" in public and "tier A: min 960 → 940" in public
+    assert f"rulebook {rulebook.fingerprint[:12]}" not in public.split("Coming changes")[1][:80]
+    assert client.post("/authors/cancel", data={"fingerprint": coming.fingerprint}
+                       ).status_code == 400  # no CSRF token
+    done = page_text(client.post("/authors/cancel",
+                                 data={"fingerprint": coming.fingerprint,
+                                       "csrf_token": token(client)}, follow_redirects=True))
+    assert f"Rulebook {coming.fingerprint[:12]} will not come into force" in done
+    assert "tier A: min 960 → 940" not in done
+    assert "Coming changes" not in page_text(client.get("/scheme"))
+    again = client.post("/authors/cancel", data={"fingerprint": coming.fingerprint,
+                                                 "csrf_token": token(client)})
+    assert again.status_code == 404
+    with client.application.app_context():
+        assert client.application.extensions[EXTENSION_KEY].in_force_today().fingerprint == \
+            rulebook.fingerprint  # the cancelled one is not in force, today or later
+    with db() as s:
+        actions = s.execute(select(AuditEvent.action, AuditEvent.actor)
+                            .where(AuditEvent.action.like("rulebook.%"))).all()
+    assert ("rulebook.schedule", "li") in actions and ("rulebook.cancel", author) in actions
+
+
+def test_a_cancelled_schedule_may_be_put_in_force_again(client, author, app_config, rulebook):
+    coming, first = _schedule(client, app_config["RULES_DIR"])
+    with client.application.app_context():
+        registry = client.application.extensions[EXTENSION_KEY]
+        from app.db import session_scope
+        from app.services.rulebooks.in_force import cancel, scheduled
+        with session_scope(client.application, write=True) as s:
+            cancel(s, fingerprint=coming.fingerprint, actor="li", today=clock.today())
+        assert not registry.reload(loaded_by="li").problems
+        with session_scope(client.application) as s:
+            assert [e.first_day for _, e in scheduled(s, today=clock.today())] == [first]

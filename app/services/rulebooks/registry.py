@@ -244,6 +244,7 @@ class RulebookRegistry:
     def _put_in_force(self, rulebook: Rulebook, *, loaded_by: str, warnings: int,
                       tests: str) -> None:
         from app.services.rulebooks.history import IN_FORCE, REFUSED, latest_event, record_event
+        from app.services.rulebooks.in_force import was_cancelled
 
         try:
             with self._session_factory(write=True) as session, transaction(session):
@@ -251,8 +252,10 @@ class RulebookRegistry:
                 latest = latest_event(session, IN_FORCE)
                 refused = latest_event(session, REFUSED)
                 # A new rulebook, or a good reload after a refused one, is worth a line.
+                # So is a rulebook scheduled again after its schedule was cancelled.
                 if latest is None or latest.fingerprint != rulebook.fingerprint or (
-                        refused is not None and refused.id > latest.id):
+                        refused is not None and refused.id > latest.id) or \
+                        was_cancelled(session, rulebook.fingerprint):
                     previous = latest.fingerprint if latest else None
                     latest = record_event(
                         session, action=IN_FORCE, actor=loaded_by, source=self.rules_dir,
