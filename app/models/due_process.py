@@ -15,7 +15,7 @@ from sqlmodel import Field, SQLModel
 from app.models.core import utcnow
 
 NOTICE_KINDS = ("record", "tier_change", "list_entry", "list_end", "measure_pending",
-                "objection_decision", "record_lapsing", "record_repaired")
+                "objection_decision", "record_lapsing", "record_repaired", "rulebook_change")
 DELIVERY_STATES = ("pending", "sent", "failed")
 OUTCOMES = ("upheld", "annulled")  # the record is upheld (stands) or annulled
 

@@ -250,3 +250,28 @@ def test_putting_in_force_scheduling_and_cancelling_are_each_audited(app, runner
         ("rulebook.schedule", coming.fingerprint, "2026-03-01"),
         ("rulebook.cancel", coming.fingerprint, "2026-03-01")]
     assert events[1][1]["previous"] == first.fingerprint
+
+
+def test_the_subjects_a_scheduled_rulebook_will_move_are_told_when_it_is_scheduled(
+        app, history, tmp_path, make_subject):
+    first, subject = history
+    with app.app_context(), session_scope(app) as s:
+        untouched = make_subject(s).subject_id  # at 1000 points: tier A before and after
+    coming = _changed_rules(tmp_path, in_force_from="2026-03-01")
+    assert not _reload(app, tmp_path / "rules", CHANGE_PUT).problems
+    assert not _reload(app, tmp_path / "rules", CHANGE_PUT).problems  # no second notice
+    with app.app_context(), session_scope(app) as s:
+        notices = s.execute(select(Notice).where(Notice.kind == "rulebook_change")).scalars().all()
+        audited = s.execute(select(AuditEvent.details)
+                            .where(AuditEvent.action == "notices.rulebook")).scalars().all()
+    assert [n.subject_id for n in notices] == [subject]
+    assert untouched not in {n.subject_id for n in notices}
+    notice = notices[0]
+    assert notice.title == "The scheme's rules change on 2026-03-01: your standing will change"
+    assert notice.notified_on == CHANGE_DAY  # told on the day it was scheduled, before it bites
+    assert f"a new rulebook ({coming.fingerprint[:12]})" in notice.body
+    assert "- your tier moves from A to B" in notice.body
+    assert "- tier A: min 960 → 1000" in notice.body
+    assert [json.loads(d)["made"] for d in audited] == [1]
+    # The rulebook in force today is unchanged: the notice announces, it does not apply.
+    assert _standing(app, first, subject, CHANGE_DAY)["tier"] == "A"

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from app import clock
 from app.errors import RulebookUnavailable
 from app.models import Department, RulebookVersion, utcnow
-from app.rulebook import Problem, Rulebook, check_rulebook, load_rulebook_from_texts
+from app.rulebook import Problem, Rulebook, check_rulebook, first_day, load_rulebook_from_texts
 from app.services.locks import begin_write
 from app.services.transaction import transaction
 
@@ -246,6 +246,7 @@ class RulebookRegistry:
         from app.services.rulebooks.history import IN_FORCE, REFUSED, latest_event, record_event
         from app.services.rulebooks.in_force import was_cancelled
 
+        recorded = False
         try:
             with self._session_factory(write=True) as session, transaction(session):
                 store_rulebook(session, rulebook, loaded_by=loaded_by, source=self.rules_dir)
@@ -263,11 +264,27 @@ class RulebookRegistry:
                         details={"previous": previous, "warnings": warnings, "tests": tests})
                     _audit_put_in_force(session, rulebook, actor=loaded_by, previous=previous,
                                         source=self.rules_dir)
+                    recorded = True
             self._event_id = latest.id  # once committed
             self._synced_at = time.monotonic()
         except Exception as error:  # the schema may not exist yet (before `db upgrade`)
             log.warning("rulebook %s not stored in the database: %s", rulebook.fingerprint[:12],
                         str(error).splitlines()[0])
+            return
+        today = clock.today()
+        if recorded and first_day(rulebook, put_in_force_on=today) > today:
+            self._announce(rulebook, actor=loaded_by, today=today)
+
+    def _announce(self, rulebook: Rulebook, *, actor: str, today: date) -> None:
+        """Tell the subjects a scheduled rulebook will move, before it bites."""
+        from app.services.rulebooks.announce import announce_scheduled
+
+        try:
+            with self._session_factory(write=True) as session:
+                announce_scheduled(session, rulebook=rulebook, today=today, actor=actor)
+        except Exception:  # the rulebook stays scheduled; the failure is for the log
+            log.exception("the subjects rulebook %s will move were not notified",
+                          rulebook.fingerprint[:12])
 
     def _log_refusal(self, problems: list[Problem], *, loaded_by: str,
                      fingerprint: str | None) -> None:
@@ -319,7 +336,6 @@ def _audit_put_in_force(session: Session, rulebook: Rulebook, *, actor: str,
                         previous: str | None, source: str) -> None:
     """Audit a rulebook put in force: "rulebook.in_force" from today, or "rulebook.schedule"
     when its `in_force_from` is a later day (the caller's transaction)."""
-    from app.rulebook import first_day
     from app.services.audit import chain as audit
 
     today = clock.today()
