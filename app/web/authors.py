@@ -14,6 +14,7 @@ from wtforms import SelectField, StringField
 from app.db import get_session
 from app.errors import CitypointsError, InvalidInput
 from app.services.accounts.users import ADMIN, RULE_AUTHOR
+from app.services.rulebooks.announce import simulate_first_day
 from app.services.rulebooks.candidates import (
     candidate_dir,
     candidate_dirs,
@@ -23,7 +24,7 @@ from app.services.rulebooks.candidates import (
 )
 from app.services.rulebooks.history import rulebook_diff, rulebook_history, rulebook_status
 from app.services.rulebooks.in_force import cancel as cancel_scheduled
-from app.services.rulebooks.in_force import coming_rulebooks
+from app.services.rulebooks.in_force import coming_rulebooks, scheduling_problems
 from app.services.rulebooks.registry import EXTENSION_KEY as RULEBOOKS
 from app.services.rulebooks.simulate import simulate
 from app.web import rulebook, today
@@ -78,19 +79,57 @@ HISTORY_COLUMNS = [("fingerprint", "fingerprint"), ("at", "at"), ("by", "by"), (
 @bp.post("/reload")
 @role_required(*AUTHORS)
 def reload():
-    """Reload the rules directory now; refused with its problems if check or tests fail."""
+    """Reload the rules directory, in two steps: first the simulation of what it holds on its
+    first day against the rulebook in force that day, then (confirmed) putting it in force or
+    scheduling it. A directory a reload would refuse is refused at once, with its problems."""
     form = ReloadForm()
     if not form.validate_on_submit():
         raise CitypointsError("the form expired; reload the page and press the button again")
-    state = _registry().reload(loaded_by=current_user.username)
+    registry = _registry()
+    confirmed = request.form.get("confirm", "")[:64]
+    preview = _preview(registry)
+    if preview is not None and confirmed != preview[0].rulebook.fingerprint:
+        if confirmed:
+            flash(_("The rules directory changed since its simulation; this is the simulation "
+                    "of what it holds now."), "error")
+        candidate, report, first = preview
+        return render_template("authors/confirm_reload.html", form=form, candidate=candidate,
+                               report=report, first_day=first, scheduled=first > today(),
+                               rules_dir=registry.rules_dir)
+    state = registry.reload(loaded_by=current_user.username)
     if state.problems:
         flash(_("The reload was refused with %(num)s problem(s); the rulebook in force stays. "
                 "The problems are listed below.", num=len(state.problems)), "error")
+    elif (state.rulebook.scheme.in_force_from or today()) > today():
+        flash(_("Rulebook %(fingerprint)s is scheduled from %(day)s (%(tests)s); until then "
+                "the rulebook in force stays.", fingerprint=state.rulebook.fingerprint[:12],
+                day=state.rulebook.scheme.in_force_from.isoformat(),
+                tests=state.tests or _("no rule tests")), "success")
     else:
         flash(_("Rulebook %(fingerprint)s is in force (%(tests)s).",
                 fingerprint=state.rulebook.fingerprint[:12],
                 tests=state.tests or _("no rule tests")), "success")
     return redirect(url_for("authors.home"))
+
+
+def _preview(registry):
+    """Return the rules directory as a candidate, its simulation on its first day and that
+    day; None when a reload would refuse it (or nothing is in force to compare with)."""
+    try:
+        registry.current()
+        candidate = candidate_from_dir(registry.rules_dir)
+    except CitypointsError:  # nothing in force, or a directory the reload will refuse
+        return None
+    session = get_session()
+    if not candidate.tests.ok or scheduling_problems(session, candidate.rulebook,
+                                                     today=today()):
+        return None
+    report = simulate_first_day(session, current=registry.state.rulebook,
+                                candidate=candidate.rulebook, today=today(),
+                                actor=current_user.username,
+                                sample=current_app.config["SIMULATION_SAMPLE"],
+                                source=f"reload of {registry.rules_dir}")
+    return candidate, report, report.as_of
 
 
 @bp.post("/cancel")

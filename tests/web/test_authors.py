@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import zipfile
 from datetime import date, timedelta
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from app import clock
-from app.models import AuditEvent, ListEntry
+from app.models import AuditEvent, ListEntry, Notice
 from app.services.intake.drafts import RecordDraft
 from app.services.records.conduct import record_conduct
 from app.services.rulebooks.registry import EXTENSION_KEY
@@ -95,8 +96,7 @@ def test_reload_refused_then_accepted_and_the_diff(client, author, app_config, r
     edit(f"{rules}/conduct/traffic.yaml", "    points: -2\n", "    points: -3\n")
     edit(f"{rules}/conduct/traffic.yaml", "(drunk driving); Road Traffic Safety Law, art. 91",
          "(drunk driving); Road Traffic Safety Law, art. 91 (as amended)")
-    page = page_text(client.post("/authors/reload", data={"csrf_token": token(client)},
-                                 follow_redirects=True))
+    page = confirm_reload(client)
     assert "is in force" in page and "Last refused reload" not in page, page
     with client.application.app_context():
         new = client.application.extensions[EXTENSION_KEY].current()
@@ -110,6 +110,17 @@ def test_reload_refused_then_accepted_and_the_diff(client, author, app_config, r
     assert bad.status_code == 422 and "is not a fingerprint" in page_text(bad)
     missing = client.get("/authors/diff?from=abcdef12&to=" + new.fingerprint)
     assert missing.status_code == 404
+
+
+def confirm_reload(client, expect: str = "Put it in force now") -> str:
+    """Press "Reload", check the simulation asks for confirmation, confirm; return the page."""
+    shown = client.post("/authors/reload", data={"csrf_token": token(client)})
+    assert shown.status_code == 200 and expect in page_text(shown), page_text(shown)
+    fingerprint = re.search(r'name="confirm" value="([0-9a-f]+)"',
+                            shown.get_data(as_text=True)).group(1)
+    return page_text(client.post("/authors/reload",
+                                 data={"csrf_token": csrf_token(shown.get_data(as_text=True)),
+                                       "confirm": fingerprint}, follow_redirects=True))
 
 
 def _zip(directory: Path, top: str = "rules") -> bytes:
@@ -276,3 +287,56 @@ def test_a_cancelled_schedule_may_be_put_in_force_again(client, author, app_conf
         assert not registry.reload(loaded_by="li").problems
         with session_scope(client.application) as s:
             assert [e.first_day for _, e in scheduled(s, today=clock.today())] == [first]
+
+
+def test_reload_first_shows_the_simulation_and_asks_for_confirmation(client, author, city,
+                                                                      app_config, rulebook, db):
+    rules = app_config["RULES_DIR"]
+    shutil.rmtree(f"{rules}/tests")  # written for tier A from 960
+    edit(f"{rules}/scheme.yaml", "    min: 960\n", "    min: 1020\n")
+    shown = client.post("/authors/reload", data={"csrf_token": token(client)})
+    page = page_text(shown)
+    assert shown.status_code == 200 and "Confirm the reload" in page
+    assert f"against {rulebook.fingerprint[:12]} on {clock.today().isoformat()}" in page
+    assert "A → B: 2 (down)" in page, page  # both at 1000 points or below
+    assert "Put it in force now" in page and "Nothing has changed yet." in page
+    with client.application.app_context():
+        registry = client.application.extensions[EXTENSION_KEY]
+        assert registry.current().fingerprint == rulebook.fingerprint  # not yet
+    stale = page_text(client.post("/authors/reload", data={
+        "csrf_token": csrf_token(shown.get_data(as_text=True)), "confirm": "0" * 64}))
+    assert "The rules directory changed since its simulation" in stale
+    assert "Confirm the reload" in stale
+    with client.application.app_context():
+        assert registry.current().fingerprint == rulebook.fingerprint  # still not
+    done = confirm_reload(client)
+    assert "is in force" in done
+    with client.application.app_context():
+        assert registry.in_force_today().fingerprint != rulebook.fingerprint
+    with db() as s:
+        assert s.execute(select(AuditEvent.actor).where(
+            AuditEvent.action == "rulebook.in_force")).scalars().all()[-1] == author
+
+
+def test_reload_of_a_later_first_day_simulates_that_day_and_schedules(client, author, city,
+                                                                       app_config, rulebook,
+                                                                       db):
+    rules = app_config["RULES_DIR"]
+    shutil.rmtree(f"{rules}/tests")
+    edit(f"{rules}/scheme.yaml", "    min: 960\n", "    min: 1020\n")
+    first = clock.today() + timedelta(days=20)
+    Path(f"{rules}/scheme.yaml").write_text(Path(f"{rules}/scheme.yaml").read_text()
+                                            + f"\nin_force_from: {first.isoformat()}\n")
+    page = page_text(client.post("/authors/reload", data={"csrf_token": token(client)}))
+    assert f"on {first.isoformat()}" in page and "A → B: 2 (down)" in page
+    done = confirm_reload(client, expect=f"Schedule it from {first.isoformat()}")
+    assert f"is scheduled from {first.isoformat()}" in done
+    assert f"From {first.isoformat()}: rulebook" in done
+    with client.application.app_context():
+        assert client.application.extensions[EXTENSION_KEY].in_force_today().fingerprint == \
+            rulebook.fingerprint
+    with db() as s:
+        told = s.execute(select(Notice.subject_id, Notice.body)
+                         .where(Notice.kind == "rulebook_change")).all()
+    assert sorted(subject for subject, _ in told) == sorted(city)
+    assert "- your tier moves from A to B" in told[0][1]
