@@ -21,6 +21,7 @@ from app.services.due_process.notices import send_nightly_notices
 from app.services.intake.drafts import RecordDraft
 from app.services.records.conduct import record_conduct
 from app.services.rulebooks.history import IN_FORCE, record_event
+from app.services.rulebooks.in_force import in_force_on
 from app.services.rulebooks.registry import EXTENSION_KEY, store_rulebook
 from app.services.standings.facts import standing_for
 from app.services.standings.recompute import recompute
@@ -250,6 +251,10 @@ def test_putting_in_force_scheduling_and_cancelling_are_each_audited(app, runner
         ("rulebook.schedule", coming.fingerprint, "2026-03-01"),
         ("rulebook.cancel", coming.fingerprint, "2026-03-01")]
     assert events[1][1]["previous"] == first.fingerprint
+    # The registry still holds the cancelled rulebook (the last one loaded): asked for the
+    # rulebook in force on its would-be first day, the timeline answers the one before.
+    with app.app_context(), session_scope(app) as s:
+        assert in_force_on(s, coming, date(2026, 3, 1)).fingerprint == first.fingerprint
 
 
 def test_the_subjects_a_scheduled_rulebook_will_move_are_told_when_it_is_scheduled(
