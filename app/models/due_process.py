@@ -16,7 +16,7 @@ from app.models.core import utcnow
 
 NOTICE_KINDS = ("record", "tier_change", "list_entry", "list_end", "measure_pending",
                 "objection_decision", "record_lapsing", "record_repaired",
-                "repair_decision", "entry_objection_decision")
+                "repair_decision", "entry_objection_decision", "rulebook_change")
 DELIVERY_STATES = ("pending", "sent", "failed")
 OUTCOMES = ("upheld", "annulled")  # the record is upheld (stands) or annulled
 

@@ -18,6 +18,7 @@ from app.errors import CitypointsError, Forbidden, InvalidInput
 from app.job_kinds import SIMULATE
 from app.services.accounts.users import ADMIN, RULE_AUTHOR
 from app.services.jobs import job_key
+from app.services.rulebooks.announce import simulate_first_day
 from app.services.rulebooks.candidates import (
     candidate_dir,
     candidate_dirs,
@@ -27,6 +28,8 @@ from app.services.rulebooks.candidates import (
 )
 from app.services.rulebooks.dates import check_run_day
 from app.services.rulebooks.history import rulebook_diff, rulebook_history, rulebook_status
+from app.services.rulebooks.in_force import cancel as cancel_scheduled
+from app.services.rulebooks.in_force import coming_rulebooks, scheduling_problems
 from app.services.rulebooks.registry import EXTENSION_KEY as RULEBOOKS
 from app.web import rulebook, today
 from app.web.auth import role_required
@@ -68,9 +71,12 @@ def home():
     history = rulebook_history(session)
     if wants_csv():
         return csv_response(history, HISTORY_COLUMNS, name="rulebook-history")
+    coming = (coming_rulebooks(session, registry.state.rulebook, today=today())
+              if registry.state.rulebook is not None else [])
     return render_template("authors/home.html", state=registry.state,
                            status=rulebook_status(session), history=history,
-                           form=ReloadForm(), rules_dir=registry.rules_dir)
+                           form=ReloadForm(), rules_dir=registry.rules_dir, coming=coming,
+                           in_force_today=rulebook() if registry.state.rulebook else None)
 
 
 HISTORY_COLUMNS = [("fingerprint", "fingerprint"), ("at", "at"), ("by", "by"), ("how", "kind"),
@@ -80,21 +86,74 @@ HISTORY_COLUMNS = [("fingerprint", "fingerprint"), ("at", "at"), ("by", "by"), (
 @bp.post("/reload")
 @role_required(*AUTHORS)
 def reload():
-    """Reload the rules directory now; refused with its problems if check or tests fail."""
+    """Reload the rules directory, in two steps: first the simulation of what it holds on its
+    first day against the rulebook in force that day, then (confirmed) putting it in force or
+    scheduling it. A directory a reload would refuse is refused at once, with its problems."""
     form = ReloadForm()
     if not form.validate_on_submit():
         raise CitypointsError("the form expired; reload the page and press the button again")
     without_tests = bool(form.without_tests.data)
     if without_tests and current_user.role != ADMIN:
         raise Forbidden("only an admin may put a rulebook without rule tests in force")
-    state = _registry().reload(loaded_by=current_user.username, without_tests=without_tests)
+    registry = _registry()
+    confirmed = request.form.get("confirm", "")[:64]
+    preview = _preview(registry, without_tests=without_tests)
+    if preview is not None and confirmed != preview[0].rulebook.fingerprint:
+        if confirmed:
+            flash(_("The rules directory changed since its simulation; this is the simulation "
+                    "of what it holds now."), "error")
+        candidate, report, first = preview
+        return render_template("authors/confirm_reload.html", form=form, candidate=candidate,
+                               report=report, first_day=first, scheduled=first > today(),
+                               rules_dir=registry.rules_dir, without_tests=without_tests)
+    state = registry.reload(loaded_by=current_user.username, without_tests=without_tests)
     if state.problems:
         flash(_("The reload was refused with %(num)s problem(s); the rulebook in force stays. "
                 "The problems are listed below.", num=len(state.problems)), "error")
+    elif (state.rulebook.scheme.in_force_from or today()) > today():
+        flash(_("Rulebook %(fingerprint)s is scheduled from %(day)s (%(tests)s); until then "
+                "the rulebook in force stays.", fingerprint=state.rulebook.fingerprint[:12],
+                day=state.rulebook.scheme.in_force_from.isoformat(),
+                tests=state.tests or _("no rule tests")), "success")
     else:
         flash(_("Rulebook %(fingerprint)s is in force (%(tests)s).",
                 fingerprint=state.rulebook.fingerprint[:12],
                 tests=state.tests or _("no rule tests")), "success")
+    return redirect(url_for("authors.home"))
+
+
+def _preview(registry, *, without_tests: bool = False):
+    """Return the rules directory as a candidate, its simulation on its first day and that
+    day; None when a reload would refuse it (or nothing is in force to compare with): a
+    directory without rule tests is simulated only when an admin puts it in force so."""
+    try:
+        registry.current()
+        candidate = candidate_from_dir(registry.rules_dir)
+    except CitypointsError:  # nothing in force, or a directory the reload will refuse
+        return None
+    session = get_session()
+    if not candidate.tests.ok or (not candidate.tests.files and not without_tests) or \
+            scheduling_problems(session, candidate.rulebook, today=today()):
+        return None
+    report = simulate_first_day(session, current=registry.state.rulebook,
+                                candidate=candidate.rulebook, today=today(),
+                                actor=current_user.username,
+                                sample=current_app.config["SIMULATION_SAMPLE"],
+                                source=f"reload of {registry.rules_dir}")
+    return candidate, report, report.as_of
+
+
+@bp.post("/cancel")
+@role_required(*AUTHORS)
+def cancel():
+    """Cancel a scheduled rulebook before its first day (audited)."""
+    form = ReloadForm()
+    if not form.validate_on_submit():
+        raise CitypointsError("the form expired; reload the page and press the button again")
+    event = cancel_scheduled(get_session(), fingerprint=request.form.get("fingerprint", "")[:64],
+                             actor=current_user.username, today=today())
+    flash(_("Rulebook %(fingerprint)s will not come into force: its schedule is cancelled.",
+            fingerprint=(event.fingerprint or "")[:12]), "success")
     return redirect(url_for("authors.home"))
 
 

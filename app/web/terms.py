@@ -53,6 +53,7 @@ TERMS = {
     "list_entry": _l("list entry"),
     "list_end": _l("list entry ended"),
     "measure_pending": _l("measure pending"),
+    "rulebook_change": _l("rule change"),
     "objection_decision": _l("objection decision"),
     "record_lapsing": _l("record lapsing"),
     "record_repaired": _l("record repaired"),

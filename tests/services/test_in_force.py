@@ -4,6 +4,7 @@ starts its full notice period on that first day."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from app.services.due_process.notices import send_nightly_notices
 from app.services.intake.drafts import RecordDraft
 from app.services.records.conduct import record_conduct
 from app.services.rulebooks.history import IN_FORCE, record_event
+from app.services.rulebooks.in_force import in_force_on
 from app.services.rulebooks.registry import EXTENSION_KEY, store_rulebook
 from app.services.standings.facts import standing_for
 from app.services.standings.recompute import recompute
@@ -230,3 +232,52 @@ def test_a_scheduled_rulebook_is_announced_and_can_be_cancelled(app, client, run
     # Cancelled before its first day, it never comes into force.
     assert _standing(app, first, subject, date(2026, 3, 1))["tier"] == "A"
     assert _stored(app, first, subject, date(2026, 3, 1)) == ("A", [])
+
+
+def test_putting_in_force_scheduling_and_cancelling_are_each_audited(app, runner, history,
+                                                                    tmp_path):
+    first, _ = history
+    coming = _changed_rules(tmp_path, in_force_from="2026-03-01")
+    with time_machine.travel(CHANGE_PUT, tick=False):
+        assert not _reload(app, tmp_path / "rules", CHANGE_PUT).problems
+        _reload(app, tmp_path / "rules", CHANGE_PUT)  # the same again: nothing new to audit
+        done = runner.invoke(args=["rules", "cancel", coming.fingerprint[:12], "--as", "author"])
+        assert done.exit_code == 0, done.output
+    with app.app_context(), session_scope(app) as s:
+        events = [(e.action, json.loads(e.details)) for e in s.execute(
+            select(AuditEvent).where(AuditEvent.action.like("rulebook.%"))
+            .order_by(AuditEvent.id)).scalars()]
+    assert [(action, d["fingerprint"], d["in_force_from"]) for action, d in events] == [
+        ("rulebook.in_force", first.fingerprint, "2026-01-05"),
+        ("rulebook.schedule", coming.fingerprint, "2026-03-01"),
+        ("rulebook.cancel", coming.fingerprint, "2026-03-01")]
+    assert events[1][1]["previous"] == first.fingerprint
+    # The registry still holds the cancelled rulebook (the last one loaded): asked for the
+    # rulebook in force on its would-be first day, the timeline answers the one before.
+    with app.app_context(), session_scope(app) as s:
+        assert in_force_on(s, coming, date(2026, 3, 1)).fingerprint == first.fingerprint
+
+
+def test_the_subjects_a_scheduled_rulebook_will_move_are_told_when_it_is_scheduled(
+        app, history, tmp_path, make_subject):
+    first, subject = history
+    with app.app_context(), session_scope(app) as s:
+        untouched = make_subject(s).subject_id  # at 1000 points: tier A before and after
+    coming = _changed_rules(tmp_path, in_force_from="2026-03-01")
+    assert not _reload(app, tmp_path / "rules", CHANGE_PUT).problems
+    assert not _reload(app, tmp_path / "rules", CHANGE_PUT).problems  # no second notice
+    with app.app_context(), session_scope(app) as s:
+        notices = s.execute(select(Notice).where(Notice.kind == "rulebook_change")).scalars().all()
+        audited = s.execute(select(AuditEvent.details)
+                            .where(AuditEvent.action == "notices.rulebook")).scalars().all()
+    assert [n.subject_id for n in notices] == [subject]
+    assert untouched not in {n.subject_id for n in notices}
+    notice = notices[0]
+    assert notice.title == "The scheme's rules change on 2026-03-01: your standing will change"
+    assert notice.notified_on == CHANGE_DAY  # told on the day it was scheduled, before it bites
+    assert f"a new rulebook ({coming.fingerprint[:12]})" in notice.body
+    assert "- your tier moves from A to B" in notice.body
+    assert "- tier A: min 960 → 1000" in notice.body
+    assert [json.loads(d)["made"] for d in audited] == [1]
+    # The rulebook in force today is unchanged: the notice announces, it does not apply.
+    assert _standing(app, first, subject, CHANGE_DAY)["tier"] == "A"

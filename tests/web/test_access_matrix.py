@@ -61,7 +61,7 @@ POLICY: dict[str, object] = {
     # The recorder here is the traffic police's: it keeps no list, so it may not write to
     # the court's (a court recorder's writes are tested in test_lists.py).
     "lists.enter_entry": set(), "lists.remove_entry": set(),
-    "authors.home": AUTH, "authors.reload": AUTH, "authors.diff": AUTH,
+    "authors.home": AUTH, "authors.reload": AUTH, "authors.cancel": AUTH, "authors.diff": AUTH,
     "authors.simulate_page": AUTH,
     "admin.accounts": ADMIN, "admin.create_account": ADMIN, "admin.deactivate_account": ADMIN,
     "admin.tokens": ADMIN, "admin.create_token": ADMIN, "admin.revoke_token": ADMIN,

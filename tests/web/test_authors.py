@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import zipfile
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from app import clock
-from app.models import ListEntry
+from app.models import AuditEvent, ListEntry, Notice
 from app.services.intake.drafts import RecordDraft
 from app.services.records.conduct import record_conduct
 from app.services.rulebooks.registry import EXTENSION_KEY
@@ -35,6 +37,17 @@ def author(client, login, make_account):
     name = make_account("rule-author", display_name="Li Author")
     login(name, PASSWORD)
     return name
+
+
+@pytest.fixture
+def untested(client, login, make_account):
+    """An admin, who alone may put in force a rules directory whose rule tests were set aside."""
+    name = make_account("admin")
+    login(name, PASSWORD)
+    return name
+
+
+UNTESTED = {"without_tests": "y"}
 
 
 def edit(path, old: str, new: str) -> None:
@@ -94,8 +107,7 @@ def test_reload_refused_then_accepted_and_the_diff(client, author, app_config, r
     edit(f"{rules}/conduct/traffic.yaml", "    points: -2\n", "    points: -3\n")
     edit(f"{rules}/conduct/traffic.yaml", "(drunk driving); Road Traffic Safety Law, art. 91",
          "(drunk driving); Road Traffic Safety Law, art. 91 (as amended)")
-    page = page_text(client.post("/authors/reload", data={"csrf_token": token(client)},
-                                 follow_redirects=True))
+    page = confirm_reload(client)
     assert "is in force" in page and "Last refused reload" not in page, page
     with client.application.app_context():
         new = client.application.extensions[EXTENSION_KEY].current()
@@ -109,6 +121,17 @@ def test_reload_refused_then_accepted_and_the_diff(client, author, app_config, r
     assert bad.status_code == 422 and "is not a fingerprint" in page_text(bad)
     missing = client.get("/authors/diff?from=abcdef12&to=" + new.fingerprint)
     assert missing.status_code == 404
+
+
+def confirm_reload(client, expect: str = "Put it in force now", **extra: str) -> str:
+    """Press "Reload", check the simulation asks for confirmation, confirm; return the page."""
+    shown = client.post("/authors/reload", data={"csrf_token": token(client), **extra})
+    assert shown.status_code == 200 and expect in page_text(shown), page_text(shown)
+    fingerprint = re.search(r'name="confirm" value="([0-9a-f]+)"',
+                            shown.get_data(as_text=True)).group(1)
+    return page_text(client.post("/authors/reload",
+                                 data={"csrf_token": csrf_token(shown.get_data(as_text=True)),
+                                       "confirm": fingerprint, **extra}, follow_redirects=True))
 
 
 def _zip(directory: Path, top: str = "rules") -> bytes:
@@ -252,9 +275,15 @@ def test_a_rules_directory_without_tests_needs_an_admins_word(client, login, mak
     admin = make_account("admin")
     login(admin, PASSWORD)
     assert "even if it has no rule tests" in page_text(client.get("/authors"))
-    page = page_text(client.post("/authors/reload", data={"csrf_token": token(client),
-                                                          "without_tests": "y"},
-                                 follow_redirects=True))
+    shown = client.post("/authors/reload", data={"csrf_token": token(client),
+                                                 "without_tests": "y"})
+    assert shown.status_code == 200  # the simulation first, then the admin confirms
+    fingerprint = re.search(r'name="confirm" value="([0-9a-f]+)"',
+                            shown.get_data(as_text=True)).group(1)
+    assert 'name="without_tests" value="y"' in shown.get_data(as_text=True)
+    page = page_text(client.post("/authors/reload", data={
+        "csrf_token": csrf_token(shown.get_data(as_text=True)), "confirm": fingerprint,
+        "without_tests": "y"}, follow_redirects=True))
     assert "is in force (no rule tests)" in page
     with client.application.app_context():
         new = client.application.extensions[EXTENSION_KEY].current()
@@ -328,3 +357,115 @@ def test_a_small_zip_of_many_megabytes_of_yaml_is_refused_unread(client, author,
     text = page_text(response)
     assert "rules/conduct/big.yaml: this file is 7.3 MB; a rule file may be at most 1.0 MB " \
            "(setting RULES_MAX_FILE_BYTES)" in text
+
+
+def _schedule(client, rules: str, days: int = 30):
+    """Put the rules directory in force with tier A from 940 points, from `days` later (its
+    rule tests, written for 960, are set aside)."""
+    first = clock.today() + timedelta(days=days)
+    shutil.rmtree(f"{rules}/tests")
+    edit(f"{rules}/scheme.yaml", "    min: 960\n", "    min: 940\n")
+    Path(f"{rules}/scheme.yaml").write_text(Path(f"{rules}/scheme.yaml").read_text()
+                                            + f"\nin_force_from: {first.isoformat()}\n")
+    with client.application.app_context():
+        state = client.application.extensions[EXTENSION_KEY].reload(loaded_by="li",
+                                                                     without_tests=True)
+    assert not state.problems, state.problems
+    return state.rulebook, first
+
+
+def test_a_scheduled_rulebook_is_shown_and_cancelled_from_the_authors_page(
+        client, author, app_config, rulebook, db):
+    coming, first = _schedule(client, app_config["RULES_DIR"])
+    page = page_text(client.get("/authors"))
+    assert f"From {first.isoformat()}: rulebook {coming.fingerprint[:12]}" in page
+    assert "tier A: min 960 → 940" in page
+    assert f"Until its first day, rulebook {rulebook.fingerprint} stays in force." in page
+    public = page_text(client.get("/scheme"))
+    assert "Coming changes" in public and "tier A: min 960 → 940" in public
+    assert f"rulebook {rulebook.fingerprint[:12]}" not in public.split("Coming changes")[1][:80]
+    assert client.post("/authors/cancel", data={"fingerprint": coming.fingerprint}
+                       ).status_code == 400  # no CSRF token
+    done = page_text(client.post("/authors/cancel",
+                                 data={"fingerprint": coming.fingerprint,
+                                       "csrf_token": token(client)}, follow_redirects=True))
+    assert f"Rulebook {coming.fingerprint[:12]} will not come into force" in done
+    assert "tier A: min 960 → 940" not in done
+    assert "Coming changes" not in page_text(client.get("/scheme"))
+    again = client.post("/authors/cancel", data={"fingerprint": coming.fingerprint,
+                                                 "csrf_token": token(client)})
+    assert again.status_code == 404
+    with client.application.app_context():
+        assert client.application.extensions[EXTENSION_KEY].in_force_today().fingerprint == \
+            rulebook.fingerprint  # the cancelled one is not in force, today or later
+    with db() as s:
+        actions = s.execute(select(AuditEvent.action, AuditEvent.actor)
+                            .where(AuditEvent.action.like("rulebook.%"))).all()
+    assert ("rulebook.schedule", "li") in actions and ("rulebook.cancel", author) in actions
+
+
+def test_a_cancelled_schedule_may_be_put_in_force_again(client, author, app_config, rulebook):
+    coming, first = _schedule(client, app_config["RULES_DIR"])
+    with client.application.app_context():
+        registry = client.application.extensions[EXTENSION_KEY]
+        from app.db import session_scope
+        from app.services.rulebooks.in_force import cancel, scheduled
+        with session_scope(client.application, write=True) as s:
+            cancel(s, fingerprint=coming.fingerprint, actor="li", today=clock.today())
+        assert not registry.reload(loaded_by="li").problems
+        with session_scope(client.application) as s:
+            assert [e.first_day for _, e in scheduled(s, today=clock.today())] == [first]
+
+
+def test_reload_first_shows_the_simulation_and_asks_for_confirmation(client, untested, city,
+                                                                      app_config, rulebook, db):
+    rules = app_config["RULES_DIR"]
+    shutil.rmtree(f"{rules}/tests")  # written for tier A from 960: an admin sets them aside
+    edit(f"{rules}/scheme.yaml", "    min: 960\n", "    min: 1020\n")
+    shown = client.post("/authors/reload", data={"csrf_token": token(client), **UNTESTED})
+    page = page_text(shown)
+    assert shown.status_code == 200 and "Confirm the reload" in page
+    assert f"against {rulebook.fingerprint[:12]} on {clock.today().isoformat()}" in page
+    assert "A → B: 2 (down)" in page, page  # both at 1000 points or below
+    assert "Put it in force now" in page and "Nothing has changed yet." in page
+    with client.application.app_context():
+        registry = client.application.extensions[EXTENSION_KEY]
+        assert registry.current().fingerprint == rulebook.fingerprint  # not yet
+    stale = page_text(client.post("/authors/reload", data={
+        "csrf_token": csrf_token(shown.get_data(as_text=True)), "confirm": "0" * 64, **UNTESTED}))
+    assert "The rules directory changed since its simulation" in stale
+    assert "Confirm the reload" in stale
+    with client.application.app_context():
+        assert registry.current().fingerprint == rulebook.fingerprint  # still not
+    done = confirm_reload(client, **UNTESTED)
+    assert "is in force" in done
+    with client.application.app_context():
+        assert registry.in_force_today().fingerprint != rulebook.fingerprint
+    with db() as s:
+        assert s.execute(select(AuditEvent.actor).where(
+            AuditEvent.action == "rulebook.in_force")).scalars().all()[-1] == untested
+
+
+def test_reload_of_a_later_first_day_simulates_that_day_and_schedules(client, untested, city,
+                                                                       app_config, rulebook,
+                                                                       db):
+    rules = app_config["RULES_DIR"]
+    shutil.rmtree(f"{rules}/tests")
+    edit(f"{rules}/scheme.yaml", "    min: 960\n", "    min: 1020\n")
+    first = clock.today() + timedelta(days=20)
+    Path(f"{rules}/scheme.yaml").write_text(Path(f"{rules}/scheme.yaml").read_text()
+                                            + f"\nin_force_from: {first.isoformat()}\n")
+    page = page_text(client.post("/authors/reload", data={"csrf_token": token(client), **UNTESTED}))
+    assert f"on {first.isoformat()}" in page and "A → B: 2 (down)" in page
+    done = confirm_reload(client, expect=f"Schedule it from {first.isoformat()}",
+                          **UNTESTED)
+    assert f"is scheduled from {first.isoformat()}" in done
+    assert f"From {first.isoformat()}: rulebook" in done
+    with client.application.app_context():
+        assert client.application.extensions[EXTENSION_KEY].in_force_today().fingerprint == \
+            rulebook.fingerprint
+    with db() as s:
+        told = s.execute(select(Notice.subject_id, Notice.body)
+                         .where(Notice.kind == "rulebook_change")).all()
+    assert sorted(subject for subject, _ in told) == sorted(city)
+    assert "- your tier moves from A to B" in told[0][1]

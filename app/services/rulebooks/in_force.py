@@ -26,6 +26,7 @@ from app.rulebook import (
     first_day,
     load_rulebook_from_texts,
 )
+from app.services.transaction import atomic
 
 IN_FORCE, CANCELLED = "in-force", "cancelled"
 _LOADED: dict[str, Rulebook] = {}  # by fingerprint: a fingerprint names one meaning for good
@@ -77,14 +78,32 @@ def put_in_force_entries(session: Session) -> list[tuple[RulebookEvent, InForce]
 
 
 def rulebook_timeline(session: Session, rulebook: Rulebook) -> RulebookTimeline:
-    """Return the rulebooks in force day by day, if `rulebook` is one put in force; else
-    `rulebook` alone, on every day. The entries of `rulebook`'s fingerprint answer with
-    `rulebook` itself (the caller's copy of that meaning)."""
+    """Return the rulebooks in force day by day, if `rulebook` is one put in force (or one
+    put in force and then cancelled); else `rulebook` alone, on every day. The entries of
+    `rulebook`'s fingerprint answer with `rulebook` itself (the caller's copy of that
+    meaning)."""
     entries = [entry for _, entry in put_in_force_entries(session)]
     if not any(e.fingerprint == rulebook.fingerprint for e in entries):
+        if entries and was_cancelled(session, rulebook.fingerprint):
+            return RulebookTimeline(entries)
         return RulebookTimeline.always(rulebook)
     return RulebookTimeline(InForce(e.first_day, rulebook)
                             if e.fingerprint == rulebook.fingerprint else e for e in entries)
+
+
+def was_cancelled(session: Session, fingerprint: str) -> bool:
+    """Return True if the latest time `fingerprint` was put in force was cancelled."""
+    latest = session.execute(
+        select(RulebookEvent.id).where(RulebookEvent.action == IN_FORCE,
+                                       RulebookEvent.fingerprint == fingerprint)
+        .order_by(RulebookEvent.id.desc()).limit(1)).scalar()
+    if latest is None:
+        return False
+    details = session.execute(
+        select(RulebookEvent.details).where(RulebookEvent.action == CANCELLED,
+                                            RulebookEvent.fingerprint == fingerprint)
+        .order_by(RulebookEvent.id.desc()).limit(1)).scalar()
+    return details is not None and json.loads(details or "{}").get("event") == latest
 
 
 def in_force_on(session: Session, rulebook: Rulebook, day: date) -> InForce:
@@ -150,6 +169,13 @@ def cancel_scheduled(session: Session, *, fingerprint: str, actor: str,
                  details={"fingerprint": entry.fingerprint,
                           "in_force_from": entry.first_day.isoformat()})
     return event
+
+
+@atomic
+def cancel(session: Session, *, fingerprint: str, actor: str, today: date) -> RulebookEvent:
+    """Cancel a scheduled rulebook before its first day, in a transaction of its own (the
+    rule author's button; see `cancel_scheduled`)."""
+    return cancel_scheduled(session, fingerprint=fingerprint, actor=actor, today=today)
 
 
 def coming_rulebooks(session: Session, rulebook: Rulebook, *, today: date) -> list[dict]:

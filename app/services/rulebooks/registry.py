@@ -20,7 +20,14 @@ from sqlmodel import Session
 from app import clock
 from app.errors import RulebookUnavailable
 from app.models import Department, RulebookVersion, utcnow
-from app.rulebook import Limits, Problem, Rulebook, check_rulebook, load_rulebook_from_texts
+from app.rulebook import (
+    Limits,
+    Problem,
+    Rulebook,
+    check_rulebook,
+    first_day,
+    load_rulebook_from_texts,
+)
 from app.services.locks import begin_write
 from app.services.transaction import transaction
 
@@ -293,7 +300,9 @@ class RulebookRegistry:
                       tests: str, untested: str = "") -> None:
         from app.services.audit import chain as audit
         from app.services.rulebooks.history import IN_FORCE, REFUSED, latest_event, record_event
+        from app.services.rulebooks.in_force import was_cancelled
 
+        recorded = False
         try:
             with self._session_factory(write=True) as session, transaction(session):
                 store_rulebook(session, rulebook, loaded_by=loaded_by, source=self.rules_dir)
@@ -304,19 +313,39 @@ class RulebookRegistry:
                 latest = latest_event(session, IN_FORCE)
                 refused = latest_event(session, REFUSED)
                 # A new rulebook, or a good reload after a refused one, is worth a line.
+                # So is a rulebook scheduled again after its schedule was cancelled.
                 if latest is None or latest.fingerprint != rulebook.fingerprint or (
-                        refused is not None and refused.id > latest.id):
+                        refused is not None and refused.id > latest.id) or \
+                        was_cancelled(session, rulebook.fingerprint):
+                    previous = latest.fingerprint if latest else None
                     latest = record_event(
                         session, action=IN_FORCE, actor=loaded_by, source=self.rules_dir,
                         fingerprint=rulebook.fingerprint,
-                        details={"previous": latest.fingerprint if latest else None,
-                                 "warnings": warnings, "tests": tests,
+                        details={"previous": previous, "warnings": warnings, "tests": tests,
                                  **({"without_tests": untested} if untested else {})})
+                    _audit_put_in_force(session, rulebook, actor=loaded_by, previous=previous,
+                                        source=self.rules_dir)
+                    recorded = True
             self._event_id = latest.id  # once committed
             self._synced_at = time.monotonic()
         except Exception as error:  # the schema may not exist yet (before `db upgrade`)
             log.warning("rulebook %s not stored in the database: %s", rulebook.fingerprint[:12],
                         str(error).splitlines()[0])
+            return
+        today = clock.today()
+        if recorded and first_day(rulebook, put_in_force_on=today) > today:
+            self._announce(rulebook, actor=loaded_by, today=today)
+
+    def _announce(self, rulebook: Rulebook, *, actor: str, today: date) -> None:
+        """Tell the subjects a scheduled rulebook will move, before it bites."""
+        from app.services.rulebooks.announce import announce_scheduled
+
+        try:
+            with self._session_factory(write=True) as session:
+                announce_scheduled(session, rulebook=rulebook, today=today, actor=actor)
+        except Exception:  # the rulebook stays scheduled; the failure is for the log
+            log.exception("the subjects rulebook %s will move were not notified",
+                          rulebook.fingerprint[:12])
 
     def _log_refusal(self, problems: list[Problem], *, loaded_by: str,
                      fingerprint: str | None) -> None:
@@ -362,6 +391,20 @@ class RulebookRegistry:
             return False
         finally:
             self._lock.release()
+
+
+def _audit_put_in_force(session: Session, rulebook: Rulebook, *, actor: str,
+                        previous: str | None, source: str) -> None:
+    """Audit a rulebook put in force: "rulebook.in_force" from today, or "rulebook.schedule"
+    when its `in_force_from` is a later day (the caller's transaction)."""
+    from app.services.audit import chain as audit
+
+    today = clock.today()
+    day = first_day(rulebook, put_in_force_on=today)
+    action = "rulebook.schedule" if day > today else "rulebook.in_force"
+    audit.append(session, actor=actor, action=action, target="rulebook",
+                 details={"fingerprint": rulebook.fingerprint, "in_force_from": day.isoformat(),
+                          "previous": previous, "source": source})
 
 
 def last_good_rulebook(session: Session) -> Rulebook | None:

@@ -93,6 +93,16 @@ class Mover:
 
 
 @dataclass
+class SubjectChange:
+    """What a candidate changes for one subject: its tier, and the measures it gains or loses."""
+
+    tier_before: str | None
+    tier_after: str | None
+    gained: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+
+
+@dataclass
 class SimulationReport:
     as_of: date
     in_force: str  # fingerprints
@@ -107,6 +117,7 @@ class SimulationReport:
     sample: list[Mover] = field(default_factory=list)
     changes: tuple[str, ...] = ()  # what the candidate changes, in words
     duration_ms: int = 0
+    everyone: dict[str, SubjectChange] | None = None  # every subject it moves (if asked)
 
     @property
     def moved(self) -> int:
@@ -124,9 +135,10 @@ class SimulationReport:
 
 def simulate(session: Session, *, in_force: Rulebook, candidate: Rulebook, as_of: date,
              actor: str, source: str = "", sample: int = 20, ids_per_measure: int = 50,
-             log_it: bool = True,
+             log_it: bool = True, everyone: bool = False,
              progress: Callable[[int, int, str], None] | None = None) -> SimulationReport:
     """Compare `candidate` with `in_force` for every subject on `as_of`; write only a log row.
+    With `everyone`, the report also names every subject whose tier or measures change.
 
     `progress(done, total, step)`, when given, hears of each step as it starts.
     """
@@ -155,6 +167,8 @@ def simulate(session: Session, *, in_force: Rulebook, candidate: Rulebook, as_of
         _count_measures(session, report, in_force, candidate, ids_per_measure)
         tell(6, "choosing movers to explain")
         movers = _sample_ids(session, sample)
+        if everyone:
+            report.everyone = _everyone(session)
         for table in _TABLES:
             _run(session, f"DROP TABLE IF EXISTS {table}")
     finally:
@@ -239,6 +253,25 @@ def _count_measures(session: Session, report: SimulationReport, in_force: Rulebo
                                  f"ORDER BY t.subject_id LIMIT {int(limit)}", {"c": code})
             setattr(changes[code], f"{name}_ids", [row[0] for row in ids])
     report.measures = list(changes.values())
+
+
+def _everyone(session: Session) -> dict[str, SubjectChange]:
+    """Return every subject whose tier or measures differ, with what differs."""
+    found = {sid: SubjectChange(old, new) for sid, old, new in _run(session, """
+        SELECT b.subject_id, b.tier, a.tier FROM cp_sim_before b
+        JOIN cp_sim_after a ON a.subject_id = b.subject_id
+        WHERE COALESCE(b.tier, '') <> COALESCE(a.tier, '')""")}
+    for name, this, other in (("gained", "cp_sim_ma", "cp_sim_mb"),
+                              ("lost", "cp_sim_mb", "cp_sim_ma")):
+        for sid, code, tier in _run(session, f"""
+                SELECT t.subject_id, t.measure_code, b.tier FROM {this} t
+                JOIN cp_sim_before b ON b.subject_id = t.subject_id
+                WHERE NOT EXISTS (SELECT 1 FROM {other} o WHERE o.subject_id = t.subject_id
+                                  AND o.measure_code = t.measure_code)
+                ORDER BY t.subject_id, t.measure_code"""):
+            change = found.setdefault(sid, SubjectChange(tier, tier))
+            getattr(change, name).append(code)
+    return found
 
 
 def _sample_ids(session: Session, size: int) -> list[tuple[str, tuple]]:
