@@ -50,6 +50,7 @@ class NewNotice:
     record_id: int | None = None
     list_entry_id: int | None = None
     objection_id: int | None = None
+    content: dict | None = None  # the values of the words, by kind (see notice_render)
 
 
 def add_notices(session: Session, notices: Iterable[NewNotice], *, today: date) -> int:
@@ -74,7 +75,8 @@ def add_notices(session: Session, notices: Iterable[NewNotice], *, today: date) 
             {"subject_id": unique[k].subject_id, "kind": unique[k].kind, "dedupe_key": k,
              "title": unique[k].title[:300], "body": unique[k].body,
              "record_id": unique[k].record_id, "list_entry_id": unique[k].list_entry_id,
-             "objection_id": unique[k].objection_id, "notified_on": today, "created_at": now}
+             "objection_id": unique[k].objection_id, "content": unique[k].content,
+             "notified_on": today, "created_at": now}
             for k in fresh])
         ids = session.execute(select(Notice.id).where(Notice.dedupe_key.in_(fresh))).scalars()
         session.execute(insert(NoticeOutbox), [
@@ -85,16 +87,39 @@ def add_notices(session: Session, notices: Iterable[NewNotice], *, today: date) 
 
 
 # --- records ---------------------------------------------------------------------------------
+def _duration(duration) -> str | None:
+    return f"{duration.count}{duration.unit}" if duration is not None else None
+
+
 def record_notice(rulebook: Rulebook, record, *, today: date) -> NewNotice:
     """Return the notice of a new record (rule, points, evidence, how and until when to object)."""
     rule = rulebook.rule_version(record.rule_code, record.rule_version)
+    object_until = rulebook.scheme.objections.window.after(today)
     title, body = notice_texts.record_notice(
         rulebook=rulebook, rule=rule, record_id=record.id, rule_code=record.rule_code,
         department=record.department_code, occurred_on=record.occurred_on, points=record.points,
         note=record.note, evidence=record.evidence, ends_on=record.ends_on, notified_on=today,
-        object_until=rulebook.scheme.objections.window.after(today))
+        object_until=object_until)
+    content = {  # the same keys and values record_notice_sql stores
+        **_record_constants(rulebook, department=record.department_code, today=today),
+        "record": record.id, "rule": record.rule_code,
+        "rule_title": rule.title if rule is not None else record.rule_code,
+        "legal_basis": (rule.legal_basis if rule is not None else "") or "",
+        "repair_after": _duration(rule.repairable_after) if rule is not None else None,
+        "occurred_on": record.occurred_on.isoformat(), "points": record.points,
+        "note": record.note, "evidence": record.evidence, "ends_on": record.ends_on.isoformat()}
     return NewNotice(record.subject_id, "record", f"record:{record.id}", title, body,
-                     record_id=record.id)
+                     record_id=record.id, content=content)
+
+
+def _record_constants(rulebook: Rulebook, *, department: str, today: date) -> dict:
+    """The values of a record notice that are the same for every record of an import."""
+    objections = rulebook.scheme.objections
+    return {"department": notice_texts.department_title(rulebook, department),
+            "notified_on": today.isoformat(),
+            "object_until": objections.window.after(today).isoformat(),
+            "decide_within": _duration(objections.decide_within),
+            "suspend": 1 if objections.suspend_record else 0}
 
 
 def notify_record(session: Session, *, rulebook: Rulebook, record: Record, today: date) -> None:
@@ -155,14 +180,17 @@ def record_notice_sql(rulebook: Rulebook, *, department: str, today: date, diale
             repair = (f"\nRepair: it may be marked repaired "
                       f"{notice_texts.duration_words(rule.repairable_after)} after the "
                       "conduct, once you show that you put it right.")
+        legal = (rule.legal_basis if rule is not None else "") or ""
         params.update({f"nt_c{i}": code, f"nt_v{i}": version,
                        f"nt_t{i}": rule.title if rule is not None else code,
-                       f"nt_l{i}": (rule.legal_basis if rule is not None else "") or "none given",
-                       f"nt_r{i}": repair})
+                       f"nt_l{i}": legal or "none given", f"nt_r{i}": repair,
+                       f"nt_b{i}": legal,
+                       f"nt_a{i}": _duration(rule.repairable_after) if rule is not None else None})
         values.append(f"(CAST(:nt_c{i} AS TEXT), CAST(:nt_v{i} AS INTEGER), "
-                      f"CAST(:nt_t{i} AS TEXT), CAST(:nt_l{i} AS TEXT), CAST(:nt_r{i} AS TEXT))")
+                      f"CAST(:nt_t{i} AS TEXT), CAST(:nt_l{i} AS TEXT), CAST(:nt_r{i} AS TEXT), "
+                      f"CAST(:nt_b{i} AS TEXT), CAST(:nt_a{i} AS TEXT))")
     if not values:
-        values.append("(NULL, NULL, NULL, NULL, NULL)")
+        values.append("(NULL, NULL, NULL, NULL, NULL, NULL, NULL)")
     pg = dialect == "postgresql"
 
     def day(column: str) -> str:
@@ -183,17 +211,28 @@ def record_notice_sql(rulebook: Rulebook, *, department: str, today: date, diale
     # SQLite would read CAST(... AS DATE) as a number: it gets the ISO text it stores.
     when = ("CAST(:nt_today AS DATE), CAST(:nt_now AS TIMESTAMP)" if pg
             else ":nt_today, :nt_now")
-    columns = f"r.subject_id, 'record', 'record:' || {rid}, {title}, {body}, r.id, {when}"
+    constants = _record_constants(rulebook, department=department, today=today)
+    pairs = [f"'{key}', CAST(:nt_k_{key} AS {'INTEGER' if key == 'suspend' else 'TEXT'})"
+             for key in constants]
+    params.update({f"nt_k_{key}": value for key, value in constants.items()})
+    pairs += ["'record', r.id", "'rule', r.rule_code", "'rule_title', rt.title",
+              "'legal_basis', rt.legal_basis", "'repair_after', rt.repair_after",
+              f"'occurred_on', {day('r.occurred_on')}", "'points', r.points",
+              "'note', r.note", "'evidence', r.evidence", f"'ends_on', {day('r.ends_on')}"]
+    content = f"{'json_build_object' if pg else 'json_object'}({', '.join(pairs)})"
+    columns = (f"r.subject_id, 'record', 'record:' || {rid}, {title}, {body}, r.id, {when}, "
+               f"{content}")
     params["nt_today"] = today if pg else today.isoformat()
     now = utcnow()
     params["nt_now"] = (now.replace(tzinfo=None) if pg
                         else now.strftime("%Y-%m-%d %H:%M:%S.%f"))
-    return NoticeSQL(rules="rt(code, version, title, legal, repair) AS (VALUES "
+    return NoticeSQL(rules="rt(code, version, title, legal, repair, legal_basis, repair_after) "
+                           "AS (VALUES "
                            + ", ".join(values) + ")", columns=columns, params=params)
 
 
 NOTICE_INSERT = ("INSERT INTO notice (subject_id, kind, dedupe_key, title, body, record_id, "
-                 "notified_on, created_at)")
+                 "notified_on, created_at, content)")
 OUTBOX_INSERT = "INSERT INTO notice_outbox (notice_id, state, attempts, created_at)"
 
 
@@ -225,9 +264,11 @@ def check_record_notice(session: Session, *, rulebook: Rulebook, record_id: int,
                Record.department_code, Record.occurred_on, Record.points, Record.note,
                Record.evidence, Record.ends_on).where(Record.id == record_id)).one()
     want = record_notice(rulebook, row, today=today)
-    got = session.execute(select(Notice.title, Notice.body, Notice.subject_id).where(
-        Notice.dedupe_key == want.dedupe_key)).one_or_none()
-    if got is None or tuple(got) != (want.title[:300], want.body, want.subject_id):
+    got = session.execute(
+        select(Notice.title, Notice.body, Notice.subject_id, Notice.content).where(
+            Notice.dedupe_key == want.dedupe_key)).one_or_none()
+    if got is None or tuple(got) != (want.title[:300], want.body, want.subject_id,
+                                     want.content):
         raise RuntimeError(f"the notice of imported record {record_id} is not the one "
                            "notice_texts.record_notice writes: fix notices.record_notice_sql")
 
