@@ -29,6 +29,7 @@ from app.models import (
     utcnow,
 )
 from app.rulebook import Rulebook
+from app.rulebook.model import TEXT_LANGUAGES, text_in
 from app.services.audit import chain as audit
 from app.services.due_process import notice_texts as notice_texts
 from app.services.locks import begin_write
@@ -105,6 +106,7 @@ def record_notice(rulebook: Rulebook, record, *, today: date) -> NewNotice:
         "record": record.id, "rule": record.rule_code,
         "rule_title": rule.title if rule is not None else record.rule_code,
         "legal_basis": (rule.legal_basis if rule is not None else "") or "",
+        **_rule_texts(rule),
         "repair_after": _duration(rule.repairable_after) if rule is not None else None,
         "occurred_on": record.occurred_on.isoformat(), "points": record.points,
         "note": record.note, "evidence": record.evidence, "ends_on": record.ends_on.isoformat()}
@@ -112,10 +114,28 @@ def record_notice(rulebook: Rulebook, record, *, today: date) -> NewNotice:
                      record_id=record.id, content=content)
 
 
+OTHER_LANGUAGES = tuple(language for language in TEXT_LANGUAGES if language != "en")
+
+
+def _rule_texts(rule) -> dict:
+    """A rule's title and legal basis in each language other than English ("" if unwritten:
+    the English one is read then)."""
+    out = {}
+    for language in OTHER_LANGUAGES:
+        out[f"rule_title_{language}"] = (dict(rule.titles).get(language, "")
+                                         if rule is not None else "")
+        out[f"legal_basis_{language}"] = (text_in(rule, "legal_basis", language)
+                                          if rule is not None and rule.legal_basis else "")
+    return out
+
+
 def _record_constants(rulebook: Rulebook, *, department: str, today: date) -> dict:
     """The values of a record notice that are the same for every record of an import."""
     objections = rulebook.scheme.objections
+    owner = rulebook.department(department)
     return {"department": notice_texts.department_title(rulebook, department),
+            **{f"department_{language}": dict(owner.titles).get(language, "") if owner else ""
+               for language in OTHER_LANGUAGES},
             "notified_on": today.isoformat(),
             "object_until": objections.window.after(today).isoformat(),
             "decide_within": _duration(objections.decide_within),
@@ -186,11 +206,15 @@ def record_notice_sql(rulebook: Rulebook, *, department: str, today: date, diale
                        f"nt_l{i}": legal or "none given", f"nt_r{i}": repair,
                        f"nt_b{i}": legal,
                        f"nt_a{i}": _duration(rule.repairable_after) if rule is not None else None})
+        texts = _rule_texts(rule)
+        params.update({f"nt_{key}_{i}": value for key, value in texts.items()})
         values.append(f"(CAST(:nt_c{i} AS TEXT), CAST(:nt_v{i} AS INTEGER), "
                       f"CAST(:nt_t{i} AS TEXT), CAST(:nt_l{i} AS TEXT), CAST(:nt_r{i} AS TEXT), "
-                      f"CAST(:nt_b{i} AS TEXT), CAST(:nt_a{i} AS TEXT))")
+                      f"CAST(:nt_b{i} AS TEXT), CAST(:nt_a{i} AS TEXT)"
+                      + "".join(f", CAST(:nt_{key}_{i} AS TEXT)" for key in texts) + ")")
+    text_keys = list(_rule_texts(None))
     if not values:
-        values.append("(NULL, NULL, NULL, NULL, NULL, NULL, NULL)")
+        values.append("(" + ", ".join(["NULL"] * (7 + len(text_keys))) + ")")
     pg = dialect == "postgresql"
 
     def day(column: str) -> str:
@@ -217,6 +241,7 @@ def record_notice_sql(rulebook: Rulebook, *, department: str, today: date, diale
     params.update({f"nt_k_{key}": value for key, value in constants.items()})
     pairs += ["'record', r.id", "'rule', r.rule_code", "'rule_title', rt.title",
               "'legal_basis', rt.legal_basis", "'repair_after', rt.repair_after",
+              *[f"'{key}', rt.{key}" for key in text_keys],
               f"'occurred_on', {day('r.occurred_on')}", "'points', r.points",
               "'note', r.note", "'evidence', r.evidence", f"'ends_on', {day('r.ends_on')}"]
     content = f"{'json_build_object' if pg else 'json_object'}({', '.join(pairs)})"
@@ -226,8 +251,8 @@ def record_notice_sql(rulebook: Rulebook, *, department: str, today: date, diale
     now = utcnow()
     params["nt_now"] = (now.replace(tzinfo=None) if pg
                         else now.strftime("%Y-%m-%d %H:%M:%S.%f"))
-    return NoticeSQL(rules="rt(code, version, title, legal, repair, legal_basis, repair_after) "
-                           "AS (VALUES "
+    return NoticeSQL(rules="rt(code, version, title, legal, repair, legal_basis, repair_after"
+                           + "".join(f", {key}" for key in text_keys) + ") AS (VALUES "
                            + ", ".join(values) + ")", columns=columns, params=params)
 
 
