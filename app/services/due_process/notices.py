@@ -31,7 +31,7 @@ from app.models import (
 from app.rulebook import Rulebook
 from app.rulebook.model import TEXT_LANGUAGES, text_in
 from app.services.audit import chain as audit
-from app.services.due_process import notice_texts as notice_texts
+from app.services.due_process import notice_render, notice_texts
 from app.services.locks import begin_write
 from app.services.standings.predicates import entry_counts, record_counts
 from app.services.transaction import transaction
@@ -489,15 +489,23 @@ def send_nightly_notices(session: Session, *, rulebook: Rulebook, as_of: date,
 class InboxItem:
     notice: Notice
     delivery: NoticeOutbox | None
+    title: str = ""  # the notice in the subject's language (see notice_render)
+    body: str = ""
 
 
-def inbox(session: Session, *, subject_id: str, limit: int = 100) -> list[InboxItem]:
-    """Return the subject's notices, newest first, with their delivery state."""
+def inbox(session: Session, *, subject_id: str, limit: int = 100,
+          default_language: str = "en") -> list[InboxItem]:
+    """Return the subject's notices, newest first, with their delivery state, each read in
+    the subject's language (`default_language`, the scheme's first, if they have none)."""
+    language = notice_render.notice_language(
+        session.execute(select(Subject.language).where(Subject.subject_id == subject_id))
+        .scalar_one_or_none(), default_language)
     rows = session.execute(
         select(Notice, NoticeOutbox).outerjoin(NoticeOutbox, NoticeOutbox.notice_id == Notice.id)
         .where(Notice.subject_id == subject_id)
         .order_by(Notice.notified_on.desc(), Notice.id.desc()).limit(limit)).all()
-    return [InboxItem(n, o) for n, o in rows]
+    return [InboxItem(n, o, *notice_render.render(n.kind, n.content, n.title, n.body, language))
+            for n, o in rows]
 
 
 def record_notice_dates(session: Session, record_ids: Sequence[int]) -> dict[int, date]:
