@@ -136,3 +136,32 @@ def test_the_rules_chinese_title_and_legal_basis_are_read_when_written(app, sess
         title, body = render("record", content, notice.title, notice.body, "zh")
     assert title == "新记录：醉酒驾驶（-200 分）"
     assert "交警 于 2026-11-26" in body and "法律依据：道路交通安全法第九十一条" in body
+
+
+def test_the_nightly_tier_change_and_list_end_read_in_chinese(app, session, rulebook,
+                                                              chinese, make_subject):
+    from datetime import date, timedelta
+
+    from app.models import ListEntry
+    from app.services.due_process.notices import send_nightly_notices
+    from app.services.standings.recompute import recompute
+
+    _record(session, rulebook, chinese)  # -200: A -> C
+    session.add(ListEntry(list_code="model-citizens", subject_id=chinese.subject_id,
+                          department_code="civil-affairs", entered_on=date(2025, 11, 20),
+                          ends_on=date(2026, 11, 20), created_by="t"))
+    session.commit()
+    recompute(session, rulebook=rulebook, as_of=TODAY - timedelta(days=30))
+    recompute(session, rulebook=rulebook, as_of=TODAY)
+    send_nightly_notices(session, rulebook=rulebook, as_of=TODAY)
+    with app.app_context():
+        items = {i.notice.kind: i for i in inbox(session, subject_id=chinese.subject_id)}
+        tier, ended = items["tier_change"], items["list_end"]
+        assert tier.title == "您现在的等级为 C（原为 A）"
+        assert "您的分数为 800（原为 1000），因此您的等级由 A 变为 C。" in tier.body
+        assert ended.title.startswith("您在“") and "2026-11-20 起不再计算" in ended.body
+        assert render(tier.notice.kind, tier.notice.content, tier.notice.title,
+                      tier.notice.body, "zh") == (tier.title, tier.body)
+    # The stored English text is unchanged.
+    assert "so your tier is C instead of A" in tier.notice.body
+    assert ended.notice.title.startswith("Your entry on")

@@ -86,6 +86,56 @@ def _record(c: dict, language: str) -> tuple[str, str]:
     return title, "\n".join(lines)
 
 
+def _tier_change(c: dict, language: str) -> tuple[str, str]:
+    if c["to_tier"] is None:
+        return (gettext("You are no longer scored"),
+                gettext("From %(day)s you have no points and no tier: this scheme scores only "
+                        "those who consented, and you have not (or you withdrew consent). Your "
+                        "records are kept. You can give consent on your page at any time.",
+                        day=c["on"]))
+    values = {"day": c["on"], "points": c["to_points"], "before": c["from_points"],
+              "tier": c["to_tier"], "was": c["from_tier"]}
+    if c["from_tier"]:
+        title = gettext("Your tier is now %(tier)s (was %(was)s)", **values)
+    else:
+        title = gettext("Your tier is now %(tier)s", **values)
+    if c["from_points"] is not None and c["from_tier"]:
+        first = gettext("On %(day)s your points are %(points)s (they were %(before)s), so your "
+                        "tier is %(tier)s instead of %(was)s.", **values)
+    elif c["from_points"] is not None:
+        first = gettext("On %(day)s your points are %(points)s (they were %(before)s), so your "
+                        "tier is %(tier)s.", **values)
+    elif c["from_tier"]:
+        first = gettext("On %(day)s your points are %(points)s, so your tier is %(tier)s "
+                        "instead of %(was)s.", **values)
+    else:
+        first = gettext("On %(day)s your points are %(points)s, so your tier is %(tier)s.",
+                        **values)
+    lines = [first]
+    tier_title = _in(c, "tier_title", language)
+    description = _in(c, "tier_description", language)
+    if tier_title or description:
+        lines.append(gettext("%(tier)s: %(title)s. %(description)s", tier=c["to_tier"],
+                             title=tier_title, description=description).strip())
+    lines.append(gettext("Your page shows every record behind your points, each with its rule, "
+                         "its legal basis and the day it stops counting."))
+    return title, "\n".join(lines)
+
+
+def _list_end(c: dict, language: str) -> tuple[str, str]:
+    name = _in(c, "list", language)
+    title = gettext("Your entry on \"%(list)s\" has ended", list=name)
+    body = gettext("Your entry on \"%(list)s\" (code %(code)s, kept by %(department)s) no "
+                   "longer counts from %(day)s.", list=name, code=c["code"],
+                   department=_in(c, "department", language), day=c["ended_on"])
+    if c["removed_reason"]:
+        body += gettext(" It was removed early: %(reason)s", reason=c["removed_reason"])
+    body += gettext(" Measures that followed from it end with it.")
+    return title, body
+
+
 _WRITERS: dict[str, Callable[[dict, str], tuple[str, str]]] = {
     "record": _record,
+    "tier_change": _tier_change,
+    "list_end": _list_end,
 }

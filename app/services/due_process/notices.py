@@ -324,7 +324,20 @@ def _tier_changes(session: Session, rulebook: Rulebook, as_of: date) -> list[New
             to_tier=change.to_tier, from_points=change.from_points, to_points=change.to_points)
         key = (f"tier_change:{change.subject_id}:{change.on_date.isoformat()}:"
                f"{change.from_tier or '-'}>{change.to_tier or '-'}")
-        out.append(NewNotice(change.subject_id, "tier_change", key, title, body))
+        tier = next((t for t in rulebook.scheme.tiers if t.code == change.to_tier), None)
+        content = {"on": change.on_date.isoformat(), "from_tier": change.from_tier,
+                   "to_tier": change.to_tier, "from_points": change.from_points,
+                   "to_points": change.to_points,
+                   "tier_title": tier.title if tier is not None else "",
+                   "tier_description": tier.description if tier is not None else ""}
+        for language in OTHER_LANGUAGES:
+            content[f"tier_title_{language}"] = (dict(tier.titles).get(language, "")
+                                                 if tier is not None else "")
+            content[f"tier_description_{language}"] = (
+                text_in(tier, "description", language) if tier is not None
+                and tier.description else "")
+        out.append(NewNotice(change.subject_id, "tier_change", key, title, body,
+                             content=content))
     return out
 
 
@@ -372,8 +385,19 @@ def _list_ends(session: Session, rulebook: Rulebook, as_of: date) -> list[NewNot
         title, body = notice_texts.list_end_notice(
             rulebook=rulebook, list_def=list_def, list_code=entry.list_code,
             department=entry.department_code, ended_on=end, removed_reason=removed)
+        owner = rulebook.department(entry.department_code)
+        content = {"list": (list_def.title if list_def is not None and list_def.title
+                            else entry.list_code),
+                   "code": entry.list_code,
+                   "department": notice_texts.department_title(rulebook, entry.department_code),
+                   "ended_on": end.isoformat(), "removed_reason": removed or ""}
+        for language in OTHER_LANGUAGES:
+            content[f"list_{language}"] = (dict(list_def.titles).get(language, "")
+                                           if list_def is not None else "")
+            content[f"department_{language}"] = (dict(owner.titles).get(language, "")
+                                                 if owner is not None else "")
         out.append(NewNotice(entry.subject_id, "list_end", f"list_end:{entry.id}", title, body,
-                             list_entry_id=entry.id))
+                             list_entry_id=entry.id, content=content))
     return out
 
 
