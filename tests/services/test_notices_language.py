@@ -165,3 +165,27 @@ def test_the_nightly_tier_change_and_list_end_read_in_chinese(app, session, rule
     # The stored English text is unchanged.
     assert "so your tier is C instead of A" in tier.notice.body
     assert ended.notice.title.startswith("Your entry on")
+
+
+def test_the_repaired_notice_reads_in_chinese(app, session, rulebook, chinese):
+    from datetime import timedelta
+
+    from app.services.intake.drafts import RecordDraft
+    from app.services.records.conduct import record_conduct
+    from app.services.records.corrections import repair_record
+
+    record = record_conduct(
+        session, RecordDraft(subject_id=chinese.subject_id, rule_code="HEAT-TAMPER",
+                             occurred_on=TODAY - timedelta(days=100), evidence="m-1"),
+        rulebook=rulebook, department="heating-company", recorded_by="officer",
+        today=TODAY - timedelta(days=100)).record
+    repair_record(session, rulebook=rulebook, record_id=record.id,
+                  department="heating-company", evidence="meter seal restored",
+                  actor="heating-officer", today=TODAY)
+    with app.app_context():
+        items = {i.notice.kind: i for i in inbox(session, subject_id=chinese.subject_id)}
+    repaired = items["record_repaired"]
+    assert repaired.title == f"记录 {record.id} 已修复"
+    assert "已于 2026-11-26 标记为已修复" in repaired.body
+    assert "修复证据：meter seal restored" in repaired.body
+    assert repaired.notice.title == f"Record {record.id} is repaired"

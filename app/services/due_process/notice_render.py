@@ -134,7 +134,18 @@ def _list_end(c: dict, language: str) -> tuple[str, str]:
     return title, body
 
 
+def _repaired(c: dict, language: str) -> tuple[str, str]:
+    title = gettext("Record %(id)s is repaired", id=c["record"])
+    body = gettext("Record %(id)s, %(rule)s (%(code)s, %(points)s points), was marked repaired "
+                   "on %(day)s and no longer counts from that day. Evidence of the repair: "
+                   "%(evidence)s", id=c["record"], rule=_in(c, "rule_title", language),
+                   code=c["rule"], points=f"{c['points']:+d}", day=c["repaired_on"],
+                   evidence=c["evidence"])
+    return title, body
+
+
 _WRITERS: dict[str, Callable[[dict, str], tuple[str, str]]] = {
+    "record_repaired": _repaired,
     "record": _record,
     "tier_change": _tier_change,
     "list_end": _list_end,
