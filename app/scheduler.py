@@ -75,9 +75,10 @@ def deliver_notices(app: Flask) -> None:
     if channel is None:
         return  # no mail server: the notices wait on the letters page
     with app.app_context(), session_scope(app, write=True) as session:
+        languages = app.extensions[RULEBOOKS].current().scheme.languages
         result = deliver_pending(session, channel=channel,
                                  max_attempts=int(app.config.get("MAIL_MAX_ATTEMPTS", 10)),
-                                 actor="scheduler")
+                                 actor="scheduler", default_language=(languages or ("en",))[0])
         if result.attempted:
             log.info("notices delivered: %d sent, %d to retry, %d failed", result.sent,
                      result.retrying, result.failed)

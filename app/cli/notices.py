@@ -27,7 +27,9 @@ def notices_deliver(limit: int) -> None:
                    "letters page to be printed")
         return
     with session_scope(write=True) as session:
+        languages = rulebook().scheme.languages
         result = deliver_pending(session, channel=channel, limit=limit, actor="cli",
+                                 default_language=(languages or ("en",))[0],
                                  max_attempts=int(current_app.config.get("MAIL_MAX_ATTEMPTS",
                                                                          10)))
     click.echo(f"{result.sent} sent, {result.retrying} to retry later, "

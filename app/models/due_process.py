@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.models.core import utcnow
@@ -33,6 +33,9 @@ class Notice(SQLModel, table=True):
     dedupe_key: str = Field(max_length=200, unique=True)
     title: str = Field(max_length=300)
     body: str = Field(sa_column=Column(Text, nullable=False))
+    # The values the words are made of, by kind (see due_process.notice_render); title and
+    # body are their English text. None on notices made before notices were structured.
+    content: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     record_id: int | None = Field(default=None, foreign_key="record.id", index=True)
     list_entry_id: int | None = Field(default=None, foreign_key="list_entry.id", index=True)
     objection_id: int | None = Field(default=None, foreign_key="objection.id")

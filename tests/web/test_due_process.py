@@ -408,3 +408,21 @@ def test_the_letters_page_is_paginated_and_marks_only_its_own_letters(
 
     csv_text = client.get("/officials/letters?format=csv").get_data(as_text=True)
     assert len(list(csv.DictReader(io.StringIO(csv_text)))) == waiting - 2
+
+
+def test_a_chinese_residents_notice_reads_in_chinese_on_me_and_on_the_letter(
+        client, login, resident, record, make_account, db):
+    from app.services.subjects.consent import set_language
+
+    with db() as s:
+        set_language(s, subject_id=resident.subject_id, language="zh", actor="test")
+    rec = record(resident.subject_id)
+    login(resident.username, PASSWORD)
+    me = page_text(client.get("/me"))
+    assert "新记录：Drunk driving（-200 分）" in me and f"在记录 {rec.id} 旁选择“提出异议”" in me
+    assert "New record: Drunk driving" not in me
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/me").get_data(
+        as_text=True))})
+    login(make_account("admin"), PASSWORD)
+    letters = page_text(client.get("/officials/letters"))
+    assert "新记录：Drunk driving（-200 分）" in letters and "证据编号：breath test 0.9" in letters

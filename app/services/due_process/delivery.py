@@ -21,11 +21,13 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Protocol
 
+from flask_babel import force_locale, gettext
 from sqlalchemy import and_, func, or_, select, update
 from sqlmodel import Session
 
 from app.models import Notice, NoticeOutbox, Subject, SubjectContact, utcnow
 from app.services.audit import chain as audit
+from app.services.due_process.notice_render import notice_language, render
 from app.services.locks import begin_write
 from app.services.transaction import atomic, in_transaction, transaction
 
@@ -173,16 +175,21 @@ class _Text:
     body: str
 
 
-def _mail(notice: _Text, to: str) -> Mail:
+def _mail(notice: _Text, to: str, language: str = "en") -> Mail:
+    footer = "This notice is also in your inbox on your page."
+    if language != "en":
+        with force_locale(language):
+            footer = gettext("This notice is also in your inbox on your page.")
     return Mail(to=to, subject=f"citypoints: {notice.title}",
-                body=notice.body + "\n\nThis notice is also in your inbox on your page.",
+                body=notice.body + "\n\n" + footer,
                 message_id=make_msgid(idstring=f"notice-{notice.id}", domain="citypoints"))
 
 
 def deliver_pending(session: Session, *, channel: Channel | None, now: datetime | None = None,
                     limit: int = 200, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-                    actor: str = "system") -> DeliveryResult:
-    """Send the due pending notices of subjects with an email address through `channel`.
+                    actor: str = "system", default_language: str = "en") -> DeliveryResult:
+    """Send the due pending notices of subjects with an email address through `channel`,
+    each in its subject's language (`default_language` if they have none).
 
     Without a channel nothing is sent: the notices wait as letters to print. Each attempt
     commits its claim before sending and its outcome after, so this use case is never part
@@ -197,14 +204,17 @@ def deliver_pending(session: Session, *, channel: Channel | None, now: datetime 
     now = now or utcnow()
     with transaction(session):
         due = session.execute(
-            select(NoticeOutbox.id, Notice.id, Notice.title, Notice.body, SubjectContact.email)
+            select(NoticeOutbox.id, Notice.id, Notice.title, Notice.body, SubjectContact.email,
+                   Notice.kind, Notice.content, Subject.language)
             .join(Notice, Notice.id == NoticeOutbox.notice_id)
             .join(SubjectContact, SubjectContact.subject_id == Notice.subject_id)
+            .join(Subject, Subject.subject_id == Notice.subject_id)
             .where(*_due(now), _has_email()).order_by(NoticeOutbox.id).limit(limit)).all()
     connection = None
     try:
-        for outbox_id, notice_id, title, body, email in due:
-            notice = _Text(notice_id, title, body)
+        for outbox_id, notice_id, title, body, email, kind, content, own in due:
+            language = notice_language(own, default_language)
+            notice = _Text(notice_id, *render(kind, content, title, body, language))
             with transaction(session):
                 claimed = session.execute(
                     update(NoticeOutbox).where(NoticeOutbox.id == outbox_id, *_due(now))
@@ -217,7 +227,7 @@ def deliver_pending(session: Session, *, channel: Channel | None, now: datetime 
             try:
                 if connection is None:
                     connection = channel.open()
-                connection.send(_mail(notice, email))
+                connection.send(_mail(notice, email, language))
             except PermanentFailure as error:
                 _finish(session, outbox_id, state="failed", error=str(error))
                 result.failed += 1
@@ -268,6 +278,8 @@ class Letter:
     notice: Notice
     subject: Subject
     email: str | None
+    title: str = ""  # the notice in the subject's language (see notice_render)
+    body: str = ""
 
 
 def _letter_filter(email_enabled: bool):
@@ -279,10 +291,12 @@ def _letter_filter(email_enabled: bool):
 
 
 def pending_letters(session: Session, *, email_enabled: bool, limit: int = 500,
-                    outbox_ids: Sequence[int] | None = None, offset: int = 0) -> list[Letter]:
+                    outbox_ids: Sequence[int] | None = None, offset: int = 0,
+                    default_language: str = "en") -> list[Letter]:
     """Return the notices to print and post: all unsent ones without a mail server; with
     one, those of subjects without an address and those email gave up on. Oldest first,
-    `limit` of them from `offset`."""
+    `limit` of them from `offset`; each in its subject's language (`default_language` if
+    they have none)."""
     query = (select(NoticeOutbox, Notice, Subject, SubjectContact.email)
              .join(Notice, Notice.id == NoticeOutbox.notice_id)
              .join(Subject, Subject.subject_id == Notice.subject_id)
@@ -291,7 +305,9 @@ def pending_letters(session: Session, *, email_enabled: bool, limit: int = 500,
     if outbox_ids is not None:
         query = query.where(NoticeOutbox.id.in_(list(outbox_ids)))
     rows = session.execute(query.order_by(NoticeOutbox.id).limit(limit).offset(offset)).all()
-    return [Letter(o, n, s, e) for o, n, s, e in rows]
+    return [Letter(o, n, s, e, *render(n.kind, n.content, n.title, n.body,
+                                       notice_language(s.language, default_language)))
+            for o, n, s, e in rows]
 
 
 def count_pending_letters(session: Session, *, email_enabled: bool) -> int:
@@ -306,9 +322,11 @@ def count_pending_letters(session: Session, *, email_enabled: bool) -> int:
 
 @atomic
 def letters_to_print(session: Session, *, email_enabled: bool, viewer: str,
-                     limit: int = 500, offset: int = 0) -> list[Letter]:
+                     limit: int = 500, offset: int = 0,
+                     default_language: str = "en") -> list[Letter]:
     """Return the letters to print and post (see pending_letters); audit `viewer`'s look."""
-    found = pending_letters(session, email_enabled=email_enabled, limit=limit, offset=offset)
+    found = pending_letters(session, email_enabled=email_enabled, limit=limit, offset=offset,
+                            default_language=default_language)
     if found:
         audit.append(session, actor=viewer, action="notices.letters.view", target="outbox",
                      details={"letters": len(found)})

@@ -29,8 +29,9 @@ from app.models import (
     utcnow,
 )
 from app.rulebook import Rulebook
+from app.rulebook.model import TEXT_LANGUAGES, text_in
 from app.services.audit import chain as audit
-from app.services.due_process import notice_texts as notice_texts
+from app.services.due_process import notice_render, notice_texts
 from app.services.locks import begin_write
 from app.services.standings.predicates import entry_counts, record_counts
 from app.services.transaction import transaction
@@ -50,6 +51,7 @@ class NewNotice:
     record_id: int | None = None
     list_entry_id: int | None = None
     objection_id: int | None = None
+    content: dict | None = None  # the values of the words, by kind (see notice_render)
 
 
 def add_notices(session: Session, notices: Iterable[NewNotice], *, today: date) -> int:
@@ -74,7 +76,8 @@ def add_notices(session: Session, notices: Iterable[NewNotice], *, today: date) 
             {"subject_id": unique[k].subject_id, "kind": unique[k].kind, "dedupe_key": k,
              "title": unique[k].title[:300], "body": unique[k].body,
              "record_id": unique[k].record_id, "list_entry_id": unique[k].list_entry_id,
-             "objection_id": unique[k].objection_id, "notified_on": today, "created_at": now}
+             "objection_id": unique[k].objection_id, "content": unique[k].content,
+             "notified_on": today, "created_at": now}
             for k in fresh])
         ids = session.execute(select(Notice.id).where(Notice.dedupe_key.in_(fresh))).scalars()
         session.execute(insert(NoticeOutbox), [
@@ -85,16 +88,58 @@ def add_notices(session: Session, notices: Iterable[NewNotice], *, today: date) 
 
 
 # --- records ---------------------------------------------------------------------------------
+def _duration(duration) -> str | None:
+    return f"{duration.count}{duration.unit}" if duration is not None else None
+
+
 def record_notice(rulebook: Rulebook, record, *, today: date) -> NewNotice:
     """Return the notice of a new record (rule, points, evidence, how and until when to object)."""
     rule = rulebook.rule_version(record.rule_code, record.rule_version)
+    object_until = rulebook.scheme.objections.window.after(today)
     title, body = notice_texts.record_notice(
         rulebook=rulebook, rule=rule, record_id=record.id, rule_code=record.rule_code,
         department=record.department_code, occurred_on=record.occurred_on, points=record.points,
         note=record.note, evidence=record.evidence, ends_on=record.ends_on, notified_on=today,
-        object_until=rulebook.scheme.objections.window.after(today))
+        object_until=object_until)
+    content = {  # the same keys and values record_notice_sql stores
+        **_record_constants(rulebook, department=record.department_code, today=today),
+        "record": record.id, "rule": record.rule_code,
+        "rule_title": rule.title if rule is not None else record.rule_code,
+        "legal_basis": (rule.legal_basis if rule is not None else "") or "",
+        **_rule_texts(rule),
+        "repair_after": _duration(rule.repairable_after) if rule is not None else None,
+        "occurred_on": record.occurred_on.isoformat(), "points": record.points,
+        "note": record.note, "evidence": record.evidence, "ends_on": record.ends_on.isoformat()}
     return NewNotice(record.subject_id, "record", f"record:{record.id}", title, body,
-                     record_id=record.id)
+                     record_id=record.id, content=content)
+
+
+OTHER_LANGUAGES = tuple(language for language in TEXT_LANGUAGES if language != "en")
+
+
+def _rule_texts(rule) -> dict:
+    """A rule's title and legal basis in each language other than English ("" if unwritten:
+    the English one is read then)."""
+    out = {}
+    for language in OTHER_LANGUAGES:
+        out[f"rule_title_{language}"] = (dict(rule.titles).get(language, "")
+                                         if rule is not None else "")
+        out[f"legal_basis_{language}"] = (text_in(rule, "legal_basis", language)
+                                          if rule is not None and rule.legal_basis else "")
+    return out
+
+
+def _record_constants(rulebook: Rulebook, *, department: str, today: date) -> dict:
+    """The values of a record notice that are the same for every record of an import."""
+    objections = rulebook.scheme.objections
+    owner = rulebook.department(department)
+    return {"department": notice_texts.department_title(rulebook, department),
+            **{f"department_{language}": dict(owner.titles).get(language, "") if owner else ""
+               for language in OTHER_LANGUAGES},
+            "notified_on": today.isoformat(),
+            "object_until": objections.window.after(today).isoformat(),
+            "decide_within": _duration(objections.decide_within),
+            "suspend": 1 if objections.suspend_record else 0}
 
 
 def notify_record(session: Session, *, rulebook: Rulebook, record: Record, today: date) -> None:
@@ -155,14 +200,21 @@ def record_notice_sql(rulebook: Rulebook, *, department: str, today: date, diale
             repair = (f"\nRepair: it may be marked repaired "
                       f"{notice_texts.duration_words(rule.repairable_after)} after the "
                       "conduct, once you show that you put it right.")
+        legal = (rule.legal_basis if rule is not None else "") or ""
         params.update({f"nt_c{i}": code, f"nt_v{i}": version,
                        f"nt_t{i}": rule.title if rule is not None else code,
-                       f"nt_l{i}": (rule.legal_basis if rule is not None else "") or "none given",
-                       f"nt_r{i}": repair})
+                       f"nt_l{i}": legal or "none given", f"nt_r{i}": repair,
+                       f"nt_b{i}": legal,
+                       f"nt_a{i}": _duration(rule.repairable_after) if rule is not None else None})
+        texts = _rule_texts(rule)
+        params.update({f"nt_{key}_{i}": value for key, value in texts.items()})
         values.append(f"(CAST(:nt_c{i} AS TEXT), CAST(:nt_v{i} AS INTEGER), "
-                      f"CAST(:nt_t{i} AS TEXT), CAST(:nt_l{i} AS TEXT), CAST(:nt_r{i} AS TEXT))")
+                      f"CAST(:nt_t{i} AS TEXT), CAST(:nt_l{i} AS TEXT), CAST(:nt_r{i} AS TEXT), "
+                      f"CAST(:nt_b{i} AS TEXT), CAST(:nt_a{i} AS TEXT)"
+                      + "".join(f", CAST(:nt_{key}_{i} AS TEXT)" for key in texts) + ")")
+    text_keys = list(_rule_texts(None))
     if not values:
-        values.append("(NULL, NULL, NULL, NULL, NULL)")
+        values.append("(" + ", ".join(["NULL"] * (7 + len(text_keys))) + ")")
     pg = dialect == "postgresql"
 
     def day(column: str) -> str:
@@ -183,17 +235,29 @@ def record_notice_sql(rulebook: Rulebook, *, department: str, today: date, diale
     # SQLite would read CAST(... AS DATE) as a number: it gets the ISO text it stores.
     when = ("CAST(:nt_today AS DATE), CAST(:nt_now AS TIMESTAMP)" if pg
             else ":nt_today, :nt_now")
-    columns = f"r.subject_id, 'record', 'record:' || {rid}, {title}, {body}, r.id, {when}"
+    constants = _record_constants(rulebook, department=department, today=today)
+    pairs = [f"'{key}', CAST(:nt_k_{key} AS {'INTEGER' if key == 'suspend' else 'TEXT'})"
+             for key in constants]
+    params.update({f"nt_k_{key}": value for key, value in constants.items()})
+    pairs += ["'record', r.id", "'rule', r.rule_code", "'rule_title', rt.title",
+              "'legal_basis', rt.legal_basis", "'repair_after', rt.repair_after",
+              *[f"'{key}', rt.{key}" for key in text_keys],
+              f"'occurred_on', {day('r.occurred_on')}", "'points', r.points",
+              "'note', r.note", "'evidence', r.evidence", f"'ends_on', {day('r.ends_on')}"]
+    content = f"{'json_build_object' if pg else 'json_object'}({', '.join(pairs)})"
+    columns = (f"r.subject_id, 'record', 'record:' || {rid}, {title}, {body}, r.id, {when}, "
+               f"{content}")
     params["nt_today"] = today if pg else today.isoformat()
     now = utcnow()
     params["nt_now"] = (now.replace(tzinfo=None) if pg
                         else now.strftime("%Y-%m-%d %H:%M:%S.%f"))
-    return NoticeSQL(rules="rt(code, version, title, legal, repair) AS (VALUES "
+    return NoticeSQL(rules="rt(code, version, title, legal, repair, legal_basis, repair_after"
+                           + "".join(f", {key}" for key in text_keys) + ") AS (VALUES "
                            + ", ".join(values) + ")", columns=columns, params=params)
 
 
 NOTICE_INSERT = ("INSERT INTO notice (subject_id, kind, dedupe_key, title, body, record_id, "
-                 "notified_on, created_at)")
+                 "notified_on, created_at, content)")
 OUTBOX_INSERT = "INSERT INTO notice_outbox (notice_id, state, attempts, created_at)"
 
 
@@ -225,9 +289,11 @@ def check_record_notice(session: Session, *, rulebook: Rulebook, record_id: int,
                Record.department_code, Record.occurred_on, Record.points, Record.note,
                Record.evidence, Record.ends_on).where(Record.id == record_id)).one()
     want = record_notice(rulebook, row, today=today)
-    got = session.execute(select(Notice.title, Notice.body, Notice.subject_id).where(
-        Notice.dedupe_key == want.dedupe_key)).one_or_none()
-    if got is None or tuple(got) != (want.title[:300], want.body, want.subject_id):
+    got = session.execute(
+        select(Notice.title, Notice.body, Notice.subject_id, Notice.content).where(
+            Notice.dedupe_key == want.dedupe_key)).one_or_none()
+    if got is None or tuple(got) != (want.title[:300], want.body, want.subject_id,
+                                     want.content):
         raise RuntimeError(f"the notice of imported record {record_id} is not the one "
                            "notice_texts.record_notice writes: fix notices.record_notice_sql")
 
@@ -258,7 +324,20 @@ def _tier_changes(session: Session, rulebook: Rulebook, as_of: date) -> list[New
             to_tier=change.to_tier, from_points=change.from_points, to_points=change.to_points)
         key = (f"tier_change:{change.subject_id}:{change.on_date.isoformat()}:"
                f"{change.from_tier or '-'}>{change.to_tier or '-'}")
-        out.append(NewNotice(change.subject_id, "tier_change", key, title, body))
+        tier = next((t for t in rulebook.scheme.tiers if t.code == change.to_tier), None)
+        content = {"on": change.on_date.isoformat(), "from_tier": change.from_tier,
+                   "to_tier": change.to_tier, "from_points": change.from_points,
+                   "to_points": change.to_points,
+                   "tier_title": tier.title if tier is not None else "",
+                   "tier_description": tier.description if tier is not None else ""}
+        for language in OTHER_LANGUAGES:
+            content[f"tier_title_{language}"] = (dict(tier.titles).get(language, "")
+                                                 if tier is not None else "")
+            content[f"tier_description_{language}"] = (
+                text_in(tier, "description", language) if tier is not None
+                and tier.description else "")
+        out.append(NewNotice(change.subject_id, "tier_change", key, title, body,
+                             content=content))
     return out
 
 
@@ -306,8 +385,19 @@ def _list_ends(session: Session, rulebook: Rulebook, as_of: date) -> list[NewNot
         title, body = notice_texts.list_end_notice(
             rulebook=rulebook, list_def=list_def, list_code=entry.list_code,
             department=entry.department_code, ended_on=end, removed_reason=removed)
+        owner = rulebook.department(entry.department_code)
+        content = {"list": (list_def.title if list_def is not None and list_def.title
+                            else entry.list_code),
+                   "code": entry.list_code,
+                   "department": notice_texts.department_title(rulebook, entry.department_code),
+                   "ended_on": end.isoformat(), "removed_reason": removed or ""}
+        for language in OTHER_LANGUAGES:
+            content[f"list_{language}"] = (dict(list_def.titles).get(language, "")
+                                           if list_def is not None else "")
+            content[f"department_{language}"] = (dict(owner.titles).get(language, "")
+                                                 if owner is not None else "")
         out.append(NewNotice(entry.subject_id, "list_end", f"list_end:{entry.id}", title, body,
-                             list_entry_id=entry.id))
+                             list_entry_id=entry.id, content=content))
     return out
 
 
@@ -426,15 +516,23 @@ def send_nightly_notices(session: Session, *, rulebook: Rulebook, as_of: date,
 class InboxItem:
     notice: Notice
     delivery: NoticeOutbox | None
+    title: str = ""  # the notice in the subject's language (see notice_render)
+    body: str = ""
 
 
-def inbox(session: Session, *, subject_id: str, limit: int = 100) -> list[InboxItem]:
-    """Return the subject's notices, newest first, with their delivery state."""
+def inbox(session: Session, *, subject_id: str, limit: int = 100,
+          default_language: str = "en") -> list[InboxItem]:
+    """Return the subject's notices, newest first, with their delivery state, each read in
+    the subject's language (`default_language`, the scheme's first, if they have none)."""
+    language = notice_render.notice_language(
+        session.execute(select(Subject.language).where(Subject.subject_id == subject_id))
+        .scalar_one_or_none(), default_language)
     rows = session.execute(
         select(Notice, NoticeOutbox).outerjoin(NoticeOutbox, NoticeOutbox.notice_id == Notice.id)
         .where(Notice.subject_id == subject_id)
         .order_by(Notice.notified_on.desc(), Notice.id.desc()).limit(limit)).all()
-    return [InboxItem(n, o) for n, o in rows]
+    return [InboxItem(n, o, *notice_render.render(n.kind, n.content, n.title, n.body, language))
+            for n, o in rows]
 
 
 def record_notice_dates(session: Session, record_ids: Sequence[int]) -> dict[int, date]:

@@ -20,7 +20,7 @@ from app.rulebook import Rulebook
 from app.services.audit import chain as audit
 from app.services.audit import seals
 from app.services.due_process import notice_texts as notice_texts
-from app.services.due_process.notices import NewNotice, add_notices
+from app.services.due_process.notices import OTHER_LANGUAGES, NewNotice, add_notices
 from app.services.locks import begin_record_write
 from app.services.transaction import atomic
 
@@ -126,9 +126,15 @@ def repair_record(session: Session, *, rulebook: Rulebook, record_id: int,
         record_id=record.id, rule_code=record.rule_code,
         rule_title=rule.title if rule is not None else record.rule_code,
         points=record.points, repaired_on=today, evidence=evidence)
+    content = {"record": record.id, "rule": record.rule_code,
+               "rule_title": rule.title if rule is not None else record.rule_code,
+               **{f"rule_title_{language}": dict(rule.titles).get(language, "")
+                  if rule is not None else "" for language in OTHER_LANGUAGES},
+               "points": record.points, "repaired_on": today.isoformat(),
+               "evidence": evidence}
     add_notices(session, [NewNotice(record.subject_id, "record_repaired",
                                     f"record_repaired:{record.id}", title, body,
-                                    record_id=record.id)], today=today)
+                                    record_id=record.id, content=content)], today=today)
     audit.append(session, actor=actor, action="record.repair", subject_id=record.subject_id,
                  target=f"record:{record.id}",
                  details={"evidence": evidence, "repaired_on": today,

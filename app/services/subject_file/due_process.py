@@ -102,7 +102,9 @@ def due_process_of(session: Session, *, rulebook: Rulebook, subject_id: str,
                         and repair_from is not None and repair_from <= today),
         ))
     return DueProcess(
-        records=tuple(out), inbox=tuple(inbox(session, subject_id=subject_id, limit=inbox_limit)),
+        records=tuple(out), inbox=tuple(inbox(
+            session, subject_id=subject_id, limit=inbox_limit,
+            default_language=(rulebook.scheme.languages or ("en",))[0])),
         consent_changes=tuple(consent_history(session, subject_id=subject_id)),
         email=contact_email(session, subject_id=subject_id),
         language=notice_language(get_subject(session, subject_id), rulebook.scheme))

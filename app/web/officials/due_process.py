@@ -158,7 +158,8 @@ def letters():
     page = page_arg()
     found = letters_to_print(session, email_enabled=_email_enabled(),
                              viewer=current_user.username, limit=LETTERS_PER_PAGE + 1,
-                             offset=(page - 1) * LETTERS_PER_PAGE)
+                             offset=(page - 1) * LETTERS_PER_PAGE,
+                             default_language=(rulebook().scheme.languages or ("en",))[0])
     return render_template("officials/letters.html", letters=found[:LETTERS_PER_PAGE],
                            has_next=len(found) > LETTERS_PER_PAGE, page=page,
                            per_page=LETTERS_PER_PAGE,
