@@ -224,3 +224,16 @@ def test_rule_files_set_the_repair_deadline_and_a_lists_own_objections(tmp_path)
     assert changed.scheme.repair.decide_within == Duration(20, "d")
     assert changed.list_def("court-defaulters").objections.window == Duration(15, "d")
     assert changed.fingerprint != plain.fingerprint
+
+
+def test_ways_out_follow_the_one_character_policy(session, rulebook, make_subject):
+    subject = make_subject(session)
+    record = _heat_record(session, rulebook, subject)
+    for bad in ("paid\x00", "paid\x1b[31m", "pa\x85id"):
+        with pytest.raises(InvalidInput, match="control character"):
+            apply_for_repair(session, rulebook=rulebook, subject_id=subject.subject_id,
+                             record_id=record.id, statement=bad, actor="r", today=TODAY)
+    ok = apply_for_repair(session, rulebook=rulebook, subject_id=subject.subject_id,
+                          record_id=record.id, statement="paid\non the 3rd\tin cash",
+                          actor="r", today=TODAY)
+    assert ok.statement == "paid\non the 3rd\tin cash"

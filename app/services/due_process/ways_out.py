@@ -32,6 +32,7 @@ from app.services.audit import chain as audit
 from app.services.due_process import notice_texts
 from app.services.due_process.notices import NewNotice, add_notices
 from app.services.due_process.objections import Window, WindowClosed
+from app.services.intake.text import control_character
 from app.services.lists.entries import entry_end, remove_from_list
 from app.services.locks import begin_write
 from app.services.records.corrections import repair_record, repairable_on
@@ -44,8 +45,9 @@ def _text(value: str | None, *, name: str, required: str) -> str:
     text = (value or "").strip()
     if not text:
         raise InvalidInput(required, problems=[Problem(required, field=name)])
-    if len(text) > MAX_TEXT or any(ord(c) < 32 and c not in "\n\r\t" for c in text):
-        message = f"is longer than {MAX_TEXT} characters or holds control characters"
+    message = (f"is longer than {MAX_TEXT} characters" if len(text) > MAX_TEXT
+               else control_character(text, free=True))
+    if message:
         raise InvalidInput(f"the {name} {message}", problems=[Problem(message, field=name)])
     return text
 
