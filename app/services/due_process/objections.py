@@ -29,6 +29,7 @@ from app.services.audit import chain as audit
 from app.services.audit import seals
 from app.services.due_process import notice_texts as notice_texts
 from app.services.due_process.notices import NewNotice, add_notices, record_notice_dates
+from app.services.intake.text import written_text
 from app.services.locks import begin_record_write, begin_write
 from app.services.transaction import atomic, transaction
 
@@ -69,16 +70,6 @@ def reconsider_window(rulebook: Rulebook, first: Objection) -> Window | None:
                   rulebook.scheme.objections.reconsider_window.after(first.decided_on))
 
 
-def _text(value: str | None, *, name: str, limit: int, required: str | None = None) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise InvalidInput(required, problems=[Problem(required, field=name)])
-    if len(value) > limit:
-        message = f"the {name.replace('_', ' ')} is longer than {limit} characters"
-        raise InvalidInput(message, problems=[Problem(message, field=name)])
-    return value
-
-
 def _own_record(session: Session, subject_id: str, record_id: int) -> Record:
     record = session.get(Record, record_id) if 0 < record_id < 2**31 else None
     if record is None or record.subject_id != subject_id:
@@ -116,9 +107,10 @@ def file_objection(session: Session, *, rulebook: Rulebook, subject_id: str, rec
                    today: date) -> Objection:
     """Object to one of the subject's own records, within the window, with a reason."""
     record = _own_record(session, subject_id, record_id)
-    reason = _text(reason, name="reason", limit=MAX_REASON,
-                   required="say why the record is wrong (the reason is empty)")
-    attachment = _text(attachment_ref, name="attachment_ref", limit=MAX_ATTACHMENT)
+    reason = written_text(reason, name="reason", limit=MAX_REASON,
+                          required="say why the record is wrong (the reason is empty)")
+    attachment = written_text(attachment_ref, name="attachment_ref",
+                              limit=MAX_ATTACHMENT, free=False)
     earlier = session.execute(select(Objection).where(
         Objection.record_id == record.id, Objection.level == 1)).scalar_one_or_none()
     if earlier is not None:
@@ -154,9 +146,10 @@ def ask_reconsideration(session: Session, *, rulebook: Rulebook, subject_id: str
     if first.outcome == "annulled":
         raise Conflict(f"record {first.record_id} was annulled: your objection succeeded")
     record = _own_record(session, subject_id, first.record_id)
-    reason = _text(reason, name="reason", limit=MAX_REASON,
-                   required="say why the decision is wrong (the reason is empty)")
-    attachment = _text(attachment_ref, name="attachment_ref", limit=MAX_ATTACHMENT)
+    reason = written_text(reason, name="reason", limit=MAX_REASON,
+                          required="say why the decision is wrong (the reason is empty)")
+    attachment = written_text(attachment_ref, name="attachment_ref",
+                              limit=MAX_ATTACHMENT, free=False)
     if session.execute(select(Objection.id).where(Objection.record_id == record.id,
                                                   Objection.level == 2)).first():
         raise Conflict(f"reconsideration of record {record.id} was already asked for; it can "
@@ -205,8 +198,8 @@ def decide_objection(session: Session, *, rulebook: Rulebook, objection_id: int,
     if outcome not in OUTCOMES:
         message = "choose the outcome: upheld (the record stands) or annulled"
         raise InvalidInput(message, problems=[Problem(message, field="outcome")])
-    reason = _text(reason, name="reason", limit=MAX_REASON,
-                   required="a decision needs a written reason (the reason is empty)")
+    reason = written_text(reason, name="reason", limit=MAX_REASON,
+                          required="a decision needs a written reason (the reason is empty)")
     begin_record_write(session, objection.subject_id)  # an annulment changes what counts
     done = session.execute(
         update(Objection).where(Objection.id == objection_id, Objection.decided_on.is_(None))

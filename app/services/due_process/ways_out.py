@@ -32,24 +32,13 @@ from app.services.audit import chain as audit
 from app.services.due_process import notice_texts
 from app.services.due_process.notices import NewNotice, add_notices
 from app.services.due_process.objections import Window, WindowClosed
-from app.services.intake.text import control_character
+from app.services.intake.text import written_text
 from app.services.lists.entries import entry_end, remove_from_list
 from app.services.locks import begin_write
 from app.services.records.corrections import repair_record, repairable_on
 from app.services.transaction import atomic
 
 MAX_TEXT = 4000
-
-
-def _text(value: str | None, *, name: str, required: str) -> str:
-    text = (value or "").strip()
-    if not text:
-        raise InvalidInput(required, problems=[Problem(required, field=name)])
-    message = (f"is longer than {MAX_TEXT} characters" if len(text) > MAX_TEXT
-               else control_character(text, free=True))
-    if message:
-        raise InvalidInput(f"the {name} {message}", problems=[Problem(message, field=name)])
-    return text
 
 
 # --- repair ----------------------------------------------------------------------------------
@@ -69,8 +58,8 @@ def apply_for_repair(session: Session, *, rulebook: Rulebook, subject_id: str, r
     record = session.get(Record, record_id) if 0 < record_id < 2**31 else None
     if record is None or record.subject_id != subject_id:
         raise NotFound(f"there is no record {record_id} in your file")
-    statement = _text(statement, name="statement",
-                      required="say what was put right (the debt paid, the training done)")
+    statement = written_text(statement, name="statement", limit=MAX_TEXT,
+                             required="say what was put right (the debt paid, the training done)")
     first = repair_open(rulebook, record, today)
     if first is None:
         raise Conflict(f"record {record_id} cannot be repaired: its rule allows no repair, "
@@ -111,7 +100,8 @@ def decide_repair(session: Session, *, rulebook: Rulebook, request_id: int, gran
         raise NotFound(f"there is no application for repair {request_id}")
     if department is not None and department != request.department_code:
         raise Forbidden(f"application {request_id} is for {request.department_code} to decide")
-    reason = _text(reason, name="reason", required="a decision needs a written reason")
+    reason = written_text(reason, name="reason", limit=MAX_TEXT,
+                          required="a decision needs a written reason")
     if request.status != "pending":
         raise Conflict(f"application {request_id} was already decided on {request.decided_on}")
     done = session.execute(
@@ -161,7 +151,8 @@ def object_to_entry(session: Session, *, rulebook: Rulebook, subject_id: str, en
     entry = session.get(ListEntry, entry_id) if 0 < entry_id < 2**31 else None
     if entry is None or entry.subject_id != subject_id:
         raise NotFound(f"there is no list entry {entry_id} in your file")
-    reason = _text(reason, name="reason", required="say why the entry is wrong")
+    reason = written_text(reason, name="reason", limit=MAX_TEXT,
+                          required="say why the entry is wrong")
     end = entry_end(entry, rulebook.list_def(entry.list_code))
     if end is not None and end <= today:
         raise Conflict(f"entry {entry_id} ended on {end}; there is nothing to object to")
@@ -199,7 +190,8 @@ def decide_entry_objection(session: Session, *, rulebook: Rulebook, objection_id
     if outcome not in ENTRY_OUTCOMES:
         message = "choose the outcome: upheld (the entry stands) or ended"
         raise InvalidInput(message, problems=[Problem(message, field="outcome")])
-    reason = _text(reason, name="reason", required="a decision needs a written reason")
+    reason = written_text(reason, name="reason", limit=MAX_TEXT,
+                          required="a decision needs a written reason")
     entry = session.get(ListEntry, objection.list_entry_id)
     if entry.created_by == reviewer:
         raise Forbidden("the official who made the entry may not decide the objection to it")

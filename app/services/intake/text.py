@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import fields
 
+from app.errors import InvalidInput, Problem
+
 # C0 controls but tab, line feed and carriage return; DEL; the C1 controls.
 FREE_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 ONE_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
@@ -39,3 +41,22 @@ def draft_text_problems(draft: object) -> Iterable[tuple[str, str]]:
             why = control_character(value, free=field.name in FREE_TEXT_FIELDS)
             if why:
                 yield field.name, why
+
+
+def written_text(value: str | None, *, name: str, limit: int, required: str | None = None,
+                 free: bool = True) -> str:
+    """Strip one piece of written text that comes in (a reason, evidence, a statement, a
+    reference) and check it: present when `required` (the message to give when it is empty),
+    at most `limit` characters, and no control characters (`free` text may hold tabs and line
+    breaks). Raise InvalidInput naming the field; return the stripped text."""
+    text = (value or "").strip()
+    if not text:
+        if required:
+            raise InvalidInput(required, problems=[Problem(required, field=name)])
+        return text
+    why = (f"is longer than {limit} characters" if len(text) > limit
+           else control_character(text, free=free))
+    if why:
+        raise InvalidInput(f"the {name.replace('_', ' ')} {why}",
+                           problems=[Problem(why, field=name)])
+    return text

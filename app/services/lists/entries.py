@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app.errors import Conflict, ExternalRefConflict, Forbidden, InvalidInput, NotFound, Problem
+from app.errors import Conflict, ExternalRefConflict, Forbidden, NotFound, Problem
 from app.identifiers import InvalidIdentifier, validate_subject_id
 from app.models import ListEntry, Subject, utcnow
 from app.rulebook import Rulebook
@@ -33,7 +33,7 @@ from app.services.intake.batch import (
 )
 from app.services.intake.drafts import LIST_ENTRY_FILE, ListEntryDraft, read_drafts
 from app.services.intake.refs import FileRefs, differing
-from app.services.intake.text import draft_text_problems
+from app.services.intake.text import draft_text_problems, written_text
 from app.services.locks import begin_write
 from app.services.rulebooks.registry import store_rulebook
 from app.services.standings.facts import list_entry_fact
@@ -317,14 +317,8 @@ def remove_from_list(session: Session, *, rulebook: Rulebook, entry_id: int, dep
     if department != entry.department_code:
         raise Forbidden(f"only the department that made entry {entry_id} "
                         f"({entry.department_code}) may remove it")
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput("say why the entry is removed (for example: the debt was paid)",
-                           problems=[Problem("the reason is empty", field="reason")])
-    if len(reason) > MAX_TEXT:
-        raise InvalidInput(f"the reason is longer than {MAX_TEXT} characters",
-                           problems=[Problem(f"is longer than {MAX_TEXT} characters",
-                                             field="reason")])
+    reason = written_text(reason, name="reason", limit=MAX_TEXT,
+                          required="say why the entry is removed (for example: the debt was paid)")
     if entry.removed_on is not None:
         raise Conflict(f"entry {entry_id} was already removed on {entry.removed_on} by "
                        f"{entry.removed_by}: {entry.removed_reason}")

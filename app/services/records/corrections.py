@@ -21,6 +21,7 @@ from app.services.audit import chain as audit
 from app.services.audit import seals
 from app.services.due_process import notice_texts as notice_texts
 from app.services.due_process.notices import OTHER_LANGUAGES, NewNotice, add_notices
+from app.services.intake.text import written_text
 from app.services.locks import begin_record_write
 from app.services.transaction import atomic
 
@@ -32,16 +33,6 @@ def _record(session: Session, record_id: int) -> Record:
     if record is None:
         raise NotFound(f"there is no record {record_id}")
     return record
-
-
-def _required(value: str | None, *, name: str, message: str) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise InvalidInput(message, problems=[Problem(message, field=name)])
-    if len(value) > MAX_TEXT:
-        too_long = f"the {name} is longer than {MAX_TEXT} characters"
-        raise InvalidInput(too_long, problems=[Problem(too_long, field=name)])
-    return value
 
 
 def _own_department(record: Record, department: str | None, what: str) -> None:
@@ -56,8 +47,8 @@ def void_record(session: Session, *, record_id: int, department: str | None, rea
     """Void a record entered in error (it never counts again), saying why; once."""
     record = _record(session, record_id)
     _own_department(record, department, "void")
-    reason = _required(reason, name="reason",
-                       message="say why the record was entered in error (the reason is empty)")
+    reason = written_text(reason, name="reason", limit=MAX_TEXT,
+                          required="say why the record was entered in error (the reason is empty)")
     if record.voided_at is not None:
         raise Conflict(f"record {record.id} was already voided by {record.voided_by}: "
                        f"{record.void_reason}")
@@ -96,8 +87,8 @@ def repair_record(session: Session, *, rulebook: Rulebook, record_id: int,
     """
     record = _record(session, record_id)
     _own_department(record, department, "mark repaired")
-    evidence = _required(evidence, name="evidence",
-                         message="give the evidence of the repair (the evidence is empty)")
+    evidence = written_text(evidence, name="evidence", limit=MAX_TEXT,
+                            required="give the evidence of the repair (the evidence is empty)")
     if record.repaired_on is not None:
         raise Conflict(f"record {record.id} was already marked repaired on "
                        f"{record.repaired_on} by {record.repaired_by}")

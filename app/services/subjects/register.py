@@ -47,12 +47,13 @@ from app.services.intake.batch import (
     where,
 )
 from app.services.intake.drafts import SUBJECT_FILE, SubjectDraft, read_drafts
-from app.services.intake.text import draft_text_problems
+from app.services.intake.text import draft_text_problems, written_text
 from app.services.locks import begin_write
 from app.services.standings.facts import get_subject
 from app.services.transaction import transaction
 
 CHUNK = 500
+MAX_CONSENT_REASON = 2000
 # The register's fields an audit event shows before and after a change.
 AUDITED = ("kind", "name", "district", "village", "legal_representative",
            "legal_representative_since", "consent", "consent_changed_on")
@@ -266,7 +267,7 @@ def import_subjects(session: Session, drafts: Sequence[SubjectDraft], *, name: s
         if not dry_run:
             begin_write(session, "subjects")
         checks = _SubjectChecks(session, name=name, today=today,
-                                consent_reason=(consent_reason or "").strip() or None)
+                                consent_reason=_consent_reason(consent_reason))
         batch = check_all(checks, drafts, done="imported")
         if dry_run:
             return SubjectImportResult(added=len(batch.new), updated=len(batch.changed),
@@ -324,11 +325,15 @@ def update_subject(session: Session, draft: SubjectDraft, *, actor: str,
         if draft.consent is None and not draft.unread:
             draft = replace(draft, consent=subject.consent)
         begin_write(session, "subjects")
-        reason = None if department is not None else (consent_reason or "").strip() or None
+        reason = None if department is not None else _consent_reason(consent_reason)
         checks = _SubjectChecks(session, name="", today=today, consent_reason=reason)
         item = check_one(checks, draft, noun="subject")
         _write(session, Batch([item]), checks, name="", actor=actor)
         return _reloaded(session, subject.subject_id)
+
+
+def _consent_reason(value: str | None) -> str | None:
+    return written_text(value, name="consent_reason", limit=MAX_CONSENT_REASON) or None
 
 
 def _reloaded(session: Session, subject_id: str) -> Subject:
