@@ -13,12 +13,12 @@ from app.services.standings.facts import facts_read_once, get_subject, load_fact
 TODAY = date(2026, 11, 26)
 
 
-def _record_reads(session) -> list[str]:
+def _record_reads(session, table: str = "record") -> list[str]:
     seen: list[str] = []
     engine = session.get_bind()
 
     def before(conn, cursor, statement, *args):
-        if "FROM record" in statement:
+        if f"FROM {table}" in statement:
             seen.append(statement)
 
     event.listen(engine, "before_cursor_execute", before)
@@ -55,3 +55,18 @@ def test_the_resident_page_reads_the_facts_once(app, session, rulebook, make_sub
         open_subject_file(session, rulebook=rulebook, subject_id=subject.subject_id, as_of=TODAY)
         points_over_time(session, rulebook=rulebook, subject_id=subject.subject_id, as_of=TODAY)
     assert len([s for s in reads if "record.subject_id" in s]) == 1
+
+
+def test_the_rulebooks_in_force_are_read_once_inside_the_block(app, session, rulebook,
+                                                                make_subject):
+    from app.services.subject_file.chart import points_over_time
+    from app.services.subject_file.standing import open_subject_file
+
+    subject = make_subject(session)
+    reads = _record_reads(session, "rulebook_event")
+    with facts_read_once(session):
+        open_subject_file(session, rulebook=rulebook, subject_id=subject.subject_id, as_of=TODAY)
+        points_over_time(session, rulebook=rulebook, subject_id=subject.subject_id, as_of=TODAY)
+    assert len(reads) == 1
+    open_subject_file(session, rulebook=rulebook, subject_id=subject.subject_id, as_of=TODAY)
+    assert len(reads) > 1  # outside the block, afresh: another process may have put one in force

@@ -293,10 +293,11 @@ class EntryStatus:
     can_object: bool
 
 
-def entries_of(session: Session, *, rulebook: Rulebook, subject_id: str,
-               today: date) -> list[EntryStatus]:
-    """The subject's list entries that still count today, newest first."""
-    objections = ways_out_of(session, subject_id=subject_id).entry_objections
+def entries_of(session: Session, *, rulebook: Rulebook, subject_id: str, today: date,
+               ways: WaysOut | None = None) -> list[EntryStatus]:
+    """The subject's list entries that still count today, newest first (`ways`: the
+    subject's ways out, if the caller has read them already)."""
+    objections = (ways or ways_out_of(session, subject_id=subject_id)).entry_objections
     out = []
     for entry in session.execute(select(ListEntry).where(
             ListEntry.subject_id == subject_id, ListEntry.entered_on <= today)

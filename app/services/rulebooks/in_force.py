@@ -77,11 +77,25 @@ def put_in_force_entries(session: Session) -> list[tuple[RulebookEvent, InForce]
     return found
 
 
+TIMELINE_MEMO = "citypoints.timeline"  # session.info: timelines read once (facts_read_once)
+
+
 def rulebook_timeline(session: Session, rulebook: Rulebook) -> RulebookTimeline:
     """Return the rulebooks in force day by day, if `rulebook` is one put in force (or one
     put in force and then cancelled); else `rulebook` alone, on every day. The entries of
     `rulebook`'s fingerprint answer with `rulebook` itself (the caller's copy of that
-    meaning)."""
+    meaning). Within a read-once block (standings.facts.facts_read_once) the events are read
+    once for all the calls."""
+    memo = session.info.get(TIMELINE_MEMO)
+    if memo is None:
+        return _timeline(session, rulebook)
+    key = (rulebook.fingerprint, id(rulebook))
+    if key not in memo:
+        memo[key] = _timeline(session, rulebook)
+    return memo[key]
+
+
+def _timeline(session: Session, rulebook: Rulebook) -> RulebookTimeline:
     entries = [entry for _, entry in put_in_force_entries(session)]
     if not any(e.fingerprint == rulebook.fingerprint for e in entries):
         if entries and was_cancelled(session, rulebook.fingerprint):

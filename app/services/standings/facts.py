@@ -14,7 +14,7 @@ from app.errors import InvalidInput, NotFound
 from app.identifiers import InvalidIdentifier, clean, validate_subject_id
 from app.models import ListEntry, Objection, Record, Subject
 from app.rulebook import Rulebook
-from app.services.rulebooks.in_force import rulebook_timeline
+from app.services.rulebooks.in_force import TIMELINE_MEMO, rulebook_timeline
 from app.standing import evaluate
 from app.standing.model import Dispute, ListEntryFact, RecordFact, Standing, SubjectFact
 
@@ -87,18 +87,21 @@ ENTRY_FACT_COLUMNS = (
 
 @contextmanager
 def facts_read_once(session: Session) -> Iterator[None]:
-    """Within the block, load_facts reads each subject's facts from the database once.
+    """Within the block, load_facts reads each subject's facts from the database once, and
+    the rulebooks in force are read once (rulebooks.in_force.rulebook_timeline).
 
     For a page that shows one subject several ways (standing, history, what changes next)
     and reads nothing it writes in between; outside the block every call reads afresh.
     """
     outer = FACTS_KEY in session.info
     session.info.setdefault(FACTS_KEY, {})
+    session.info.setdefault(TIMELINE_MEMO, {})
     try:
         yield
     finally:
         if not outer:
             session.info.pop(FACTS_KEY, None)
+            session.info.pop(TIMELINE_MEMO, None)
 
 
 def load_facts(session: Session, subject: Subject) -> tuple[list[RecordFact], list[ListEntryFact]]:

@@ -41,7 +41,7 @@ def me():
                        keys=[status.record.id for status in due_process.records])
     ways = ways_out_of(session, subject_id=current_user.subject_id)
     entries = entries_of(session, rulebook=rules, subject_id=current_user.subject_id,
-                         today=today())
+                         today=today(), ways=ways)
     return render_template("residents/me.html", file=file, rules=rules, over_time=over_time,
                            due_process=due_process, ways_out=ways, entries=entries,
                            sealed=sealed, as_of_action=url_for("residents.me"))
