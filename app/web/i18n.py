@@ -7,12 +7,15 @@ best match for the browser's Accept-Language, else English. Catalogues live in
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from functools import lru_cache
 from urllib.parse import urlsplit
 
+from babel.dates import format_date
 from flask import Blueprint, Flask, abort, redirect, request
-from flask_babel import Babel, format_date, format_decimal, get_locale, ngettext
+from flask_babel import Babel, format_decimal, get_locale, ngettext
 
+from app import clock
 from app.rulebook.model import Duration, text_in, title_in
 
 LANGUAGES = {"en": "English", "zh": "简体中文"}  # code -> the language's own name
@@ -69,12 +72,22 @@ def local_text(item: object, key: str) -> str:
 
 
 def local_day(value: date | None) -> str:
-    """Return `value` as people read a day in the page's language ("" for none)."""
+    """Return `value` as people read a day in the page's language ("" for none); an instant
+    (a datetime, naive ones being UTC as stored) reads as the city's day at that moment."""
     if value is None or value == "":
         return ""
     if not isinstance(value, date):
         return str(value)
-    return format_date(value, DATE_FORMATS[current_language()])
+    if isinstance(value, datetime):  # an instant: the city's day at that moment
+        value = clock.day_of(value)
+    return _day_in(value, current_language())
+
+
+@lru_cache(maxsize=8192)
+def _day_in(value: date, language: str) -> str:
+    # A day reads the same in a language whoever asks (the locale is the language, a date
+    # has no time zone): a page names the same few hundred days many times over.
+    return format_date(value, DATE_FORMATS[language], locale=language)
 
 
 def local_duration(value: object) -> str:

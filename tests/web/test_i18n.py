@@ -303,3 +303,20 @@ def test_the_json_api_stays_english(zh_client):
     rule = next(r for r in utilities["rules"] if r["code"] == "UTIL-HEAT-TAMPER")
     assert rule["title"] == "Tampering with the heating system"  # the contract: plain text
     assert rule["titles"] == {"en": "Tampering with the heating system", "zh": "破坏供热设施"}
+
+
+def test_a_day_reads_in_the_pages_language_and_an_instant_as_the_citys_day(app):
+    from datetime import date, datetime
+
+    from app.web.i18n import local_day
+
+    # 20:30 UTC on 3 December is already 4 December in Asia/Shanghai (the city's time).
+    instant = datetime(2026, 12, 3, 20, 30)
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert local_day(date(2026, 1, 31)) == "2026-01-31"
+        assert local_day(instant) == "2026-12-04"
+        assert local_day(None) == "" and local_day("") == ""
+    with app.test_request_context("/", headers=ZH):
+        assert local_day(date(2026, 1, 31)) == "2026年1月31日"
+        assert local_day(instant) == "2026年12月4日"
+        assert local_day(date(2026, 1, 31)) == "2026年1月31日"  # the same, from the cache
