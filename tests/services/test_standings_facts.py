@@ -70,3 +70,14 @@ def test_the_rulebooks_in_force_are_read_once_inside_the_block(app, session, rul
     assert len(reads) == 1
     open_subject_file(session, rulebook=rulebook, subject_id=subject.subject_id, as_of=TODAY)
     assert len(reads) > 1  # outside the block, afresh: another process may have put one in force
+
+
+def test_the_measure_check_reads_the_rulebooks_in_force_once(session, rulebook, make_subject):
+    from app.services.subject_file.standing import check_measure
+
+    subject = make_subject(session)
+    code = rulebook.measures[0].code
+    reads = _record_reads(session, "rulebook_event")
+    check_measure(session, rulebook=rulebook, code=code, subject_id=subject.subject_id,
+                  as_of=TODAY, viewer="finance-bureau")
+    assert len(reads) == 1

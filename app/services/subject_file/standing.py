@@ -17,6 +17,7 @@ from app.services.audit import chain as audit
 from app.services.rulebooks.in_force import in_force_on
 from app.services.standings.facts import (
     evaluate_in_force,
+    facts_read_once,
     get_subject,
     load_facts,
     load_represented,
@@ -89,12 +90,13 @@ class MeasureCheck:
 def check_measure(session: Session, *, rulebook: Rulebook, code: str, subject_id: str,
                   as_of: date, viewer: str) -> MeasureCheck:
     """Say whether measure `code` applies to a subject on `as_of`, and why; audit the look."""
-    rulebook = in_force_on(session, rulebook, as_of).rulebook
-    measure = rulebook.measure(code)
-    if measure is None:
-        raise NotFound(f"no measure {code[:64]!r} in the rulebook in force; the measures are "
-                       f"{', '.join(m.code for m in rulebook.measures)}")
-    standing = standing_for(session, rulebook=rulebook, subject_id=subject_id, as_of=as_of)
+    with facts_read_once(session):  # the rulebooks in force are read once for both questions
+        rulebook = in_force_on(session, rulebook, as_of).rulebook
+        measure = rulebook.measure(code)
+        if measure is None:
+            raise NotFound(f"no measure {code[:64]!r} in the rulebook in force; the measures "
+                           f"are {', '.join(m.code for m in rulebook.measures)}")
+        standing = standing_for(session, rulebook=rulebook, subject_id=subject_id, as_of=as_of)
     active = next((m for m in standing.measures if m.measure.code == code), None)
     pending = next((m for m in standing.pending_measures if m.measure.code == code), None)
     audit.append(session, actor=viewer, action="measure.check", subject_id=standing.subject_id,
