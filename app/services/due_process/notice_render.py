@@ -353,7 +353,7 @@ def _rulebook_change(c: dict, language: str) -> tuple[str, str]:
 
     def measure(m: dict) -> str:
         name = _in(m, "title", language)
-        return f"{m['code']} ({name})" if name else m["code"]
+        return gettext("%(code)s (%(title)s)", code=m["code"], title=name) if name else m["code"]
 
     lines += ["- " + gettext("%(measure)s will apply to you", measure=measure(m))
               for m in c["gained"]]
