@@ -199,6 +199,22 @@ def test_the_list_entry_and_measure_pending_notices(app, session, both, people, 
            en_title=f"Restriction TENDER-BAN takes effect on {effect}",
            en_parts=("May not bid for government tenders (restriction TENDER-BAN",
                      "- on list court-defaulters (Dishonest judgment debtors) since"))
+    # The other reasons a measure holds for, as the evaluator gives them (code and values).
+    notice = pending["zh"][0]
+    [listed] = notice.content["reasons"]
+    via = {**listed, "values": {**listed["values"], "via": "91371082000000010T",
+                                "via_name": "Haiyang Fisheries"}}
+    reasons = [{"code": "tier", "values": {"tier": "D", "points": 480}},
+               {"code": "flag", "values": {"flag": "SCRUTINY", "list": "priority-scrutiny",
+                                           "count": 3, "threshold": 3, "within": "1y",
+                                           "entered_on": ["2026-01-02", "2026-05-06",
+                                                          "2026-09-10"]}}, via]
+    _, body = _render_zh(app, notice, reasons=reasons)
+    assert "\n- 等级 D（480分）。\n" in body
+    assert ("\n- 已加上标记 SCRUTINY：1 年内在priority-scrutiny上有3条记录（阈值3；列入日期为"
+            "2026-01-02, 2026-05-06, 2026-09-10）。\n") in body
+    assert (f"\n- 作为Haiyang Fisheries（91371082000000010T）的法定代表人：自{entered}起列入"
+            "失信被执行人名单。 决定书(2026) Lu 1082 Zhi 7。 由人民法院列入。\n") in body
 
 
 def test_the_objection_decision_notice(app, session, both, people, smtp):  # noqa: F811
