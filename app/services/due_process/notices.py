@@ -29,13 +29,20 @@ from app.models import (
     utcnow,
 )
 from app.rulebook import Rulebook
-from app.rulebook.model import TEXT_LANGUAGES, text_in
+from app.rulebook.model import text_in
 from app.services.audit import chain as audit
 from app.services.due_process import notice_render, notice_texts
+from app.services.due_process.notice_content import (
+    OTHER_LANGUAGES,
+    because_content,
+    department_texts,
+    in_other_languages,
+    list_entry_content,
+)
+from app.services.due_process.notice_content import duration_code as _duration
 from app.services.locks import begin_write
 from app.services.standings.predicates import entry_counts, record_counts
 from app.services.transaction import transaction
-from app.standing.because import Because
 
 CHUNK = 500
 LOOKBACK = timedelta(days=30)  # the nightly job catches up on events this far back
@@ -89,10 +96,6 @@ def add_notices(session: Session, notices: Iterable[NewNotice], *, today: date) 
 
 
 # --- records ---------------------------------------------------------------------------------
-def _duration(duration) -> str | None:
-    return f"{duration.count}{duration.unit}" if duration is not None else None
-
-
 def record_notice(rulebook: Rulebook, record, *, today: date) -> NewNotice:
     """Return the notice of a new record (rule, points, evidence, how and until when to object)."""
     rule = rulebook.rule_version(record.rule_code, record.rule_version)
@@ -115,9 +118,6 @@ def record_notice(rulebook: Rulebook, record, *, today: date) -> NewNotice:
                      record_id=record.id, content=content)
 
 
-OTHER_LANGUAGES = tuple(language for language in TEXT_LANGUAGES if language != "en")
-
-
 def _rule_texts(rule) -> dict:
     """A rule's title and legal basis in each language other than English ("" if unwritten:
     the English one is read then)."""
@@ -128,27 +128,6 @@ def _rule_texts(rule) -> dict:
         out[f"legal_basis_{language}"] = (text_in(rule, "legal_basis", language)
                                           if rule is not None and rule.legal_basis else "")
     return out
-
-
-def in_other_languages(item, key: str, name: str | None = None) -> dict:
-    """Return the text `key` ("title", "legal_basis"...) of a rulebook item in each language
-    other than English, keyed `{name}_{language}` ("" where unwritten or no item: the English
-    one is read then). A notice keeps these so it reads the same under a later rulebook."""
-    out = {}
-    for language in OTHER_LANGUAGES:
-        found = ""
-        if item is not None and key == "title":
-            found = dict(getattr(item, "titles", ())).get(language, "")
-        elif item is not None:
-            found = dict(dict(getattr(item, "texts", ())).get(key, ())).get(language, "")
-        out[f"{name or key}_{language}"] = found
-    return out
-
-
-def department_texts(rulebook: Rulebook, code: str, name: str = "department") -> dict:
-    """A department's title in English (its code if untitled) and in the other languages."""
-    return {name: notice_texts.department_title(rulebook, code),
-            **in_other_languages(rulebook.department(code), "title", name)}
 
 
 def _record_constants(rulebook: Rulebook, *, department: str, today: date) -> dict:
@@ -386,33 +365,9 @@ def _list_entries(session: Session, rulebook: Rulebook, as_of: date) -> list[New
             legal_basis=entry.legal_basis)
         out.append(NewNotice(entry.subject_id, "list_entry", f"list_entry:{entry.id}", title,
                              body, list_entry_id=entry.id,
-                             content=list_entry_content(rulebook, entry, list_def)))
+                             content=list_entry_content(rulebook, entry, list_def,
+                                                        until=entry_end(entry, list_def))))
     return out
-
-
-def list_entry_content(rulebook: Rulebook, entry: ListEntry, list_def) -> dict:
-    """The values of the notice of a list entry (see notice_texts.list_entry_notice)."""
-    until = entry_end(entry, list_def)
-    objections = (list_def.objections if list_def is not None and list_def.objections
-                  else rulebook.scheme.objections)
-    own_basis = entry.legal_basis  # the department's own words, in one language
-    return {
-        "list": list_def.title if list_def is not None and list_def.title else entry.list_code,
-        **in_other_languages(list_def, "title", "list"),
-        "list_kind": list_def.kind if list_def is not None else "list",
-        "code": entry.list_code, **department_texts(rulebook, entry.department_code),
-        "entered_on": entry.entered_on.isoformat(),
-        "until": until.isoformat() if until else None, "decision": entry.decision_ref or "",
-        "legal_basis": own_basis or (list_def.legal_basis if list_def else "") or "",
-        **(in_other_languages(None, "legal_basis") if own_basis
-           else in_other_languages(list_def, "legal_basis")),
-        "measures": [{"code": m.code, "kind": m.kind, "title": m.title,
-                      **in_other_languages(m, "title"), "notice": _duration(m.notice)}
-                     for m in rulebook.measures if entry.list_code in m.when.lists],
-        "public": bool(list_def is not None and list_def.public),
-        "object_until": objections.window.after(entry.entered_on).isoformat(),
-        "window": _duration(objections.window),
-        "decide_within": _duration(objections.decide_within)}
 
 
 def _list_ends(session: Session, rulebook: Rulebook, as_of: date) -> list[NewNotice]:
@@ -508,23 +463,6 @@ def _measures_pending(session: Session, rulebook: Rulebook, as_of: date) -> list
                                    for r in pending.reasons]}
             out.append(NewNotice(subject_id, "measure_pending", key, title, body,
                                  content=content))
-    return out
-
-
-def because_content(rulebook: Rulebook, because: Because) -> dict:
-    """A reason as the content of a notice: its code and values (as the JSON API gives them),
-    with the titles of the list and the department it names in each language."""
-    out: dict = because.as_json()
-    out["values"] = {k: v if v is None or isinstance(v, (str, int, bool, list)) else str(v)
-                     for k, v in out["values"].items()}  # a flag's window may be a Duration
-    values = because.v
-    if values.get("list"):
-        list_def = rulebook.list_def(str(values["list"]))
-        out["list_title"] = (list_def.title if list_def is not None and list_def.title
-                             else str(values.get("list_title") or values["list"]))
-        out.update(in_other_languages(list_def, "title", "list_title"))
-    if values.get("department"):
-        out.update(department_texts(rulebook, str(values["department"])))
     return out
 
 

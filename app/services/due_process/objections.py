@@ -28,12 +28,8 @@ from app.rulebook import Rulebook
 from app.services.audit import chain as audit
 from app.services.audit import seals
 from app.services.due_process import notice_texts as notice_texts
-from app.services.due_process.notices import (
-    NewNotice,
-    add_notices,
-    in_other_languages,
-    record_notice_dates,
-)
+from app.services.due_process.notice_content import duration_code, in_other_languages
+from app.services.due_process.notices import NewNotice, add_notices, record_notice_dates
 from app.services.locks import begin_record_write, begin_write
 from app.services.transaction import atomic, transaction
 
@@ -232,14 +228,13 @@ def decide_objection(session: Session, *, rulebook: Rulebook, objection_id: int,
         level=objection.level, outcome=outcome, reason=reason, decided_on=today,
         reconsider_until=again.closes if again else None)
     rule = rulebook.rule_version(record.rule_code, record.rule_version)
-    reconsider = rulebook.scheme.objections.reconsider_within
     content = {"record": record.id, "rule": record.rule_code,
                "rule_title": rule.title if rule is not None else record.rule_code,
                **in_other_languages(rule, "title", "rule_title"),
                "level": objection.level, "outcome": outcome, "reason": reason,
                "decided_on": today.isoformat(),
                "reconsider_until": again.closes.isoformat() if again else None,
-               "reconsider_within": f"{reconsider.count}{reconsider.unit}"}
+               "reconsider_within": duration_code(rulebook.scheme.objections.reconsider_within)}
     add_notices(session, [NewNotice(objection.subject_id, "objection_decision",
                                     f"objection_decision:{objection.id}", title, body,
                                     record_id=record.id, objection_id=objection.id,

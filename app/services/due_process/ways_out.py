@@ -30,12 +30,8 @@ from app.rulebook import Rulebook
 from app.rulebook.model import Objections
 from app.services.audit import chain as audit
 from app.services.due_process import notice_texts
-from app.services.due_process.notices import (
-    NewNotice,
-    add_notices,
-    department_texts,
-    in_other_languages,
-)
+from app.services.due_process.notice_content import department_texts, in_other_languages
+from app.services.due_process.notices import NewNotice, add_notices
 from app.services.due_process.objections import Window, WindowClosed
 from app.services.intake.text import control_character
 from app.services.lists.entries import entry_end, remove_from_list

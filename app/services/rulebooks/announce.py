@@ -15,7 +15,8 @@ from sqlmodel import Session
 from app.models import RulebookEvent
 from app.rulebook import Rulebook, RulebookTimeline, first_day
 from app.services.audit import chain as audit
-from app.services.due_process.notices import NewNotice, add_notices, in_other_languages
+from app.services.due_process.notice_content import in_other_languages
+from app.services.due_process.notices import NewNotice, add_notices
 from app.services.locks import begin_write
 from app.services.rulebooks.in_force import IN_FORCE, put_in_force_entries
 from app.services.rulebooks.simulate import SimulationReport, SubjectChange, simulate
