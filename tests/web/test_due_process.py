@@ -426,3 +426,27 @@ def test_a_chinese_residents_notice_reads_in_chinese_on_me_and_on_the_letter(
     login(make_account("admin"), PASSWORD)
     letters = page_text(client.get("/officials/letters"))
     assert "新记录：Drunk driving（-200 分）" in letters and "证据编号：breath test 0.9" in letters
+
+
+def test_a_reviewers_decision_reaches_a_chinese_resident_in_chinese(
+        client, login, resident, record, reviewer, db, rulebook, today):
+    from app.services.subjects.consent import set_language
+
+    with db() as s:
+        set_language(s, subject_id=resident.subject_id, language="zh", actor="test")
+    rec = record(resident.subject_id, days_ago=30, notified_days_ago=20)
+    with db() as s:
+        objection = file_objection(s, rulebook=rulebook, subject_id=resident.subject_id,
+                                   record_id=rec.id, reason="not me", actor="r",
+                                   today=today - timedelta(days=20))
+    login(reviewer, PASSWORD)
+    done = post_form(client, f"/officials/objections/{objection.id}", outcome="annulled",
+                     reason="the plate was misread")
+    assert done.request.path == "/officials/objections"
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/officials").get_data(
+        as_text=True))})
+    login(resident.username, PASSWORD)
+    me = page_text(client.get("/me"))
+    assert f"您的异议成立：记录 {rec.id} 已撤销" in me
+    assert f"记录 {rec.id}（DRUNK-DRIVING）自 {today.isoformat()} 起撤销" in me
+    assert "理由：the plate was misread" in me and "Your objection succeeded" not in me

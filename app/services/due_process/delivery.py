@@ -99,7 +99,13 @@ class _SmtpConnection:
         message["Message-ID"] = mail.message_id
         message.set_content(mail.body)
         try:
-            self.client.send_message(message)
+            if (self.sender + mail.to).isascii():
+                # smtplib flattens an ASCII message with mangle_from_ on: a line of the notice
+                # that starts with "From " would reach the resident as ">From ".
+                self.client.sendmail(self.sender, [mail.to], message.as_bytes(
+                    policy=message.policy.clone(linesep="\r\n")))
+            else:
+                self.client.send_message(message)  # SMTPUTF8, without mangling
         except smtplib.SMTPRecipientsRefused as error:
             if all(code >= 500 for code, _msg in error.recipients.values()):
                 raise PermanentFailure(_describe(error)) from error

@@ -29,9 +29,17 @@ from app.models import (
     utcnow,
 )
 from app.rulebook import Rulebook
-from app.rulebook.model import TEXT_LANGUAGES, text_in
+from app.rulebook.model import text_in
 from app.services.audit import chain as audit
 from app.services.due_process import notice_render, notice_texts
+from app.services.due_process.notice_content import (
+    OTHER_LANGUAGES,
+    because_content,
+    department_texts,
+    in_other_languages,
+    list_entry_content,
+)
+from app.services.due_process.notice_content import duration_code as _duration
 from app.services.locks import begin_write
 from app.services.standings.predicates import entry_counts, record_counts
 from app.services.transaction import transaction
@@ -88,10 +96,6 @@ def add_notices(session: Session, notices: Iterable[NewNotice], *, today: date) 
 
 
 # --- records ---------------------------------------------------------------------------------
-def _duration(duration) -> str | None:
-    return f"{duration.count}{duration.unit}" if duration is not None else None
-
-
 def record_notice(rulebook: Rulebook, record, *, today: date) -> NewNotice:
     """Return the notice of a new record (rule, points, evidence, how and until when to object)."""
     rule = rulebook.rule_version(record.rule_code, record.rule_version)
@@ -112,9 +116,6 @@ def record_notice(rulebook: Rulebook, record, *, today: date) -> NewNotice:
         "note": record.note, "evidence": record.evidence, "ends_on": record.ends_on.isoformat()}
     return NewNotice(record.subject_id, "record", f"record:{record.id}", title, body,
                      record_id=record.id, content=content)
-
-
-OTHER_LANGUAGES = tuple(language for language in TEXT_LANGUAGES if language != "en")
 
 
 def _rule_texts(rule) -> dict:
@@ -363,7 +364,9 @@ def _list_entries(session: Session, rulebook: Rulebook, as_of: date) -> list[New
             until=entry_end(entry, list_def), decision_ref=entry.decision_ref,
             legal_basis=entry.legal_basis)
         out.append(NewNotice(entry.subject_id, "list_entry", f"list_entry:{entry.id}", title,
-                             body, list_entry_id=entry.id))
+                             body, list_entry_id=entry.id,
+                             content=list_entry_content(rulebook, entry, list_def,
+                                                        until=entry_end(entry, list_def))))
     return out
 
 
@@ -449,7 +452,17 @@ def _measures_pending(session: Session, rulebook: Rulebook, as_of: date) -> list
                 takes_effect_on=pending.takes_effect_on,
                 reasons=[r.detail for r in pending.reasons])
             key = f"measure_pending:{subject_id}:{m.code}:{pending.holds_since.isoformat()}"
-            out.append(NewNotice(subject_id, "measure_pending", key, title, body))
+            content = {"code": m.code, "kind": m.kind, "title": m.title,
+                       **in_other_languages(m, "title"),
+                       **department_texts(rulebook, m.owner, "owner"),
+                       "legal_basis": m.legal_basis or "",
+                       **in_other_languages(m, "legal_basis"),
+                       "holds_since": pending.holds_since.isoformat(),
+                       "takes_effect_on": pending.takes_effect_on.isoformat(),
+                       "reasons": [because_content(rulebook, r.because)
+                                   for r in pending.reasons]}
+            out.append(NewNotice(subject_id, "measure_pending", key, title, body,
+                                 content=content))
     return out
 
 
@@ -481,8 +494,14 @@ def _records_lapsing(session: Session, rulebook: Rulebook, as_of: date) -> list[
                 record_id=record.id, rule_code=record.rule_code,
                 rule_title=rule.title if rule is not None else record.rule_code,
                 points=record.points, ends_on=record.ends_on, effect=effect)
+            content = {"record": record.id, "rule": record.rule_code,
+                       "rule_title": rule.title if rule is not None else record.rule_code,
+                       **in_other_languages(rule, "title", "rule_title"),
+                       "points": record.points, "ends_on": record.ends_on.isoformat(),
+                       "effect": (because_content(rulebook, change.because)
+                                  if change is not None else None)}
             out.append(NewNotice(subject_id, "record_lapsing", f"record_lapsing:{record.id}",
-                                 title, body, record_id=record.id))
+                                 title, body, record_id=record.id, content=content))
     return out
 
 

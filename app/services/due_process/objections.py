@@ -28,6 +28,7 @@ from app.rulebook import Rulebook
 from app.services.audit import chain as audit
 from app.services.audit import seals
 from app.services.due_process import notice_texts as notice_texts
+from app.services.due_process.notice_content import duration_code, in_other_languages
 from app.services.due_process.notices import NewNotice, add_notices, record_notice_dates
 from app.services.intake.text import written_text
 from app.services.locks import begin_record_write, begin_write
@@ -219,9 +220,18 @@ def decide_objection(session: Session, *, rulebook: Rulebook, objection_id: int,
         scheme=rulebook.scheme, record_id=record.id, rule_code=record.rule_code,
         level=objection.level, outcome=outcome, reason=reason, decided_on=today,
         reconsider_until=again.closes if again else None)
+    rule = rulebook.rule_version(record.rule_code, record.rule_version)
+    content = {"record": record.id, "rule": record.rule_code,
+               "rule_title": rule.title if rule is not None else record.rule_code,
+               **in_other_languages(rule, "title", "rule_title"),
+               "level": objection.level, "outcome": outcome, "reason": reason,
+               "decided_on": today.isoformat(),
+               "reconsider_until": again.closes.isoformat() if again else None,
+               "reconsider_within": duration_code(rulebook.scheme.objections.reconsider_within)}
     add_notices(session, [NewNotice(objection.subject_id, "objection_decision",
                                     f"objection_decision:{objection.id}", title, body,
-                                    record_id=record.id, objection_id=objection.id)],
+                                    record_id=record.id, objection_id=objection.id,
+                                    content=content)],
                 today=today)
     audit.append(session, actor=reviewer, action="objection.decide",
                  subject_id=objection.subject_id, target=f"objection:{objection.id}",

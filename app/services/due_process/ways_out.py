@@ -30,6 +30,7 @@ from app.rulebook import Rulebook
 from app.rulebook.model import Objections
 from app.services.audit import chain as audit
 from app.services.due_process import notice_texts
+from app.services.due_process.notice_content import department_texts, in_other_languages
 from app.services.due_process.notices import NewNotice, add_notices
 from app.services.due_process.objections import Window, WindowClosed
 from app.services.intake.text import written_text
@@ -119,9 +120,13 @@ def decide_repair(session: Session, *, rulebook: Rulebook, request_id: int, gran
         title, body = notice_texts.repair_refused_notice(
             record_id=request.record_id, department=notice_texts.department_title(
                 rulebook, request.department_code), reason=reason, decided_on=today)
+        content = {"record": request.record_id,
+                   **department_texts(rulebook, request.department_code),
+                   "reason": reason, "decided_on": today.isoformat()}
         add_notices(session, [NewNotice(request.subject_id, "repair_decision",
                                         f"repair_decision:{request.id}", title, body,
-                                        record_id=request.record_id)], today=today)
+                                        record_id=request.record_id, content=content)],
+                    today=today)
     audit.append(session, actor=actor, action="repair.decide", subject_id=request.subject_id,
                  target=f"repair_request:{request.id}",
                  details={"record": request.record_id, "granted": grant, "reason": reason,
@@ -207,12 +212,17 @@ def decide_entry_objection(session: Session, *, rulebook: Rulebook, objection_id
                          department=entry.department_code,
                          reason=f"ended on objection {objection_id}: {reason}",
                          actor=reviewer, today=today)
+    list_def = rulebook.list_def(entry.list_code)
     title, body = notice_texts.entry_objection_notice(
-        rulebook=rulebook, list_def=rulebook.list_def(entry.list_code), list_code=entry.list_code,
+        rulebook=rulebook, list_def=list_def, list_code=entry.list_code,
         outcome=outcome, reason=reason, decided_on=today)
+    content = {"list": list_def.title if list_def is not None and list_def.title
+               else entry.list_code, **in_other_languages(list_def, "title", "list"),
+               "code": entry.list_code, "outcome": outcome, "reason": reason,
+               "decided_on": today.isoformat()}
     add_notices(session, [NewNotice(objection.subject_id, "entry_objection_decision",
                                     f"entry_objection_decision:{objection.id}", title, body,
-                                    list_entry_id=entry.id)], today=today)
+                                    list_entry_id=entry.id, content=content)], today=today)
     audit.append(session, actor=reviewer, action="entry_objection.decide",
                  subject_id=objection.subject_id, target=f"entry_objection:{objection.id}",
                  details={"entry": entry.id, "list": entry.list_code, "outcome": outcome,

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from app.models import RulebookEvent
 from app.rulebook import Rulebook, RulebookTimeline, first_day
 from app.services.audit import chain as audit
+from app.services.due_process.notice_content import in_other_languages
 from app.services.due_process.notices import NewNotice, add_notices
 from app.services.locks import begin_write
 from app.services.rulebooks.in_force import IN_FORCE, put_in_force_entries
@@ -67,6 +68,26 @@ def change_notice(*, day: date, fingerprint: str, change: SubjectChange,
     return heading, "\n".join(lines)
 
 
+def change_content(rulebook: Rulebook, *, day: date, change: SubjectChange,
+                   changes: tuple[str, ...]) -> dict:
+    """The values of change_notice, with the measures' titles in each language. The list of
+    the rulebook's changes stays as diff_rulebooks writes it (codes and English words)."""
+
+    def measures(codes: list[str]) -> list[dict]:
+        out = []
+        for code in codes:
+            measure = rulebook.measure(code)
+            out.append({"code": code, "title": measure.title if measure is not None else "",
+                        **in_other_languages(measure, "title")})
+        return out
+
+    return {"day": day.isoformat(), "fingerprint": rulebook.fingerprint[:12],
+            "tier_before": change.tier_before, "tier_after": change.tier_after,
+            "gained": measures(change.gained), "lost": measures(change.lost),
+            "changes": list(changes[:CHANGES_IN_NOTICE]),
+            "more": max(0, len(changes) - CHANGES_IN_NOTICE)}
+
+
 def announce_scheduled(session: Session, *, rulebook: Rulebook, today: date,
                        actor: str) -> int:
     """Notify every subject the scheduled `rulebook` will move on its first day (once per
@@ -86,7 +107,8 @@ def announce_scheduled(session: Session, *, rulebook: Rulebook, today: date,
                                     changes=report.changes)
         notices.append(NewNotice(subject_id=subject_id, kind=KIND,
                                  dedupe_key=f"rulebook:{event_id}:{subject_id}", title=title,
-                                 body=body))
+                                 body=body, content=change_content(
+                                     rulebook, day=day, change=change, changes=report.changes)))
     with transaction(session):
         begin_write(session, "notices")
         made = add_notices(session, notices, today=today)

@@ -236,8 +236,10 @@ def _notify_representatives(session: Session, named: list[tuple[dict, str | None
         since = values.get("legal_representative_since") or today
         title, body = notice_texts.representative_notice(
             organisation=values["name"], organisation_id=org, since=since, before=before)
+        content = {"organisation": values["name"], "organisation_id": org,
+                   "since": since.isoformat(), "before": before or None}
         notices.append(NewNotice(rep, "representative", f"representative:{org}:{rep}:{since}",
-                                 title, body))
+                                 title, body, content=content))
     add_notices(session, notices, today=today)
 
 
