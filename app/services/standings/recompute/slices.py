@@ -29,7 +29,8 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from app.rulebook import Rulebook
@@ -94,8 +95,7 @@ def _fill_in_slices(session: Session, *, rulebook: Rulebook, day: date, table: s
                     run_id: int, slices: int) -> SlicedPoints:
     drop_staging(session)  # a run whose process died left its slices (we hold the run lock)
     snapshot = run(session, "SELECT pg_export_snapshot()").scalar_one()
-    engine = session.get_bind()
-    assert isinstance(engine, Engine)
+    engine = _slice_engine(session)
     select = points_select(session, rulebook=rulebook, day=day, where=SLICE_OF)
     tables = [staging_table(run_id, k) for k in range(slices)]
     outcome = SlicedPoints(slices, [0.0] * slices, [0] * slices)
@@ -126,6 +126,8 @@ def _fill_in_slices(session: Session, *, rulebook: Rulebook, day: date, table: s
     except BaseException:
         _drop_committed(engine, tables)
         raise
+    finally:
+        engine.dispose()
     run(session, f"DROP TABLE IF EXISTS {table}")
     run(session, f"CREATE TEMPORARY TABLE {table} ({POINTS_COLUMNS})")
     run(session, f"INSERT INTO {table} (subject_id, points, tier) " +
@@ -135,6 +137,19 @@ def _fill_in_slices(session: Session, *, rulebook: Rulebook, day: date, table: s
     log.info("recompute %s: points in %d slices, %s s", run_id, slices,
              ", ".join(f"{s:.2f}" for s in outcome.seconds))
     return outcome
+
+
+def _slice_engine(session: Session) -> Engine:
+    """Return an engine for the slices' connections: the run's database, without a pool.
+
+    The app's pool holds 15 connections at most and would make slices beyond that wait
+    (and fail after its 30 s timeout) while the run holds one; each slice opens its own.
+    """
+    bind = session.get_bind()
+    assert isinstance(bind, Engine)
+    # As app.db.make_engine: timestamps are UTC whatever the server's zone.
+    return create_engine(bind.url, poolclass=NullPool,
+                         connect_args={"options": "-c timezone=UTC"})
 
 
 def fill_slice(conn: Connection, *, snapshot: str, table: str, select: Sql, slice_: int,
