@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import date, timedelta
+from pathlib import Path
 
 from sqlalchemy import Date, bindparam, event, text
 
@@ -129,6 +131,46 @@ def _timing_statements(session, phases: dict, statements: dict, captured: dict |
         event.remove(engine, "after_cursor_execute", after)
 
 
+def _backend_cpu(driver_conn) -> float | None:
+    """Return the CPU seconds the PostgreSQL server process of a psycopg connection has
+    used (from /proc, without a query: a slice's first statement must set its snapshot)."""
+    try:
+        fields = Path(f"/proc/{driver_conn.info.backend_pid}/stat").read_text()
+        ticks = fields.rsplit(")", 1)[1].split()
+        return (int(ticks[11]) + int(ticks[12])) / os.sysconf("SC_CLK_TCK")
+    except Exception:  # another host, or /proc not readable
+        return None
+
+
+@contextmanager
+def _timing_points(cpu: dict):
+    """Keep the server CPU seconds of the points step: each slice's, or the one connection's
+    (on a loaded machine the wall clock says more about the neighbours than the work)."""
+    from app.services.standings.recompute import slices as slicing
+
+    fill, points = slicing.fill_slice, slicing.points_table
+
+    def fill_slice(conn, **kwargs):
+        driver = conn.connection.driver_connection
+        before = _backend_cpu(driver)
+        rows = fill(conn, **kwargs)
+        after = _backend_cpu(driver)
+        cpu[kwargs["slice_"]] = None if before is None or after is None else after - before
+        return rows
+
+    def points_table(session, **kwargs):
+        driver = session.connection().connection.driver_connection
+        before = _backend_cpu(driver) if common.is_pg(str(session.get_bind().url)) else None
+        points(session, **kwargs)
+        cpu[0] = None if before is None else _backend_cpu(driver) - before
+
+    slicing.fill_slice, slicing.points_table = fill_slice, points_table
+    try:
+        yield
+    finally:
+        slicing.fill_slice, slicing.points_table = fill, points
+
+
 def child_recompute(url: str, day: date, slices: int = 1) -> dict:
     from app.db import session_scope
     from app.rulebook import load_rulebook
@@ -139,8 +181,10 @@ def child_recompute(url: str, day: date, slices: int = 1) -> dict:
     phases: dict[str, float] = defaultdict(float)
     statements: dict[str, int] = defaultdict(int)
     captured: dict = {}
+    points_cpu: dict[int, float | None] = {}
     with app.app_context(), session_scope(app) as session:
-        with _timing_statements(session, phases, statements, captured):
+        with _timing_statements(session, phases, statements, captured), \
+                _timing_points(points_cpu):
             started = time.perf_counter()
             summary = recompute(session, rulebook=rulebook, as_of=day,
                                 triggered_by="benchmark", slices=slices)
@@ -160,6 +204,7 @@ def child_recompute(url: str, day: date, slices: int = 1) -> dict:
     return {"seconds": seconds, "subjects": summary.subjects, "tier_changes": summary.tier_changes,
             "phases": dict(phases), "statements": dict(statements), "server_peak_mb": server,
             "plan": plan, "slices": slices, "slice_seconds": list(summary.slice_seconds),
+            "points_cpu": [points_cpu.get(k) for k in range(len(summary.slice_seconds))],
             "standings_digest": digest}
 
 
@@ -338,14 +383,18 @@ def slices_report(runs: list[dict]) -> str:
             copy = phases.get("INSERT cp_new", 0.0) if n > 1 else None
             points = max(rec["slice_seconds"]) if n > 1 else phases.get("INSERT cp_new", 0.0)
             rest = rec["seconds"] - points - (copy or 0.0)
+            cpu = rec.get("points_cpu") or []
             rows.append([f"{run['day']}: {n} slice{'s' if n > 1 else ''}", rec["seconds"],
                          points, ", ".join(f"{s:.2f}" for s in rec["slice_seconds"])
-                         if n > 1 else "-", copy, rest,
+                         if n > 1 else "-",
+                         ", ".join("-" if c is None else f"{c:.2f}" for c in cpu) or "-",
+                         copy, rest,
                          "same" if rec["standings_digest"] == one["standings_digest"]
                          else "DIFFERENT", rec["server_peak_mb"], rec["load_after"]])
     return ("full recompute in slices (points step: one connection's INSERT into cp_new, or "
             "the slowest slice; rest: the run less points and copy):\n\n" + common.table(
-                ["run", "total s", "points step s", "each slice s", "copy into cp_new s",
+                ["run", "total s", "points step s", "each slice s", "each slice CPU s (server)",
+                 "copy into cp_new s",
                  "rest s", "standings vs 1 slice", "peak MB (server)", "load after"], rows))
 
 
