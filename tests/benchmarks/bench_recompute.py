@@ -183,6 +183,10 @@ def child_recompute(url: str, day: date, slices: int = 1) -> dict:
     captured: dict = {}
     points_cpu: dict[int, float | None] = {}
     with app.app_context(), session_scope(app) as session:
+        pg = common.is_pg(url)
+        main = session.connection().connection.driver_connection if pg else None
+        run_cpu = _backend_cpu(main) if pg else None
+        session.rollback()  # the connection goes back to the pool, where the run takes it
         with _timing_statements(session, phases, statements, captured), \
                 _timing_points(points_cpu):
             started = time.perf_counter()
@@ -190,6 +194,10 @@ def child_recompute(url: str, day: date, slices: int = 1) -> dict:
                                 triggered_by="benchmark", slices=slices)
             seconds = time.perf_counter() - started
         conn = session.connection()
+        if pg and run_cpu is not None and conn.connection.driver_connection is main:
+            run_cpu = _backend_cpu(main) - run_cpu  # the run's own server process, all of it
+        else:
+            run_cpu = None
         # What the run stored, to hold runs in slices to the one-connection run's answer.
         digest = conn.execute(text(
             "SELECT md5(string_agg(subject_id || ':' || COALESCE(points::text, '-') || ':' || "
@@ -205,6 +213,7 @@ def child_recompute(url: str, day: date, slices: int = 1) -> dict:
             "phases": dict(phases), "statements": dict(statements), "server_peak_mb": server,
             "plan": plan, "slices": slices, "slice_seconds": list(summary.slice_seconds),
             "points_cpu": [points_cpu.get(k) for k in range(len(summary.slice_seconds))],
+            "run_cpu": run_cpu,
             "standings_digest": digest}
 
 
@@ -384,18 +393,21 @@ def slices_report(runs: list[dict]) -> str:
             points = max(rec["slice_seconds"]) if n > 1 else phases.get("INSERT cp_new", 0.0)
             rest = rec["seconds"] - points - (copy or 0.0)
             cpu = rec.get("points_cpu") or []
+            run_cpu = rec.get("run_cpu")
+            if run_cpu is not None and n == 1 and cpu and cpu[0] is not None:
+                run_cpu -= cpu[0]  # the rest: what the run's connection did besides the points
             rows.append([f"{run['day']}: {n} slice{'s' if n > 1 else ''}", rec["seconds"],
                          points, ", ".join(f"{s:.2f}" for s in rec["slice_seconds"])
                          if n > 1 else "-",
                          ", ".join("-" if c is None else f"{c:.2f}" for c in cpu) or "-",
-                         copy, rest,
+                         copy, rest, run_cpu,
                          "same" if rec["standings_digest"] == one["standings_digest"]
                          else "DIFFERENT", rec["server_peak_mb"], rec["load_after"]])
     return ("full recompute in slices (points step: one connection's INSERT into cp_new, or "
             "the slowest slice; rest: the run less points and copy):\n\n" + common.table(
                 ["run", "total s", "points step s", "each slice s", "each slice CPU s (server)",
-                 "copy into cp_new s",
-                 "rest s", "standings vs 1 slice", "peak MB (server)", "load after"], rows))
+                 "copy into cp_new s", "rest s", "rest CPU s (server)", "standings vs 1 slice",
+                 "peak MB (server)", "load after"], rows))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,7 +31,12 @@ from app.services.standings.recompute.bookkeeping import last_runs, standings_da
 from app.services.standings.recompute.measures import measures_table
 from app.services.standings.recompute.points import points_table
 from app.services.standings.recompute.scope import scope_table
-from app.services.standings.recompute.slices import check_slices, discard_staging, fill_points
+from app.services.standings.recompute.slices import (
+    check_slices,
+    discard_staging,
+    drop_points,
+    fill_points,
+)
 from app.services.standings.recompute.sql import run
 from app.services.transaction import in_transaction, transaction
 
@@ -126,8 +131,8 @@ def _recompute(session: Session, rulebook: Rulebook, as_of: date, run_id: int,
     else:
         writes.write_full(session, rulebook, as_of, run_id, timeline)
         recomputed = subjects = run(session, "SELECT COUNT(*) FROM cp_new").scalar_one()
-    for table in ("cp_new", "cp_scope"):
-        run(session, f"DROP TABLE IF EXISTS {table}")
+    drop_points(session, "cp_new", sliced)
+    run(session, "DROP TABLE IF EXISTS cp_scope")
     scope = "incremental" if base is not None else "full"
     progress(_STEPS, _STEPS, "done")
     duration = int((time.perf_counter() - started) * 1000)
