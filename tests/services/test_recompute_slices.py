@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from app.db import make_engine
 from app.rulebook import load_rulebook
-from app.services.standings.recompute import recompute, slices, standings_day
+from app.services.standings.recompute import recompute, slices, standings_day, writes
 from tests.benchmarks.city import build_city
 from tests.conftest import SAMPLE_RULES, fresh_postgres
 
@@ -176,3 +176,38 @@ def test_a_run_drops_the_staging_tables_a_dead_process_left(city):
         assert _staging_tables(session) == ["cp_slice_999_0"]
         recompute(session, rulebook=rulebook, as_of=TODAY, slices=2)
         assert _staging_tables(session) == []
+
+
+def test_a_run_that_fails_after_its_slices_leaves_nothing_behind(city, monkeypatch):
+    """The slices committed their tables; the run's writes then fail: the run is failed,
+    yesterday's standings stay, and the tables its rollback kept are dropped."""
+    engine, rulebook = city
+    with Session(engine) as session:
+        recompute(session, rulebook=rulebook, as_of=TODAY - timedelta(days=30))
+        kept = _standings(session)
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("the disk is full")
+
+        monkeypatch.setattr(writes, "write_full", broken)
+        with pytest.raises(RuntimeError, match="the disk is full"):
+            recompute(session, rulebook=rulebook, as_of=TODAY, slices=3)
+        assert session.execute(text("SELECT status FROM run ORDER BY id DESC LIMIT 1")
+                               ).scalar_one() == "failed"
+        assert _standings(session) == kept
+        assert _staging_tables(session) == []
+
+
+def test_the_command_takes_the_number_of_slices_from_the_setting(session, make_subject,
+                                                                  runner, app, database_url,
+                                                                  caplog):
+    make_subject(session)
+    app.config["RECOMPUTE_SLICES"] = 2
+    with caplog.at_level("INFO", logger=slices.__name__):
+        result = runner.invoke(args=["recompute", "--as-of", "2026-05-01", "--full"])
+    assert result.exit_code == 0, result.output
+    messages = [r.getMessage() for r in caplog.records]
+    if database_url.startswith("sqlite"):
+        assert "RECOMPUTE_SLICES=2 ignored: SQLite computes on one connection" in messages
+    else:
+        assert any(m.startswith("recompute 1: points in 2 slices") for m in messages), messages
