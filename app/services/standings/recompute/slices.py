@@ -8,8 +8,9 @@ of its own (`cp_slice_<run>_<k>`), committed. Every slice reads the facts as the
 sees them: the run exports its snapshot (`pg_export_snapshot`, as pg_dump's parallel jobs
 do) and each slice's transaction imports it, after the run took its locks on the facts.
 
-The standings still change only in the run's own transaction: it copies the slices into
-cp_new and writes as ever, so the run stays all or nothing. A slice that fails or is
+The standings still change only in the run's own transaction: it reads the slices through
+a temporary view named as the points table (cp_new) and writes as ever, so the run stays
+all or nothing. A slice that fails or is
 killed fails the run (the other slices are cancelled) and nothing is written; the staging
 tables are dropped then, or by the next run if the process itself died.
 
@@ -84,8 +85,9 @@ def check_slices(slices: int) -> int:
 
 def fill_points(session: Session, *, rulebook: Rulebook, day: date, table: str,
                 run_id: int, slices: int, restrict: str | None = None) -> SlicedPoints:
-    """Fill temporary table `table` as `points_table` does, in `slices` slices when that can
-    be done (PostgreSQL, every subject), else on the run's own connection."""
+    """Fill temporary table `table` as `points_table` does on the run's own connection, or,
+    in `slices` slices where that can be done (PostgreSQL, every subject), make `table` a
+    temporary view of the slices' tables; `drop_points` drops either."""
     check_slices(slices)
     if slices > 1 and not is_postgres(session):
         log.info("RECOMPUTE_SLICES=%d ignored: SQLite computes on one connection", slices)
