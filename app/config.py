@@ -17,6 +17,10 @@ def defaults(instance_path: str) -> dict:
         "RULES_DIR": str(PROJECT_ROOT / "rules"),
         # The nightly recompute: hour and minute, local time of the scheduler process.
         "RECOMPUTE_AT": "02:00",
+        # On PostgreSQL, sum a full run's points in this many slices of the subjects, in
+        # parallel, each on a connection (and server process) of its own; still one
+        # all-or-nothing run. 1: one connection. Ignored on SQLite.
+        "RECOMPUTE_SLICES": 1,
         "TIMEZONE": "Asia/Shanghai",
         "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,

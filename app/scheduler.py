@@ -52,7 +52,8 @@ def nightly_recompute(app: Flask) -> None:
             try:
                 summary = recompute(session, rulebook=registry.in_force_today(),
                                     as_of=clock.today(), triggered_by="scheduler",
-                                    incremental=True)
+                                    incremental=True,
+                                    slices=app.config["RECOMPUTE_SLICES"])
                 log.info("nightly recompute: run %s (%s, %d recomputed), %d subjects, "
                          "%d tier changes, %d ms", summary.run_id, summary.scope,
                          summary.recomputed, summary.subjects, summary.tier_changes,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from app.cli.options import (
@@ -34,7 +35,8 @@ def recompute_command(as_of: str | None, full: bool, allow_far: bool) -> None:
     with session_scope() as session, TerminalProgress("recompute") as progress:
         try:
             summary = recompute(session, rulebook=in_force, as_of=day,
-                                triggered_by="cli", incremental=not full, progress=progress)
+                                triggered_by="cli", incremental=not full, progress=progress,
+                                slices=current_app.config["RECOMPUTE_SLICES"])
         except CitypointsError as error:
             fail(error)
     click.echo(f"run {summary.run_id} as of {summary.as_of} ({summary.scope}, "

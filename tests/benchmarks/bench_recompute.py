@@ -19,6 +19,11 @@ with incremental=True (one day of lapses, those 10,000 records, notices maturing
 under a tenth of the full run of the same city in the same benchmark. The new records are
 deleted afterwards; the city is otherwise left as it was (its standings are the run's).
 
+With --slices 1,2 the full recompute also runs with RECOMPUTE_SLICES=2 (PostgreSQL; see
+app.services.standings.recompute.slices) on the same nights, and the report gives each
+run's points step (one connection, or the slowest slice), each slice's seconds, the copy of
+the slices into cp_new, and the rest of the run (tier changes and writes, on one connection).
+
 Built cities are dropped afterwards unless --keep.
 """
 
@@ -26,12 +31,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import date, timedelta
+from pathlib import Path
 
 from sqlalchemy import Date, bindparam, event, text
 
@@ -124,7 +131,47 @@ def _timing_statements(session, phases: dict, statements: dict, captured: dict |
         event.remove(engine, "after_cursor_execute", after)
 
 
-def child_recompute(url: str, day: date) -> dict:
+def _backend_cpu(driver_conn) -> float | None:
+    """Return the CPU seconds the PostgreSQL server process of a psycopg connection has
+    used (from /proc, without a query: a slice's first statement must set its snapshot)."""
+    try:
+        fields = Path(f"/proc/{driver_conn.info.backend_pid}/stat").read_text()
+        ticks = fields.rsplit(")", 1)[1].split()
+        return (int(ticks[11]) + int(ticks[12])) / os.sysconf("SC_CLK_TCK")
+    except Exception:  # another host, or /proc not readable
+        return None
+
+
+@contextmanager
+def _timing_points(cpu: dict):
+    """Keep the server CPU seconds of the points step: each slice's, or the one connection's
+    (on a loaded machine the wall clock says more about the neighbours than the work)."""
+    from app.services.standings.recompute import slices as slicing
+
+    fill, points = slicing.fill_slice, slicing.points_table
+
+    def fill_slice(conn, **kwargs):
+        driver = conn.connection.driver_connection
+        before = _backend_cpu(driver)
+        rows = fill(conn, **kwargs)
+        after = _backend_cpu(driver)
+        cpu[kwargs["slice_"]] = None if before is None or after is None else after - before
+        return rows
+
+    def points_table(session, **kwargs):
+        driver = session.connection().connection.driver_connection
+        before = _backend_cpu(driver) if common.is_pg(str(session.get_bind().url)) else None
+        points(session, **kwargs)
+        cpu[0] = None if before is None else _backend_cpu(driver) - before
+
+    slicing.fill_slice, slicing.points_table = fill_slice, points_table
+    try:
+        yield
+    finally:
+        slicing.fill_slice, slicing.points_table = fill, points
+
+
+def child_recompute(url: str, day: date, slices: int = 1) -> dict:
     from app.db import session_scope
     from app.rulebook import load_rulebook
     from app.services.standings.recompute import recompute
@@ -134,22 +181,40 @@ def child_recompute(url: str, day: date) -> dict:
     phases: dict[str, float] = defaultdict(float)
     statements: dict[str, int] = defaultdict(int)
     captured: dict = {}
+    points_cpu: dict[int, float | None] = {}
     with app.app_context(), session_scope(app) as session:
-        with _timing_statements(session, phases, statements, captured):
+        pg = common.is_pg(url)
+        main = session.connection().connection.driver_connection if pg else None
+        run_cpu = _backend_cpu(main) if pg else None
+        session.rollback()  # the connection goes back to the pool, where the run takes it
+        with _timing_statements(session, phases, statements, captured), \
+                _timing_points(points_cpu):
             started = time.perf_counter()
             summary = recompute(session, rulebook=rulebook, as_of=day,
-                                triggered_by="benchmark")
+                                triggered_by="benchmark", slices=slices)
             seconds = time.perf_counter() - started
         conn = session.connection()
+        if pg and run_cpu is not None and conn.connection.driver_connection is main:
+            run_cpu = _backend_cpu(main) - run_cpu  # the run's own server process, all of it
+        else:
+            run_cpu = None
+        # What the run stored, to hold runs in slices to the one-connection run's answer.
+        digest = conn.execute(text(
+            "SELECT md5(string_agg(subject_id || ':' || COALESCE(points::text, '-') || ':' || "
+            "COALESCE(tier, '-'), ',' ORDER BY subject_id)) FROM standing")).scalar() \
+            if common.is_pg(url) else None
         server = common.pg_backend_peak_mb(conn) if common.is_pg(url) else None
         plan = None
-        if captured:
+        if captured and slices == 1:  # in slices it copies the slices' tables, dropped now
             select = re.sub(r"^\s*INSERT INTO \w+ \([^)]*\)\s*", "", captured["sql"])
             plan = _driver_plan(conn, url, select, captured["params"])
         session.rollback()
     return {"seconds": seconds, "subjects": summary.subjects, "tier_changes": summary.tier_changes,
             "phases": dict(phases), "statements": dict(statements), "server_peak_mb": server,
-            "plan": plan}
+            "plan": plan, "slices": slices, "slice_seconds": list(summary.slice_seconds),
+            "points_cpu": [points_cpu.get(k) for k in range(len(summary.slice_seconds))],
+            "run_cpu": run_cpu,
+            "standings_digest": digest}
 
 
 def child_incremental(url: str, day: date, new_records: int) -> dict:
@@ -221,7 +286,8 @@ def _driver_plan(conn, url: str, select: str, params) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ the driver
-def bench(url: str, nights: int, patch_sets: list[str], new_records: int = 10_000) -> dict:
+def bench(url: str, nights: int, patch_sets: list[str], new_records: int = 10_000,
+          slices: tuple[int, ...] = (1,)) -> dict:
     today = common.city_today(url)
     first = today - timedelta(days=nights)
     common.checkpoint(url)
@@ -235,8 +301,12 @@ def bench(url: str, nights: int, patch_sets: list[str], new_records: int = 10_00
         order = patch_sets if night % 2 else patch_sets[::-1]  # alternate who runs first
         recomputes = {p: common.run_child(MODULE, "recompute", url, day.isoformat(), patches=p)
                       for p in order}
+        sliced = {}
+        if common.is_pg(url):  # SQLite ignores RECOMPUTE_SLICES
+            for n in [n for n in slices if n > 1][::1 if night % 2 else -1]:
+                sliced[n] = common.run_child(MODULE, "recompute", url, day.isoformat(), str(n))
         runs.append({"day": day.isoformat(), "floor": floors,
-                     "recompute": {p: recomputes[p] for p in patch_sets}})
+                     "recompute": {p: recomputes[p] for p in patch_sets}, "sliced": sliced})
     incremental = None
     if new_records:  # the next night, after the last full one (same rulebook, one day)
         incremental = common.run_child(MODULE, "incremental", url,
@@ -284,6 +354,8 @@ def report(title: str, result: dict, build: dict | None) -> str:
     out.append(common.table(["night", "aggregate s", "bulk write s", "total s", "x floor",
                              "peak MB (client)", "peak MB (server)", "CPU s (client)",
                              "load after"], rows))
+    if any(run.get("sliced") for run in result["runs"]):
+        out.append("\n" + slices_report(result["runs"]))
     if inc:
         out.append(f"\nincremental / full recompute of the last night: "
                    f"{inc['seconds']:.2f} s / {full:.2f} s = {inc['seconds'] / full:.3f} "
@@ -310,6 +382,34 @@ def report(title: str, result: dict, build: dict | None) -> str:
     return "\n".join(out) + "\n"
 
 
+def slices_report(runs: list[dict]) -> str:
+    """The full runs in 1 and N slices: the points step, each slice, the copy, the rest."""
+    rows = []
+    for run in runs:
+        one = run["recompute"][""]
+        for n, rec in [(1, one), *sorted(run["sliced"].items())]:
+            phases = rec["phases"]
+            copy = phases.get("INSERT cp_new", 0.0) if n > 1 else None
+            points = max(rec["slice_seconds"]) if n > 1 else phases.get("INSERT cp_new", 0.0)
+            rest = rec["seconds"] - points - (copy or 0.0)
+            cpu = rec.get("points_cpu") or []
+            run_cpu = rec.get("run_cpu")
+            if run_cpu is not None and n == 1 and cpu and cpu[0] is not None:
+                run_cpu -= cpu[0]  # the rest: what the run's connection did besides the points
+            rows.append([f"{run['day']}: {n} slice{'s' if n > 1 else ''}", rec["seconds"],
+                         points, ", ".join(f"{s:.2f}" for s in rec["slice_seconds"])
+                         if n > 1 else "-",
+                         ", ".join("-" if c is None else f"{c:.2f}" for c in cpu) or "-",
+                         copy, rest, run_cpu,
+                         "same" if rec["standings_digest"] == one["standings_digest"]
+                         else "DIFFERENT", rec["server_peak_mb"], rec["load_after"]])
+    return ("full recompute in slices (points step: one connection's INSERT into cp_new, or "
+            "the slowest slice; rest: the run less points and copy):\n\n" + common.table(
+                ["run", "total s", "points step s", "each slice s", "each slice CPU s (server)",
+                 "copy into cp_new s", "rest s", "rest CPU s (server)", "standings vs 1 slice",
+                 "peak MB (server)", "load after"], rows))
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:
@@ -319,8 +419,10 @@ def main(argv: list[str] | None = None) -> None:
         applied = patches.apply()
         if kind == "incremental":
             result = child_incremental(url, day, int(argv[4]))
+        elif kind == "floor":
+            result = child_floor(url, day)
         else:
-            result = child_floor(url, day) if kind == "floor" else child_recompute(url, day)
+            result = child_recompute(url, day, int(argv[4]) if len(argv) > 4 else 1)
         common.child_output({**result, "patches": applied})
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -337,6 +439,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--patch", action="append", default=[],
                         help="also run the recompute with these patches (tests/benchmarks/"
                              "patches.py), comma-separated; repeatable")
+    parser.add_argument("--slices", default="1",
+                        help="also run the full recompute in these numbers of slices "
+                             "(RECOMPUTE_SLICES; PostgreSQL), comma-separated: 1,2")
     parser.add_argument("--json", dest="json_out", default=None, help="also write results here")
     args = parser.parse_args(argv)
     results = []
@@ -352,7 +457,8 @@ def main(argv: list[str] | None = None) -> None:
             build = common.build(url, subjects=args.subjects, records=args.records)
             print(json.dumps(build), file=sys.stderr)
         try:
-            result = bench(url, args.nights, ["", *args.patch], args.new_records)
+            result = bench(url, args.nights, ["", *args.patch], args.new_records,
+                           tuple(int(n) for n in args.slices.split(",")))
         finally:
             if on and not args.keep:
                 common.drop_city(url)

@@ -31,6 +31,12 @@ from app.services.standings.recompute.bookkeeping import last_runs, standings_da
 from app.services.standings.recompute.measures import measures_table
 from app.services.standings.recompute.points import points_table
 from app.services.standings.recompute.scope import scope_table
+from app.services.standings.recompute.slices import (
+    check_slices,
+    discard_staging,
+    drop_points,
+    fill_points,
+)
 from app.services.standings.recompute.sql import run
 from app.services.transaction import in_transaction, transaction
 
@@ -51,11 +57,13 @@ class RunSummary:
     status: str
     scope: str = "full"  # or "incremental"
     recomputed: int = 0  # subjects recomputed (all of them in a full run)
+    slice_seconds: tuple[float, ...] = ()  # the points of each slice (one: no slices)
 
 
 def recompute(session: Session, *, rulebook: Rulebook, as_of: date,
               triggered_by: str = "system", incremental: bool = False,
-              progress: Callable[[int, int, str], None] | None = None) -> RunSummary:
+              progress: Callable[[int, int, str], None] | None = None,
+              slices: int = 1) -> RunSummary:
     """Recompute the standings on `as_of` under the rulebook in force on `as_of` (`rulebook`
     is the one in force today); all or nothing, one run at a time.
 
@@ -66,8 +74,12 @@ def recompute(session: Session, *, rulebook: Rulebook, as_of: date,
     (`standing.as_of` is its day); an incremental run writes only the rows that changed,
     so there `standing.as_of` is the day a row last changed and the day of the standings
     as a whole is the last successful run's (`standings_day`). `progress(done, total,
-    step)`, when given, hears of each step as it starts.
+    step)`, when given, hears of each step as it starts. `slices` (the setting
+    RECOMPUTE_SLICES): on PostgreSQL a full run sums the points in that many slices of the
+    subjects, in parallel, each on a connection of its own (see `slices`); still all or
+    nothing.
     """
+    check_slices(slices)
     if in_transaction(session):  # the run's row must be committed before its work starts
         raise RuntimeError("the recompute owns its transactions: call it outside one")
     timeline = rulebook_timeline(session, rulebook)  # `rulebook`: the one in force today
@@ -78,10 +90,11 @@ def recompute(session: Session, *, rulebook: Rulebook, as_of: date,
     try:
         with transaction(session):
             summary = _recompute(session, rulebook, as_of, run_id, incremental, started,
-                                 timeline, progress or _silent)
+                                 timeline, progress or _silent, slices)
     except BaseException as error:
         bookkeeping.mark_failed(session, run_id, error,
                                 duration_ms=int((time.perf_counter() - started) * 1000))
+        discard_staging(session, run_id, slices)
         raise
     log.info("recompute %s (%s) on %s: %d subjects, %d recomputed, %d tier changes, %d ms",
              run_id, summary.scope, as_of, summary.subjects, summary.recomputed,
@@ -95,7 +108,7 @@ def _silent(done: int, total: int, step: str) -> None:
 
 def _recompute(session: Session, rulebook: Rulebook, as_of: date, run_id: int,
                incremental: bool, started: float, timeline: RulebookTimeline,
-               progress: Callable[[int, int, str], None]) -> RunSummary:
+               progress: Callable[[int, int, str], None], n_slices: int) -> RunSummary:
     progress(0, _STEPS, "waiting for the run lock")
     bookkeeping.acquire(session)
     bookkeeping.prepare(session)
@@ -106,9 +119,9 @@ def _recompute(session: Session, rulebook: Rulebook, as_of: date, run_id: int,
     progress(1, _STEPS, "points")
     if base is not None:
         recomputed = scope_table(session, rulebook, base, as_of)
-        points_table(session, rulebook=rulebook, day=as_of, table="cp_new", restrict="cp_scope")
-    else:
-        points_table(session, rulebook=rulebook, day=as_of, table="cp_new")
+    sliced = fill_points(session, rulebook=rulebook, day=as_of, table="cp_new",
+                         run_id=run_id, slices=n_slices,
+                         restrict="cp_scope" if base is not None else None)
     progress(2, _STEPS, "tier changes")
     changes = writes.log_tier_changes(session, as_of, run_id)
     progress(3, _STEPS, "writing standings, flags and measures")
@@ -118,12 +131,13 @@ def _recompute(session: Session, rulebook: Rulebook, as_of: date, run_id: int,
     else:
         writes.write_full(session, rulebook, as_of, run_id, timeline)
         recomputed = subjects = run(session, "SELECT COUNT(*) FROM cp_new").scalar_one()
-    for table in ("cp_new", "cp_scope"):
-        run(session, f"DROP TABLE IF EXISTS {table}")
+    drop_points(session, "cp_new", sliced)
+    run(session, "DROP TABLE IF EXISTS cp_scope")
     scope = "incremental" if base is not None else "full"
     progress(_STEPS, _STEPS, "done")
     duration = int((time.perf_counter() - started) * 1000)
     bookkeeping.close_run(session, run_id, status="ok", subjects=subjects,
                           tier_changes=changes, duration_ms=duration, scope=scope,
                           recomputed=recomputed, **marks)
-    return RunSummary(run_id, as_of, subjects, changes, duration, "ok", scope, recomputed)
+    return RunSummary(run_id, as_of, subjects, changes, duration, "ok", scope, recomputed,
+                      tuple(sliced.seconds))

@@ -70,6 +70,23 @@ def points_table(session: Session, *, rulebook: Rulebook, day: date, table: str,
 
     `restrict`: a table of the subject_ids to compute (default: every subject).
     """
+    select = points_select(session, rulebook=rulebook, day=day, restrict=restrict)
+    run(session, f"DROP TABLE IF EXISTS {table}")
+    run(session, f"CREATE TEMPORARY TABLE {table} ({POINTS_COLUMNS})")
+    run(session, f"INSERT INTO {table} (subject_id, points, tier) {select}", select)
+
+
+POINTS_COLUMNS = "subject_id VARCHAR(18) PRIMARY KEY, points INTEGER, tier VARCHAR(16)"
+
+
+def points_select(session: Session, *, rulebook: Rulebook, day: date,
+                  restrict: str | None = None, where: Sql | None = None) -> Sql:
+    """Return the SELECT of (subject_id, points, tier) on `day` that `points_table` stores.
+
+    `restrict`: a table of the subject_ids to compute (default: every subject). `where`: a
+    condition on a subject_id written `{sid}` (a slice of the subjects; see `slices`),
+    applied to the subjects and to the records before they are summed.
+    """
     expression = starting_plus(rulebook, "a.delta")
     points, tier = Sql.of(expression), Sql.of(tier_of(rulebook, expression))
     if rulebook.scheme.requires_consent:
@@ -88,14 +105,16 @@ def points_table(session: Session, *, rulebook: Rulebook, day: date, table: str,
         # and fetches all ten million records at random; the window index reads only the
         # entries live on the day. PostgreSQL's planner already takes that index.
         records = "record r" if is_postgres(session) else "record r INDEXED BY ix_record_window"
+    parts = []
+    if where:
+        parts.append(where)
+        only = f"{only} AND " if only else "WHERE "
+        only += where.text.format(sid="s.subject_id")
+        join_r += where.text.format(sid="r.subject_id") + " AND "
     counts = Sql.of(record_counts(R, day, suspend=rulebook.scheme.objections.suspend_record,
                                   name="d"))
     counted = relief_sql(rulebook, day)
-    run(session, f"DROP TABLE IF EXISTS {table}")
-    run(session, f"CREATE TEMPORARY TABLE {table} (subject_id VARCHAR(18) PRIMARY KEY, "
-                 "points INTEGER, tier VARCHAR(16))")
-    run(session, f"""
-        INSERT INTO {table} (subject_id, points, tier)
+    return Sql(f"""
         SELECT s.subject_id AS subject_id, {points} AS points, {tier} AS tier
         FROM {subjects}
         LEFT JOIN (
@@ -105,4 +124,4 @@ def points_table(session: Session, *, rulebook: Rulebook, day: date, table: str,
             GROUP BY r.subject_id
         ) a ON a.subject_id = s.subject_id
         {only}
-    """, points, tier, counted, counts)
+    """, points, tier, counted, counts, *parts)
