@@ -298,19 +298,22 @@ def wording(change: Change, words: Words = ENGLISH) -> str:
 
 
 def _show(value: JSONValue, words: Words) -> str:
+    _ = words.text
     if value is None:
-        return words.text("none")
+        return _("none")
     if isinstance(value, list):
         return "[" + ", ".join(str(v) for v in value) + "]"
     return str(value)
 
 
 def _span(value: JSONValue, words: Words) -> str:
-    return words.text("none") if value is None else words.duration(str(value))
+    _ = words.text
+    return _("none") if value is None else words.duration(str(value))
 
 
 def _minimum(value: JSONValue, words: Words) -> str:
-    return words.text("None") if value is None else str(value)
+    _ = words.text
+    return _("None") if value is None else str(value)  # English: as the rule file's null
 
 
 def _period(start: JSONValue, until: JSONValue, words: Words) -> str:
@@ -344,17 +347,17 @@ def _cap(points: JSONValue, per: JSONValue, words: Words) -> str:
 
 
 def _repeat(factor: JSONValue, within: JSONValue, words: Words) -> str:
+    _ = words.text
     if factor is None:
-        return words.text("none")
-    return words.text("x%(factor)s within %(within)s", factor=factor,
-                      within=words.duration(str(within)))
+        return _("none")
+    return _("x%(factor)s within %(within)s", factor=factor, within=words.duration(str(within)))
 
 
 def _flag(entries: JSONValue, within: JSONValue, words: Words) -> str:
+    _ = words.text
     if entries is None:
-        return words.text("none")
-    return words.text("%(entries)s within %(within)s", entries=entries,
-                      within=words.duration(str(within)))
+        return _("none")
+    return _("%(entries)s within %(within)s", entries=entries, within=words.duration(str(within)))
 
 
 def _condition(v: Values, prefix: str, words: Words) -> str:
