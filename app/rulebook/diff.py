@@ -362,14 +362,15 @@ def _flag(entries: JSONValue, within: JSONValue, words: Words) -> str:
 
 def _condition(v: Values, prefix: str, words: Words) -> str:
     _ = words.text
+    comma = _(", ")  # between codes (Chinese: "、")
     parts = []
     if v[f"{prefix}tiers"]:
-        parts.append(_("tiers %(codes)s", codes=", ".join(v[f"{prefix}tiers"])))
+        parts.append(_("tiers %(codes)s", codes=comma.join(v[f"{prefix}tiers"])))
     if v[f"{prefix}lists"]:
-        parts.append(_("lists %(codes)s", codes=", ".join(v[f"{prefix}lists"])))
+        parts.append(_("lists %(codes)s", codes=comma.join(v[f"{prefix}lists"])))
     if v[f"{prefix}flags"]:
-        parts.append(_("flags %(codes)s", codes=", ".join(v[f"{prefix}flags"])))
-    return "; ".join(parts) or _("nothing")
+        parts.append(_("flags %(codes)s", codes=comma.join(v[f"{prefix}flags"])))
+    return _("; ").join(parts) or _("nothing")
 
 
 def _pair(v: Values, words: Words, show: Callable[[JSONValue, Words], str] = _show) -> Values:
@@ -414,7 +415,7 @@ def _department_words(code: str, v: Values, words: Words) -> str:
 def _rule_words(code: str, v: Values, words: Words) -> str:
     _ = words.text
     if code == "rule_added":
-        versions = "; ".join(_("version %(version)s %(text)s", version=r["version"],
+        versions = _("; ").join(_("version %(version)s %(text)s", version=r["version"],
                                text=_rule_text(r, words)) for r in v["versions"])
         return _("rule %(rule)s added: %(versions)s", rule=v["rule"], versions=versions)
     if code == "rule_removed":
