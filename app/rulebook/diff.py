@@ -390,8 +390,8 @@ def _scheme_words(code: str, v: Values, words: Words) -> str:
         return (_("requires consent false → true") if v["after"]
                 else _("requires consent true → false"))
     if code == "tier_added":
-        return _("tier %(tier)s added (min %(min)s)", tier=v["tier"],
-                 min=_minimum(v["min"], words))
+        return (_("tier %(tier)s added (min None)", **v) if v["min"] is None
+                else _("tier %(tier)s added (min %(min)s)", **v))
     if code == "tier_removed":
         return _("tier %(tier)s removed", **v)
     if code == "tier_min":
