@@ -10,6 +10,7 @@ makes it in production, with a rulebook whose texts are written in both language
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from datetime import date, timedelta
@@ -24,6 +25,7 @@ import time_machine
 from app.db import session_scope
 from app.models import Notice
 from app.rulebook import load_rulebook
+from app.rulebook.diff import Change
 from app.services.due_process.delivery import deliver_pending, pending_letters
 from app.services.due_process.notice_render import render
 from app.services.due_process.notices import inbox, send_nightly_notices
@@ -41,6 +43,7 @@ from app.services.standings.recompute import recompute
 from app.services.subjects.consent import set_contact_email, set_language
 from app.services.subjects.register import import_subjects_file
 from tests.conftest import new_organisation_id
+from tests.rulebook.test_diff import WORDED
 from tests.services.test_in_force import (  # noqa: F401
     CHANGE_PUT,
     FIRST_PUT,
@@ -436,3 +439,37 @@ def test_the_rulebook_change_notice(app, history, tmp_path, make_subject, smtp):
         # says that its list is in the rule files' words.
         _, body = _render_zh(app, notice, changes=["tier A: min 960 → 1000"])
         assert "新规则集的变更（按规则文件的原文列出）：\n- tier A: min 960 → 1000\n" in body
+
+
+WORDED_VALUES = {"year", "month", "benefit", "restriction", "blacklist", "redlist", "watchlist"}
+
+
+def _codes_and_texts(value):
+    """The values a change's Chinese wording may show as they are: less durations ("2y"),
+    cap periods and kinds, which it words, and less booleans and nulls."""
+    if isinstance(value, dict):
+        return [_codes_and_texts(v) for v in value.values()]
+    if isinstance(value, list):
+        return [_codes_and_texts(v) for v in value]
+    if isinstance(value, str) and not re.fullmatch(r"\d+[dmy]", value) and (
+            value not in WORDED_VALUES):
+        return value
+    return ""
+
+
+def test_every_rulebook_change_reads_in_chinese(app):
+    """Each change code has its Chinese wording: the only Latin words left in it are the
+    rulebook's own codes and texts (the values), never the English wording's."""
+    wrong = []
+    for code, values, sentence in WORDED:
+        content = {"day": "2026-03-01", "fingerprint": "aa5b41644bde", "tier_before": "A",
+                   "tier_after": "A", "gained": [], "lost": [], "more": 0,
+                   "changes": [Change(code, values).to_json()]}
+        with app.app_context():
+            _, body = render("rulebook_change", content, "title", "body", "zh")
+        [line] = [line for line in body.splitlines() if line.startswith("- ")]
+        given = set(re.findall(r"[A-Za-z]+", json.dumps(_codes_and_texts(values))))
+        if (not re.search(r"[\u4e00-\u9fff]", line) or line == f"- {sentence}"
+                or not set(re.findall(r"[A-Za-z]+", line)) <= given):
+            wrong.append(line)
+    assert wrong == []
