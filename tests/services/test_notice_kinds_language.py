@@ -10,10 +10,13 @@ makes it in production, with a rulebook whose texts are written in both language
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import replace
 from datetime import date, timedelta
 from email import message_from_bytes
 from email.header import decode_header, make_header
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -21,6 +24,8 @@ import time_machine
 
 from app.db import session_scope
 from app.models import Notice
+from app.rulebook import load_rulebook
+from app.rulebook.diff import Change
 from app.services.due_process.delivery import deliver_pending, pending_letters
 from app.services.due_process.notice_render import render
 from app.services.due_process.notices import inbox, send_nightly_notices
@@ -38,6 +43,7 @@ from app.services.standings.recompute import recompute
 from app.services.subjects.consent import set_contact_email, set_language
 from app.services.subjects.register import import_subjects_file
 from tests.conftest import new_organisation_id
+from tests.rulebook.test_diff import WORDED
 from tests.services.test_in_force import (  # noqa: F401
     CHANGE_PUT,
     FIRST_PUT,
@@ -353,6 +359,22 @@ def test_the_legal_representative_notice(app, session, both, people, smtp):  # n
     assert f"Haiyang Fisheries（{zh}）的法定代表人，接替 Li Lei。" in body
 
 
+def _more_changes(rules: Path) -> None:
+    """Change a rule's points, the tender ban's notice and the court list's term as well."""
+    conduct = rules / "conduct" / "main.yaml"
+    text = conduct.read_text()
+    assert text.count("points: -200") == 1
+    conduct.write_text(text.replace("points: -200", "points: -250"))
+    measures = rules / "measures.yaml"
+    measures.write_text(measures.read_text().replace("notice: 7d", "notice: 14d"))
+    lists = rules / "lists.yaml"
+    lists.write_text(lists.read_text().replace(
+        "departments: [court], lasts: 2y", "departments: [court], lasts: 3y"))
+
+
+CODES = ("A", "B", "D", "DRUNK-DRIVING", "TENDER-BAN", "court-defaulters")
+
+
 def test_the_rulebook_change_notice(app, history, tmp_path, make_subject, smtp):  # noqa: F811
     first, moved = history  # at 995 points from 10 January: tier A, B under the change
     with time_machine.travel(FIRST_PUT, tick=False), app.app_context(), \
@@ -368,18 +390,44 @@ def test_the_rulebook_change_notice(app, history, tmp_path, make_subject, smtp):
             set_contact_email(s, subject_id=subject_id,
                               email=f"{language}-{subject_id}@example.org", actor="test")
             people[language] = SimpleNamespace(subject_id=subject_id)
-    coming = _changed_rules(tmp_path, in_force_from="2026-03-01")
+    _changed_rules(tmp_path, in_force_from="2026-03-01")
+    _more_changes(tmp_path / "rules")
+    coming = load_rulebook(str(tmp_path / "rules"))
     assert not _reload(app, tmp_path / "rules", CHANGE_PUT).problems
+    zh_changes = ("等级 A：最低分 960 → 1000",
+                  "规则 DRUNK-DRIVING 第 1 版：分值 -200 → -250",
+                  "措施 TENDER-BAN：适用条件 等级 D；名单 court-defaulters → 等级 B、D；名单 "
+                  "court-defaulters",
+                  "措施 TENDER-BAN：通知期 7 天 → 14 天",
+                  "名单 court-defaulters：列入期限 2 年 → 3 年")
     with app.app_context(), session_scope(app) as s:
         read = _read(app, s, people, "rulebook_change", smtp=smtp)
         _check(read, zh_title="方案规则将于 2026-03-01 变更：您的信用状况将随之改变",
                zh_parts=(f"自 2026-03-01 起，新的规则集（{coming.fingerprint[:12]}）生效。"
                          "按您目前的记录判断，在该日：", "- 您的等级将由 A 变为 B",
-                         "新规则集的变更（按规则文件的原文列出）：\n- tier A: min 960 → 1000",
+                         "新规则集的变更：\n- 等级 A：最低分 960 → 1000\n",
+                         *(f"\n- {line}\n" for line in zh_changes),
                          "在此之前，适用今天有效的规则。"),
                en_title="The scheme's rules change on 2026-03-01: your standing will change",
-               en_parts=("- your tier moves from A to B", "- tier A: min 960 → 1000"))
+               en_parts=("- your tier moves from A to B",
+                         "What the new rulebook changes:\n- tier A: min 960 → 1000\n",
+                         "- rule DRUNK-DRIVING version 1: points -200 → -250\n",
+                         "- measure TENDER-BAN: when tiers D; lists court-defaulters → tiers "
+                         "B, D; lists court-defaulters\n",
+                         "- measure TENDER-BAN: notice 7d → 14d\n",
+                         "- list court-defaulters: lasts 2y → 3y\n"))
         notice = read["zh"][0]
+        _, body = read["zh"][1]
+        listed = body.split("新规则集的变更：\n", 1)[1].split("\n在此之前", 1)[0].splitlines()
+        assert sorted(listed) == sorted(f"- {line}" for line in zh_changes)
+        for line in listed:  # the rulebook's codes aside, not a word of English is left
+            for code in sorted(CODES, key=len, reverse=True):
+                line = line.replace(code, "")
+            assert not re.search("[A-Za-z]", line), line
+        assert "(as its rule files say it)" not in notice.body
+        # The notice keeps the changes as codes and values, not as sentences.
+        assert {c["code"] for c in notice.content["changes"]} == {
+            "tier_min", "rule_points", "measure_when", "measure_notice", "list_lasts"}
         gained = [{"code": "TENDER-BAN", "title": "May not bid",
                    "title_zh": "不得参加政府采购投标"}]
         lost = [{"code": "HEATING-DISCOUNT", "title": "300 yuan off", "title_zh": ""}]
@@ -387,3 +435,41 @@ def test_the_rulebook_change_notice(app, history, tmp_path, make_subject, smtp):
         assert "- TENDER-BAN（不得参加政府采购投标） 将对您适用" in body
         assert "- HEATING-DISCOUNT（300 yuan off） 将不再对您适用" in body
         assert "- 您的等级将由 A 变为 不计分" in body and "- 另有 3 项（见方案页面）" in body
+        # A notice made when the changes were kept as English sentences still reads, and
+        # says that its list is in the rule files' words.
+        _, body = _render_zh(app, notice, changes=["tier A: min 960 → 1000"])
+        assert "新规则集的变更（按规则文件的原文列出）：\n- tier A: min 960 → 1000\n" in body
+
+
+WORDED_VALUES = {"year", "month", "benefit", "restriction", "blacklist", "redlist", "watchlist"}
+
+
+def _codes_and_texts(value):
+    """The values a change's Chinese wording may show as they are: less durations ("2y"),
+    cap periods and kinds, which it words, and less booleans and nulls."""
+    if isinstance(value, dict):
+        return [_codes_and_texts(v) for v in value.values()]
+    if isinstance(value, list):
+        return [_codes_and_texts(v) for v in value]
+    if isinstance(value, str) and not re.fullmatch(r"\d+[dmy]", value) and (
+            value not in WORDED_VALUES):
+        return value
+    return ""
+
+
+def test_every_rulebook_change_reads_in_chinese(app):
+    """Each change code has its Chinese wording: the only Latin words left in it are the
+    rulebook's own codes and texts (the values), never the English wording's."""
+    wrong = []
+    for code, values, sentence in WORDED:
+        content = {"day": "2026-03-01", "fingerprint": "aa5b41644bde", "tier_before": "A",
+                   "tier_after": "A", "gained": [], "lost": [], "more": 0,
+                   "changes": [Change(code, values).to_json()]}
+        with app.app_context():
+            _, body = render("rulebook_change", content, "title", "body", "zh")
+        [line] = [line for line in body.splitlines() if line.startswith("- ")]
+        given = set(re.findall(r"[A-Za-z]+", json.dumps(_codes_and_texts(values))))
+        if (not re.search(r"[\u4e00-\u9fff]", line) or line == f"- {sentence}"
+                or not set(re.findall(r"[A-Za-z]+", line)) <= given):
+            wrong.append(line)
+    assert wrong == []

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from flask_babel import force_locale, gettext, ngettext
 
+from app.rulebook.diff import Change, Words, wording
 from app.rulebook.model import TEXT_LANGUAGES
 
 
@@ -359,8 +360,14 @@ def _rulebook_change(c: dict, language: str) -> tuple[str, str]:
               for m in c["gained"]]
     lines += ["- " + gettext("%(measure)s will no longer apply to you", measure=measure(m))
               for m in c["lost"]]
-    lines.append(gettext("What the new rulebook changes (as its rule files say it):"))
-    lines += [f"- {text}" for text in c["changes"]]
+    changes = c["changes"]
+    if all(isinstance(change, dict) for change in changes):
+        lines.append(gettext("What the new rulebook changes:"))
+    else:  # a notice made when the changes were kept as English sentences
+        lines.append(gettext("What the new rulebook changes (as its rule files say it):"))
+    words = Words(gettext, duration=_duration, kind=_term)
+    lines += ["- " + (wording(Change.from_json(change), words) if isinstance(change, dict)
+                      else change) for change in changes]
     if c["more"]:
         lines.append("- " + gettext("and %(count)s more (see the scheme's page)",
                                     count=c["more"]))

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from app.models import RulebookEvent
 from app.rulebook import Rulebook, RulebookTimeline, first_day
+from app.rulebook.diff import Change, english, rulebook_changes
 from app.services.audit import chain as audit
 from app.services.due_process.notice_content import in_other_languages
 from app.services.due_process.notices import NewNotice, add_notices
@@ -49,8 +50,9 @@ def simulate_first_day(session: Session, *, current: Rulebook, candidate: Rulebo
 
 
 def change_notice(*, day: date, fingerprint: str, change: SubjectChange,
-                  changes: tuple[str, ...]) -> tuple[str, str]:
-    """The notice that a scheduled rule change will move the subject on its first day."""
+                  changes: tuple[Change, ...]) -> tuple[str, str]:
+    """The notice that a scheduled rule change will move the subject on its first day, in
+    English (notice_render words it in other languages from change_content)."""
     heading = f"The scheme's rules change on {day.isoformat()}: your standing will change"
     lines = [f"From {day.isoformat()} a new rulebook ({fingerprint[:12]}) comes into force. "
              "Judged on your records as they stand today, on that day:"]
@@ -60,7 +62,7 @@ def change_notice(*, day: date, fingerprint: str, change: SubjectChange,
     lines += [f"- {code} will apply to you" for code in change.gained]
     lines += [f"- {code} will no longer apply to you" for code in change.lost]
     lines.append("What the new rulebook changes:")
-    lines += [f"- {text}" for text in changes[:CHANGES_IN_NOTICE]]
+    lines += [f"- {english(c)}" for c in changes[:CHANGES_IN_NOTICE]]
     if len(changes) > CHANGES_IN_NOTICE:
         lines.append(f"- and {len(changes) - CHANGES_IN_NOTICE} more (see the scheme's page)")
     lines.append("Until then the rules in force today apply. A measure with a notice period "
@@ -69,9 +71,10 @@ def change_notice(*, day: date, fingerprint: str, change: SubjectChange,
 
 
 def change_content(rulebook: Rulebook, *, day: date, change: SubjectChange,
-                   changes: tuple[str, ...]) -> dict:
-    """The values of change_notice, with the measures' titles in each language. The list of
-    the rulebook's changes stays as diff_rulebooks writes it (codes and English words)."""
+                   changes: tuple[Change, ...]) -> dict:
+    """The values of change_notice, with the measures' titles in each language and the
+    rulebook's changes as their codes and values (app.rulebook.diff.Change), so that each
+    language words them. (Notices made before kept the changes as English sentences.)"""
 
     def measures(codes: list[str]) -> list[dict]:
         out = []
@@ -84,7 +87,7 @@ def change_content(rulebook: Rulebook, *, day: date, change: SubjectChange,
     return {"day": day.isoformat(), "fingerprint": rulebook.fingerprint[:12],
             "tier_before": change.tier_before, "tier_after": change.tier_after,
             "gained": measures(change.gained), "lost": measures(change.lost),
-            "changes": list(changes[:CHANGES_IN_NOTICE]),
+            "changes": [c.to_json() for c in changes[:CHANGES_IN_NOTICE]],
             "more": max(0, len(changes) - CHANGES_IN_NOTICE)}
 
 
@@ -98,17 +101,19 @@ def announce_scheduled(session: Session, *, rulebook: Rulebook, today: date,
         .order_by(RulebookEvent.id.desc()).limit(1)).scalar()
     if event_id is None:
         return 0
-    report = simulate_first_day(session, current=rulebook, candidate=rulebook, today=today,
-                                actor=actor, sample=0, everyone=True, log_it=False)
-    day = report.as_of
+    day, before = replaced_on_first_day(session, current=rulebook, candidate=rulebook,
+                                        today=today)
+    report = simulate(session, in_force=before, candidate=rulebook, as_of=day, actor=actor,
+                      sample=0, log_it=False, everyone=True)
+    changes = rulebook_changes(before, rulebook)  # report.changes, as data
     notices = []
     for subject_id, change in sorted((report.everyone or {}).items()):
         title, body = change_notice(day=day, fingerprint=rulebook.fingerprint, change=change,
-                                    changes=report.changes)
+                                    changes=changes)
         notices.append(NewNotice(subject_id=subject_id, kind=KIND,
                                  dedupe_key=f"rulebook:{event_id}:{subject_id}", title=title,
                                  body=body, content=change_content(
-                                     rulebook, day=day, change=change, changes=report.changes)))
+                                     rulebook, day=day, change=change, changes=changes)))
     with transaction(session):
         begin_write(session, "notices")
         made = add_notices(session, notices, today=today)
