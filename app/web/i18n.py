@@ -105,6 +105,16 @@ def local_duration(value: object) -> str:
     return ngettext("%(num)d year", "%(num)d years", duration.count)
 
 
+def local_change(data: dict) -> str:
+    """Return a rulebook change ({code, values}: app.rulebook.diff.Change) in the page's
+    language: English as the API and the authors' pages say it, else the catalogue's words."""
+    from app.rulebook.diff import Change, english, wording
+    from app.services.due_process.notice_render import change_words
+
+    change = Change.from_json(data)
+    return english(change) if current_language() == DEFAULT else wording(change, change_words())
+
+
 def local_number(value: float | int | None) -> str:
     """Return a number with the page language's grouping (12,345)."""
     return "" if value is None else format_decimal(value)
@@ -131,6 +141,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(local_text, "local_text")
     app.add_template_filter(local_day, "day")
     app.add_template_filter(local_number, "number")
+    app.add_template_filter(local_change, "rulebook_change")
     from app.web.terms import term, web_message
 
     app.add_template_global(term, "term")

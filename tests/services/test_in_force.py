@@ -219,6 +219,12 @@ def test_a_scheduled_rulebook_is_announced_and_can_be_cancelled(app, client, run
         assert [(c["fingerprint"], c["in_force_from"]) for c in body["scheduled"]] == [
             (coming.fingerprint, "2026-03-01")]
         assert body["scheduled"][0]["changes"][0] == "tier A: min 960 → 1000"
+        assert body["scheduled"][0]["change_data"][0] == {
+            "code": "tier_min", "values": {"tier": "A", "before": 960, "after": 1000}}
+        # The public scheme page words the same change in its reader's language.
+        assert "tier A: min 960 → 1000" in client.get("/scheme").get_data(as_text=True)
+        zh = client.get("/scheme", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+        assert "等级 A：最低分 960 → 1000" in zh and "tier A: min" not in zh
         listed = runner.invoke(args=["rules", "scheduled"])
         assert f"{coming.fingerprint[:12]}  from 2026-03-01" in listed.output
         done = runner.invoke(args=["rules", "cancel", coming.fingerprint[:12], "--as", "author"])

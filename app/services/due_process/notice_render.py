@@ -145,6 +145,12 @@ def _repaired(c: dict, language: str) -> tuple[str, str]:
     return title, body
 
 
+def change_words() -> Words:
+    """How a rulebook change is worded in the current language (a notice's, forced; or a
+    page's): the catalogue's sentences, durations and kinds in words."""
+    return Words(gettext, duration=_duration, kind=_term)
+
+
 def _term(code: str) -> str:
     """A list's or a measure's kind in words (the same words as the pages' terms)."""
     words = {"blacklist": gettext("blacklist"), "redlist": gettext("redlist"),
@@ -365,7 +371,7 @@ def _rulebook_change(c: dict, language: str) -> tuple[str, str]:
         lines.append(gettext("What the new rulebook changes:"))
     else:  # a notice made when the changes were kept as English sentences
         lines.append(gettext("What the new rulebook changes (as its rule files say it):"))
-    words = Words(gettext, duration=_duration, kind=_term)
+    words = change_words()
     lines += ["- " + (wording(Change.from_json(change), words) if isinstance(change, dict)
                       else change) for change in changes]
     if c["more"]:

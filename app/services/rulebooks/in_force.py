@@ -194,14 +194,18 @@ def cancel(session: Session, *, fingerprint: str, actor: str, today: date) -> Ru
 
 def coming_rulebooks(session: Session, rulebook: Rulebook, *, today: date) -> list[dict]:
     """Return the scheduled rulebooks as the public sees them: fingerprint, first day, and
-    what each changes in meaning against the rulebook in force the day before."""
-    from app.rulebook.diff import diff_rulebooks
+    what each changes in meaning against the rulebook in force the day before (in English,
+    and as data: app.rulebook.diff.Change)."""
+    from app.rulebook.diff import english, rulebook_changes
 
     timeline = rulebook_timeline(session, rulebook)
     coming = []
     for _event, entry in scheduled(session, today=today):
         before = timeline.before(entry) if entry in timeline.entries else None
-        changes = diff_rulebooks(before.rulebook, entry.rulebook) if before is not None else ()
+        changes = rulebook_changes(before.rulebook, entry.rulebook) if before is not None else ()
+        # "changes" in English (the API's and the authors' words); "change_data" as codes and
+        # values, for a page to word in its reader's language.
         coming.append({"fingerprint": entry.fingerprint, "in_force_from": entry.first_day,
-                       "changes": list(changes)})
+                       "changes": [english(c) for c in changes],
+                       "change_data": [c.to_json() for c in changes]})
     return coming

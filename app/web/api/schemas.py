@@ -224,11 +224,22 @@ class RulebookVersionOut(Response):
     kind: str
 
 
+class RulebookChangeOut(Response):
+    """One change in meaning as data (app/rulebook/diff.py), to word in any language."""
+
+    code: str = Field(description="What changed, for example tier_min, rule_points, "
+                                  "measure_when, list_lasts.")
+    values: dict[str, Any] = Field(description="The change's values by name, for example "
+                                               "{tier: 'A', before: 960, after: 1000}.")
+
+
 class ScheduledRulebookOut(Response):
     fingerprint: str
     in_force_from: date = Field(description="Its first day in force (city time).")
     changes: list[str] = Field(description="What it changes in meaning, against the rulebook "
                                            "in force before that day.")
+    change_data: list[RulebookChangeOut] = Field(
+        description="The same changes as codes and values, in the order of `changes`.")
 
 
 class RulebookOut(Response):
