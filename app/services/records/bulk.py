@@ -149,14 +149,14 @@ def _store_postgres(conn, new: list[tuple], *, rulebook: Rulebook, department: s
     finally:
         cursor.close()
     sql = notices.record_notice_sql(rulebook, department=department, today=today,
-                                    dialect="postgresql", versions=versions)
+                                    dialect="postgresql", versions=versions, records="ins")
     refs = dict(conn.execute(text(
         f"WITH {sql.rules}, "
         f"ins AS (INSERT INTO record ({columns}) SELECT {columns} FROM cp_import ORDER BY n "
         "RETURNING id, subject_id, rule_code, rule_version, occurred_on, ends_on, points, note, "
-        "evidence, external_ref), "
-        f"nts AS ({notices.NOTICE_INSERT} SELECT {sql.columns} FROM ins r "
-        "JOIN rt ON rt.code = r.rule_code AND rt.version = r.rule_version ORDER BY r.id "
+        f"evidence, external_ref), {sql.heads}, "
+        f"nts AS ({notices.NOTICE_INSERT} SELECT {sql.columns} FROM ins r {sql.joins} "
+        "ORDER BY r.id "
         "RETURNING id, created_at), "
         f"obx AS ({notices.OUTBOX_INSERT} SELECT id, 'pending', 0, created_at FROM nts "
         "ORDER BY id RETURNING 1) "
