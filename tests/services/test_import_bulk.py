@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Notice, NoticeOutbox, Record
+from app.services.audit import chain
 from app.services.due_process.notices import SHARED, full_contents, record_notice
 from app.services.intake.drafts import RecordDraft
 from app.services.records.conduct import import_records_file, record_conduct
@@ -131,6 +132,9 @@ def test_a_20000_row_import_fixes_every_point_as_recording_row_by_row(session, r
     assert _as_rows(imported) == _oracle(rulebook, stored, rows)
     assert {r.rulebook_fingerprint for r in imported} == {rulebook.fingerprint}
     _assert_notices_are_record_notices(session, rulebook, imported)
+    session.rollback()
+    sealed = chain.verify(session, facts=True)  # 20,000 seals: the bulk paths of the log
+    assert sealed.ok and sealed.facts >= 20000, (sealed.where(), sealed.reason)
     again = _import(session, rulebook, rows)
     assert (again.added, again.unchanged) == (0, 20000)
     assert len(_records(session)) == len(stored) + 20000

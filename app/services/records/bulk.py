@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date
@@ -85,10 +86,10 @@ class _Leaves:
             return f"{p0}{_encode(v[a])}{p1}{_encode(v[b])}{p2}{_encode(v[c])}{p3}"
 
     @staticmethod
-    def leaf(record_id: int, fields: str) -> str:
-        """Return the leaf hash (hex) of the record `record_id` with these fields."""
+    def leaf(record_id: int, fields: str) -> bytes:
+        """Return the leaf hash of the record `record_id` with these fields."""
         return hashlib.sha256(
-            f'\x00{{"fields":{fields},"id":{record_id},"kind":"record"}}'.encode()).hexdigest()
+            f'\x00{{"fields":{fields},"id":{record_id},"kind":"record"}}'.encode()).digest()
 
 
 def _encode(value: object) -> str:
@@ -98,9 +99,9 @@ def _encode(value: object) -> str:
     return json.dumps(seals.plain(value), ensure_ascii=False, separators=(",", ":"))
 
 
-def _seal(session: Session, ids: Iterable[int], leaves: Iterable[str]) -> None:
-    seals.add_leaves(session, [("record", f"{i:012d}", leaf)  # Kind.fact_key of a record id
-                               for i, leaf in zip(ids, leaves, strict=True)])
+def _seal(session: Session, ids: Iterable[int], leaves: Iterable[bytes | bytearray]) -> None:
+    """Seal the records `ids` with their leaf hashes (concatenated in any pieces)."""
+    seals.add_leaf_run(session, seals.LeafRun("record", array("q", ids), b"".join(leaves)))
 
 
 @contextmanager
@@ -164,7 +165,7 @@ def store_records(session: Session, new: list[tuple], *, rulebook: Rulebook, dep
                f"VALUES ({', '.join('?' * len(COLUMNS))})")
         # the import holds the write lock: its rows take the ids after the highest one
         ids = range(after_record + 1, after_record + 1 + len(new))
-        hashes: list[str] = []
+        digests = bytearray()  # the leaf hashes, 32 bytes each
         make_fields, leaf = leaves.fields, leaves.leaf
         cursor = conn.connection.dbapi_connection.cursor()
         try:
@@ -172,14 +173,14 @@ def store_records(session: Session, new: list[tuple], *, rulebook: Rulebook, dep
                 rows = []
                 for record_id, v in zip(ids[i:i + 20000], new[i:i + 20000], strict=True):
                     rows.append((*v[:5], day(v[5]), day(v[6]), day(v[7]), *v[8:14], stamp, v[15]))
-                    hashes.append(leaf(record_id, make_fields(v)))
+                    digests += leaf(record_id, make_fields(v))
                 cursor.executemany(sql, rows)
         except conn.dialect.loaded_dbapi.IntegrityError as error:
             # the driver's own error: an external_ref recorded since the rows were checked
             raise IntegrityError(sql, None, error) from error
         finally:
             cursor.close()
-        _seal(session, ids, hashes)
+        _seal(session, ids, [digests])
         notices.notify_imported_after(session, rulebook=rulebook, department=department,
                                       today=today, after_record=after_record,
                                       after_notice=after_notice, versions=versions)
