@@ -71,8 +71,8 @@ class _NoLeaves:
         return ""
 
     @staticmethod
-    def leaf(record_id: int, fields: str) -> str:
-        return ""
+    def leaf(record_id: int, fields: str) -> bytes:
+        return b""
 
 
 _ORIGINAL: tuple = ()
