@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from app.services.intake.drafts import (
     LIST_ENTRY_FILE,
     RECORD_FILE,
@@ -14,6 +17,7 @@ from app.services.intake.drafts import (
     SubjectDraft,
     read_drafts,
 )
+from app.services.intake.text import _field_problems, draft_text_problems
 
 
 def test_a_record_file_becomes_typed_drafts_with_their_lines():
@@ -45,3 +49,19 @@ def test_list_entries_and_subjects_read_their_own_values():
     assert [s.consent for s in subjects] == [True, False, None]
     assert subjects[0] == SubjectDraft("X", "person", "Wang", consent=True, line=2)
     assert "'maybe' is not yes or no" in subjects[2].why_unread("consent")
+
+
+_TEXT = st.text(alphabet=st.sampled_from(["a", "证", " ", "\t", "\n", "\r", "\x00", "\x0b",
+                                          "\x1f", "\x7f", "\x85", "\x9f", "\xa0", "\u2028"]),
+                max_size=4)
+
+
+@settings(max_examples=300)
+@given(_TEXT, _TEXT, _TEXT, _TEXT, st.none() | _TEXT)
+def test_a_drafts_text_searched_at_once_finds_what_each_field_searched_finds(a, b, c, d, e):
+    """The fast path (one search over a draft's one-line text, one over its free text) finds
+    a problem exactly when the field-by-field check does, and then gives its problems."""
+    for draft in (RecordDraft(a, b, None, c, d),
+                  SubjectDraft(a, b, c, d, legal_representative=e),
+                  ListEntryDraft(a, b, None, None, c, d, e or "")):
+        assert list(draft_text_problems(draft)) == list(_field_problems(draft))

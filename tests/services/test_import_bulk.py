@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Notice, NoticeOutbox, Record
-from app.services.due_process.notices import record_notice
+from app.services.audit import chain
+from app.services.due_process.notices import SHARED, full_contents, record_notice
 from app.services.intake.drafts import RecordDraft
 from app.services.records.conduct import import_records_file, record_conduct
 from app.standing import fix_points
@@ -53,6 +54,16 @@ def _assert_notices_are_record_notices(session, rulebook, records):
                 got.notified_on) == (want.subject_id, "record", want.dedupe_key,
                                      want.title[:300], want.body, TODAY)
         assert outbox[got.id].state == "pending" and outbox[got.id].attempts == 0
+        assert full_contents(session, [got.content]) == [want.content]
+        if SHARED in got.content:  # the values of its import and rule version are not repeated
+            assert set(got.content) == {SHARED, "record", "occurred_on", "points", "note",
+                                        "evidence", "ends_on"}
+            head = notices[int(got.content[SHARED].removeprefix("record:"))]
+            first = session.get(Record, head.record_id)
+            assert (first.rule_code, first.rule_version) == (record.rule_code,
+                                                             record.rule_version)
+            assert first.id < record.id  # the first record of the import with that version
+            assert head.content == record_notice(rulebook, first, today=TODAY).content
 
 
 def test_the_notices_an_import_makes_are_the_ones_record_notice_writes(session, rulebook,
@@ -121,6 +132,9 @@ def test_a_20000_row_import_fixes_every_point_as_recording_row_by_row(session, r
     assert _as_rows(imported) == _oracle(rulebook, stored, rows)
     assert {r.rulebook_fingerprint for r in imported} == {rulebook.fingerprint}
     _assert_notices_are_record_notices(session, rulebook, imported)
+    session.rollback()
+    sealed = chain.verify(session, facts=True)  # 20,000 seals: the bulk paths of the log
+    assert sealed.ok and sealed.facts >= 20000, (sealed.where(), sealed.reason)
     again = _import(session, rulebook, rows)
     assert (again.added, again.unchanged) == (0, 20000)
     assert len(_records(session)) == len(stored) + 20000

@@ -62,6 +62,24 @@ def test_the_frontier_gives_the_root_of_every_prefix(n):
         assert frontier.root() == mth(leaves[:i])
 
 
+@given(st.integers(min_value=0, max_value=70), st.sampled_from([1, 2, 4, 8, 4096]))
+def test_root_of_is_the_rfc_root_whatever_its_runs(n, run):
+    leaves = _leaves(n)
+    saved = merkle._RUN
+    merkle._RUN = run  # runs of 1, 2, 4, 8 leaves exercise the frontier of runs on few leaves
+    try:
+        assert merkle.root_of(leaves) == merkle.root_of(iter(leaves)) == mth(leaves)
+    finally:
+        merkle._RUN = saved
+
+
+def test_root_of_is_the_rfc_root_around_whole_runs():
+    leaves = _leaves(3 * merkle._RUN + 1)
+    for n in (merkle._RUN - 1, merkle._RUN, merkle._RUN + 1, 2 * merkle._RUN,
+              3 * merkle._RUN, 3 * merkle._RUN + 1):
+        assert merkle.root_of(leaves[:n]) == mth(leaves[:n]), n
+
+
 @given(st.data())
 def test_inclusion_proofs_match_the_rfc_and_verify(data):
     n = data.draw(st.integers(min_value=1, max_value=70))

@@ -57,12 +57,48 @@ class Frontier:
         return node
 
 
+_RUN = 1 << 12  # leaves hashed level by level at a time by root_of
+
+
+def _level_root(leaves: list[bytes]) -> bytes:
+    """Return the root of the tree over `leaves` (not empty), one level at a time: pairing
+    neighbours and carrying an odd last node up unchanged is RFC 6962's split at the
+    largest power of two."""
+    sha = hashlib.sha256
+    while len(leaves) > 1:
+        paired = [sha(b"\x01" + leaves[i] + leaves[i + 1]).digest()
+                  for i in range(0, len(leaves) - 1, 2)]
+        if len(leaves) % 2:
+            paired.append(leaves[-1])
+        leaves = paired
+    return leaves[0]
+
+
 def root_of(leaves: Iterable[bytes]) -> bytes:
-    """Return the root of the tree over `leaves` (leaf hashes, in order)."""
-    frontier = Frontier()
+    """Return the root of the tree over `leaves` (leaf hashes, in order), in bounded memory:
+    runs of _RUN leaves are perfect subtrees, hashed level by level and kept as a
+    frontier; the leaves after the last full run make the last subtree."""
+    stack: list[tuple[int, bytes]] = []  # (height, root) of perfect subtrees, tallest first
+    height = _RUN.bit_length() - 1
+    run: list[bytes] = []
     for leaf in leaves:
-        frontier.add(leaf)
-    return frontier.root()
+        run.append(leaf)
+        if len(run) == _RUN:
+            level, node = height, _level_root(run)
+            while stack and stack[-1][0] == level:
+                node = node_hash(stack.pop()[1], node)
+                level += 1
+            stack.append((level, node))
+            run = []
+    if run:
+        node = _level_root(run)
+    elif stack:
+        node = stack.pop()[1]
+    else:
+        return EMPTY_ROOT
+    for _height, left in reversed(stack):
+        node = node_hash(left, node)
+    return node
 
 
 def _split(n: int) -> int:

@@ -28,6 +28,7 @@ from sqlmodel import Session
 from app.models import Notice, NoticeOutbox, Subject, SubjectContact, utcnow
 from app.services.audit import chain as audit
 from app.services.due_process.notice_render import notice_language, render
+from app.services.due_process.notices import full_contents
 from app.services.locks import begin_write
 from app.services.transaction import atomic, in_transaction, transaction
 
@@ -216,9 +217,11 @@ def deliver_pending(session: Session, *, channel: Channel | None, now: datetime 
             .join(SubjectContact, SubjectContact.subject_id == Notice.subject_id)
             .join(Subject, Subject.subject_id == Notice.subject_id)
             .where(*_due(now), _has_email()).order_by(NoticeOutbox.id).limit(limit)).all()
+        contents = full_contents(session, [row.content for row in due])
     connection = None
     try:
-        for outbox_id, notice_id, title, body, email, kind, content, own in due:
+        for (outbox_id, notice_id, title, body, email, kind, _stored, own), content in zip(
+                due, contents, strict=True):
             language = notice_language(own, default_language)
             notice = _Text(notice_id, *render(kind, content, title, body, language))
             with transaction(session):
@@ -311,9 +314,10 @@ def pending_letters(session: Session, *, email_enabled: bool, limit: int = 500,
     if outbox_ids is not None:
         query = query.where(NoticeOutbox.id.in_(list(outbox_ids)))
     rows = session.execute(query.order_by(NoticeOutbox.id).limit(limit).offset(offset)).all()
-    return [Letter(o, n, s, e, *render(n.kind, n.content, n.title, n.body,
+    contents = full_contents(session, [n.content for _o, n, _s, _e in rows])
+    return [Letter(o, n, s, e, *render(n.kind, c, n.title, n.body,
                                        notice_language(s.language, default_language)))
-            for o, n, s, e in rows]
+            for (o, n, s, e), c in zip(rows, contents, strict=True)]
 
 
 def count_pending_letters(session: Session, *, email_enabled: bool) -> int:

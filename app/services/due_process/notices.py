@@ -164,24 +164,59 @@ def notify_imported(session: Session, *, rulebook: Rulebook, department: str,
     return made
 
 
+# An imported record's notice stores only its own values (PER_RECORD) and, under SHARED, the
+# dedupe key of the first notice of the same import and rule version, whose content holds
+# the rest (department, dates, deadlines, the rule's texts): a million rows do not store
+# the same rule texts a million times. `full_contents` puts the two back together.
+SHARED = "shared"
+PER_RECORD = ("record", "occurred_on", "points", "note", "evidence", "ends_on")
+
+
+def full_contents(session: Session, contents: Sequence[dict | None]) -> list[dict | None]:
+    """Return each notice content whole: one that refers to a shared part (SHARED) gets the
+    values of that part it does not hold itself (None if that part is missing: the notice
+    then reads as stored)."""
+    keys = sorted({c[SHARED] for c in contents if c and SHARED in c})
+    shared: dict[str, dict] = {}
+    for i in range(0, len(keys), CHUNK):
+        shared.update((key, content) for key, content in session.execute(
+            select(Notice.dedupe_key, Notice.content).where(
+                Notice.dedupe_key.in_(keys[i:i + CHUNK]))))
+    out: list[dict | None] = []
+    for content in contents:
+        if content and SHARED in content:
+            part = shared.get(content[SHARED])
+            content = ({**part, **{k: v for k, v in content.items() if k != SHARED}}
+                       if part else None)
+        out.append(content)
+    return out
+
+
 @dataclass(frozen=True)
 class NoticeSQL:
     """The record notices of many records, made by the database: `rules` is a CTE of the rule
-    texts (`rt`), `columns` the notice's columns selected from records `r` joined to `rt`."""
+    texts (`rt`), `heads` one of the first record of each rule version (`hd`), `columns`
+    the notice's columns selected from records `r` joined to both (`joins`)."""
 
     rules: str
     columns: str
     params: dict
+    heads: str
+    joins: str = ("JOIN rt ON rt.code = r.rule_code AND rt.version = r.rule_version "
+                  "JOIN hd ON hd.code = r.rule_code AND hd.version = r.rule_version")
 
 
 def record_notice_sql(rulebook: Rulebook, *, department: str, today: date, dialect: str,
-                      versions: Iterable[tuple[str, int]]) -> NoticeSQL:
-    """Return SQL that writes, for each record `r`, the title and body record_notice writes.
+                      versions: Iterable[tuple[str, int]], records: str) -> NoticeSQL:
+    """Return SQL that writes, for each record `r`, the title and body record_notice writes,
+    and its content: whole for the first record of each rule version among `records` (a
+    relation of the import's records: id, rule_code, rule_version), and for the others
+    their own values and a reference to that first one (SHARED).
 
     The fixed words come from notice_texts (how_to_object is cut at the record id); the
     per-record values are concatenated by the database, so an import of a million records
-    makes its notices in one INSERT ... SELECT. tests/services/test_notices_sql.py holds
-    the two to the same text.
+    makes its notices in one INSERT ... SELECT. tests/services/test_import_bulk.py holds
+    the two to the same text and content.
     """
     marker = "\x00"
     before_id, after_id = notice_texts.how_to_object(
@@ -245,7 +280,13 @@ def record_notice_sql(rulebook: Rulebook, *, department: str, today: date, diale
               *[f"'{key}', rt.{key}" for key in text_keys],
               f"'occurred_on', {day('r.occurred_on')}", "'points', r.points",
               "'note', r.note", "'evidence', r.evidence", f"'ends_on', {day('r.ends_on')}"]
-    content = f"{'json_build_object' if pg else 'json_object'}({', '.join(pairs)})"
+    json_object = "json_build_object" if pg else "json_object"
+    own = dict(zip(PER_RECORD, ("r.id", day("r.occurred_on"), "r.points", "r.note",
+                                "r.evidence", day("r.ends_on")), strict=True))
+    small = ", ".join([f"'{SHARED}', 'record:' || CAST(hd.head AS TEXT)",
+                       *(f"'{key}', {value}" for key, value in own.items())])
+    content = (f"CASE WHEN r.id = hd.head THEN {json_object}({', '.join(pairs)}) "
+               f"ELSE {json_object}({small}) END")
     columns = (f"r.subject_id, 'record', 'record:' || {rid}, {title}, {body}, r.id, {when}, "
                f"{content}")
     params["nt_today"] = today if pg else today.isoformat()
@@ -254,7 +295,9 @@ def record_notice_sql(rulebook: Rulebook, *, department: str, today: date, diale
                         else now.strftime("%Y-%m-%d %H:%M:%S.%f"))
     return NoticeSQL(rules="rt(code, version, title, legal, repair, legal_basis, repair_after"
                            + "".join(f", {key}" for key in text_keys) + ") AS (VALUES "
-                           + ", ".join(values) + ")", columns=columns, params=params)
+                           + ", ".join(values) + ")", columns=columns, params=params,
+                     heads=(f"hd(code, version, head) AS (SELECT rule_code, rule_version, "
+                            f"MIN(id) FROM {records} GROUP BY rule_code, rule_version)"))
 
 
 NOTICE_INSERT = ("INSERT INTO notice (subject_id, kind, dedupe_key, title, body, record_id, "
@@ -268,11 +311,11 @@ def notify_imported_after(session: Session, *, rulebook: Rulebook, department: s
     """Queue the notices of the records with an id above `after_record` (SQLite, inside the
     import's transaction, which holds the database's write lock: those are the import's)."""
     sql = record_notice_sql(rulebook, department=department, today=today, dialect="sqlite",
-                            versions=versions)
+                            versions=versions, records="record WHERE id > :after")
     session.execute(text(
-        f"WITH {sql.rules} {NOTICE_INSERT} SELECT {sql.columns} FROM record r "
-        "JOIN rt ON rt.code = r.rule_code AND rt.version = r.rule_version "
-        "WHERE r.id > :after ORDER BY r.id"), {**sql.params, "after": after_record})
+        f"WITH {sql.rules}, {sql.heads} {NOTICE_INSERT} SELECT {sql.columns} "
+        f"FROM record r {sql.joins} WHERE r.id > :after ORDER BY r.id"),
+        {**sql.params, "after": after_record})
     session.execute(text(
         f"{OUTBOX_INSERT} SELECT n.id, 'pending', 0, n.created_at FROM notice n "
         "WHERE n.id > :after ORDER BY n.id"), {"after": after_notice})
@@ -293,6 +336,8 @@ def check_record_notice(session: Session, *, rulebook: Rulebook, record_id: int,
     got = session.execute(
         select(Notice.title, Notice.body, Notice.subject_id, Notice.content).where(
             Notice.dedupe_key == want.dedupe_key)).one_or_none()
+    if got is not None:
+        got = (*got[:3], *full_contents(session, [got[3]]))
     if got is None or tuple(got) != (want.title[:300], want.body, want.subject_id,
                                      want.content):
         raise RuntimeError(f"the notice of imported record {record_id} is not the one "
@@ -550,8 +595,9 @@ def inbox(session: Session, *, subject_id: str, limit: int = 100,
         select(Notice, NoticeOutbox).outerjoin(NoticeOutbox, NoticeOutbox.notice_id == Notice.id)
         .where(Notice.subject_id == subject_id)
         .order_by(Notice.notified_on.desc(), Notice.id.desc()).limit(limit)).all()
-    return [InboxItem(n, o, *notice_render.render(n.kind, n.content, n.title, n.body, language))
-            for n, o in rows]
+    contents = full_contents(session, [n.content for n, _o in rows])
+    return [InboxItem(n, o, *notice_render.render(n.kind, c, n.title, n.body, language))
+            for (n, o), c in zip(rows, contents, strict=True)]
 
 
 def record_notice_dates(session: Session, record_ids: Sequence[int]) -> dict[int, date]:

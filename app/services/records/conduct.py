@@ -301,11 +301,13 @@ def _check_department(session: Session, rulebook: Rulebook, department: str, *,
 def import_records(session: Session, drafts: Sequence[RecordDraft], *, rulebook: Rulebook,
                    department: str, recorded_by: str, today: date, name: str = "",
                    progress: Callable[[int], object] | None = None,
-                   dry_run: bool = False) -> ImportResult:
+                   dry_run: bool = False, consume: bool = False) -> ImportResult:
     """Record every draft in file order, or none: raise InvalidInput listing each bad row.
 
     With `dry_run` the drafts are checked and their points fixed exactly as an import
-    would, and the new records are returned in `planned`; nothing is written.
+    would, and the new records are returned in `planned`; nothing is written. With
+    `consume` the caller gives the list of drafts up: it is emptied once they are checked,
+    so that a large file's drafts are not kept while its records are written.
     """
     with page_cache(session) as grow, all_or_nothing(session, conflict=(
             "another import or recording used the same external_ref at the same time; "
@@ -320,6 +322,8 @@ def import_records(session: Session, drafts: Sequence[RecordDraft], *, rulebook:
         checks = _RecordChecks(session, rulebook=rulebook, department=department, today=today,
                                recorded_by=recorded_by, name=name)
         batch = check_all(checks, drafts, done="recorded", progress=progress)
+        if consume and isinstance(drafts, list):
+            drafts.clear()  # what is written is in `batch` now
         new = batch.new
         result = ImportResult(added=len(new), unchanged=batch.unchanged, rows=batch.rows)
         if dry_run:
@@ -342,7 +346,7 @@ def import_records_file(session: Session, *, rulebook: Rulebook, department: str
     drafts = read_drafts(data, name=name, kind=RECORD_FILE)
     return import_records(session, drafts, rulebook=rulebook, department=department,
                           recorded_by=recorded_by, today=today, name=name, progress=progress,
-                          dry_run=dry_run)
+                          dry_run=dry_run, consume=True)
 
 
 @dataclass(frozen=True)
