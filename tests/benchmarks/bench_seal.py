@@ -133,6 +133,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--one-by-one", type=int, default=200,
                         help="records made one by one through the service, with and without")
+    parser.add_argument("--name", default="seal",
+                        help="the city's name (its file or database, and its copies'): "
+                             "keeps two runs on one server apart")
     args = parser.parse_args(argv)
 
     import app.services.records.bulk as bulk
@@ -140,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     from app.services.audit import chain, seals
 
     _ORIGINAL = (bulk._fields, bulk._seal)
-    url = common.city_url("seal", on=args.on, subjects=args.subjects, records=args.records)
+    url = common.city_url(args.name, on=args.on, subjects=args.subjects, records=args.records)
     print(common.header("Sealed facts", {"city": url, "subjects": args.subjects,
                                          "records": args.records, "rows": args.rows}))
     started = time.perf_counter()
@@ -173,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     times: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
     for n in range(args.repeat):
         for on in ((False, True) if n % 2 == 0 else (True, False)):
-            copy = common.copy_city(url, f"citypoints_bench_seal_copy_{int(on)}")
+            copy = common.copy_city(url, f"citypoints_bench_{args.name}_copy_{int(on)}")
             try:
                 times[on].append(_import(copy, csv_path, sealed=on))
             finally:
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     (with_s, with_cpu), (without_s, without_cpu) = min(times[True]), min(times[False])
     single: dict[bool, list[float]] = {}
     for on in (False, True):
-        copy = common.copy_city(url, f"citypoints_bench_seal_one_{int(on)}")
+        copy = common.copy_city(url, f"citypoints_bench_{args.name}_one_{int(on)}")
         try:
             single[on] = _one_by_one(copy, args.one_by_one, sealed=on)
         finally:
