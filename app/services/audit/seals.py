@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Column, Table, event, func, insert, select
+from sqlalchemy import Column, Table, bindparam, event, func, insert, select
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
@@ -214,12 +214,17 @@ def seal_pending(session: Session) -> int:
 def _leaves_of(session: Session, kind: Kind, keys: Iterable[Any]) -> Iterator[
         tuple[str, str, str]]:
     ordered = sorted(keys)
+    conn = session.connection()  # Core, one statement built once: a commit pays per row
     for i in range(0, len(ordered), CHUNK):
         chunk = ordered[i:i + CHUNK]
-        found = {row[kind.key.name]: row for row in session.execute(
-            select(kind.table).where(kind.key.in_(chunk))).mappings()}
+        found = {row[kind.key.name]: row for row in conn.execute(
+            _ROWS[kind.name], {"keys": chunk}).mappings()}
         for key in chunk:
             yield kind.name, kind.fact_key(key), row_leaf(kind, found.get(key), key).hex()
+
+
+_ROWS = {k.name: select(k.table).where(k.key.in_(bindparam("keys", expanding=True)))
+         for k in KINDS.values()}
 
 
 def write_seals(session: Session, leaves: Sequence[tuple[str, str, str]], *,
@@ -228,15 +233,19 @@ def write_seals(session: Session, leaves: Sequence[tuple[str, str, str]], *,
     if not leaves:
         return 0
     from app.services.audit import chain
-    from app.services.locks import begin_write
 
-    begin_write(session, "audit")  # positions follow the chain's order
-    start = session.execute(select(func.coalesce(func.max(FactSeal.position) + 1, 0))).scalar()
+    chain.head(session)  # the chain's lock (once per transaction): positions follow its order
+    start = session.connection().execute(_NEXT_POSITION).scalar()
     _insert(session, start, leaves)
     root = merkle.root_of(bytes.fromhex(leaf) for _k, _f, leaf in leaves)
-    chain.append(session, actor=actor, action=SEALED_ACTION,
-                 details={"from": start, "count": len(leaves), "root": root.hex()})
+    chain.append_many(session, [chain.Event(  # Core: no ORM object, no flush
+        actor=actor, action=SEALED_ACTION,
+        details={"from": start, "count": len(leaves), "root": root.hex()})])
     return len(leaves)
+
+
+_NEXT_POSITION = select(func.coalesce(func.max(FactSeal.position) + 1, 0))
+_INSERT_SEALS = insert(FactSeal.__table__)
 
 
 def _insert(session: Session, start: int, leaves: Sequence[tuple[str, str, str]]) -> None:
@@ -262,7 +271,7 @@ def _insert(session: Session, start: int, leaves: Sequence[tuple[str, str, str]]
         finally:
             cursor.close()
         return
-    conn.execute(insert(FactSeal.__table__), [  # Core: a few rows, no ORM bookkeeping
+    conn.execute(_INSERT_SEALS, [  # Core: a few rows, no ORM bookkeeping
         {"position": n, "kind": kind, "fact_key": key, "leaf_hash": leaf}
         for n, (kind, key, leaf) in enumerate(leaves, start)])
 
