@@ -7,11 +7,14 @@ with sealing against the same import without it, in the same run.
 The generated city is written behind the app (no seals), so it is first sealed the way
 migration 0012 seals the facts stored before sealing existed (timed too). Then:
 - read once: every row of every sealed table and of the audit trail, streamed, nothing
-  computed (the floor of any check of the rows);
+  computed (the floor of any check of the rows), alternating with verify, best of
+  `--verify-repeat`; on PostgreSQL the CPU column adds the server process's CPU (read
+  from /proc), since verify hashes in the server;
 - verify: `chain.verify(facts=True)`, what `flask audit verify` runs, with its peak memory
   (a digest of the whole log is published first, so the log's root is checked too);
 - one by one: tickets recorded through the service one at a time (what the API does per
-  request), p50 and p95 per call, with and without sealing;
+  request), sealing switched on and off in alternating pairs in one city and one
+  session (both halves see the same load), p50 and p95 of each call's CPU;
 - import: the same CSV of N rows imported by the service into two copies of the city, one
   with sealing and one with it switched off (the listeners removed and the import's
   hashing skipped), alternating, best of `--repeat`.
@@ -21,6 +24,7 @@ Goals (issue): verify at most about twice the read; import with sealing at most 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import tracemalloc
 from pathlib import Path
@@ -40,6 +44,12 @@ def _read_once(session) -> int:
         for _row in session.execute(select(table), execution_options={"yield_per": 10_000}):
             rows += 1
     return rows
+
+
+def _verify(session):
+    from app.services.audit import chain
+
+    return chain.verify(session, facts=True)
 
 
 def _switch_sealing(on: bool) -> None:
@@ -89,34 +99,57 @@ def _import(url: str, path: Path, *, sealed: bool) -> tuple[float, float]:
     return seconds, cpu
 
 
-def _one_by_one(url: str, count: int, *, sealed: bool) -> list[float]:
-    """Record `count` tickets one by one through the service; return each call's CPU
-    seconds (this process's: on a shared machine the wall clock measures the neighbours)."""
+def _one_by_one(url: str, count: int) -> dict[bool, list[float]]:
+    """Record `count` tickets one by one through the service, sealing every other one (in
+    pairs whose order alternates, so both halves see the same load); return each call's
+    CPU seconds by sealing on or off (this process's and, on PostgreSQL, its server
+    process's: on a shared machine the wall clock measures the neighbours)."""
     from app.db import session_scope
     from app.rulebook import load_rulebook
     from app.services.intake.drafts import RecordDraft
     from app.services.records.conduct import record_conduct
 
     app = common.make_app(url)
-    _switch_sealing(sealed)
     rulebook = load_rulebook(common.RULES)
     engine = create_engine(url)
     with engine.connect() as conn:
         persons = conn.execute(text("SELECT subject_id FROM subject WHERE kind = 'person' "
                                     "ORDER BY subject_id LIMIT :n"), {"n": count}).scalars().all()
     engine.dispose()
-    out = []
+    out: dict[bool, list[float]] = {True: [], False: []}
     with app.app_context(), session_scope(app, write=True) as session:
+        server = _server_cpu(session)
         for n, sid in enumerate(persons):
-            started = time.process_time()
+            on = (n % 2 == 0) == (n % 4 < 2)  # on, off, off, on, on, off, ...
+            _switch_sealing(on)
+            started, before = time.process_time(), server()
             record_conduct(session, RecordDraft(subject_id=sid, rule_code="TRAFFIC-TICKET",
                                                 occurred_on=common.CITY_TODAY, evidence=f"{n}"),
                            rulebook=rulebook, department=DEPARTMENT, recorded_by="bench",
                            today=common.CITY_TODAY)
-            out.append(time.process_time() - started)
+            out[on].append(time.process_time() - started + server() - before)
     _switch_sealing(True)
     _dispose(app)
     return out
+
+
+def _server_cpu(session):
+    """Return a function giving the CPU seconds of `session`'s PostgreSQL server process so
+    far (0 on SQLite, or when /proc cannot tell): work moved into the server still counts."""
+    if session.get_bind().dialect.name != "postgresql":
+        return lambda: 0.0
+    pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+    session.commit()
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu() -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+
+    return cpu
 
 
 def _p(values: list[float], q: float) -> float:
@@ -134,6 +167,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--one-by-one", type=int, default=200,
                         help="records made one by one through the service, with and without")
+    parser.add_argument("--verify-repeat", type=int, default=3,
+                        help="reads and verifies, alternating: the best of each is shown")
     parser.add_argument("--name", default="seal",
                         help="the city's name (its file or database, and its copies'): "
                              "keeps two runs on one server apart")
@@ -160,14 +195,21 @@ def main(argv: list[str] | None = None) -> None:
         # as it does in a city whose digests are published every night.
         chain.publish_digest(session, day=common.CITY_TODAY)
     with app.app_context(), session_scope(app) as session:
-        started, cpu = time.perf_counter(), time.process_time()
-        rows = _read_once(session)
-        read_seconds, read_cpu = time.perf_counter() - started, time.process_time() - cpu
-        session.rollback()
-        started, cpu = time.perf_counter(), time.process_time()
-        result = chain.verify(session, facts=True)
-        verify_seconds, verify_cpu = time.perf_counter() - started, time.process_time() - cpu
-        session.rollback()
+        server = _server_cpu(session)
+        runs: dict[str, list[tuple[float, float]]] = {"read": [], "verify": []}
+        for _ in range(args.verify_repeat):  # alternating, best of each
+            for name, step in (("read", _read_once), ("verify", _verify)):
+                started, cpu, before = time.perf_counter(), time.process_time(), server()
+                done = step(session)
+                runs[name].append((time.perf_counter() - started,
+                                   time.process_time() - cpu + server() - before))
+                session.rollback()
+                if name == "read":
+                    rows = done
+                else:
+                    result = done
+        read_seconds, read_cpu = (min(t[i] for t in runs["read"]) for i in (0, 1))
+        verify_seconds, verify_cpu = (min(t[i] for t in runs["verify"]) for i in (0, 1))
         tracemalloc.start()  # a second run for the memory only (tracing slows it down)
         chain.verify(session, facts=True)
         peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
@@ -186,14 +228,13 @@ def main(argv: list[str] | None = None) -> None:
             finally:
                 common.drop_city(copy)
     (with_s, with_cpu), (without_s, without_cpu) = min(times[True]), min(times[False])
-    single: dict[bool, list[float]] = {}
-    for on in (False, True):
-        copy = common.copy_city(url, f"citypoints_bench_{args.name}_one_{int(on)}")
-        try:
-            single[on] = _one_by_one(copy, args.one_by_one, sealed=on)
-        finally:
-            common.drop_city(copy)
-    print(common.table(["what", "seconds", "CPU s", "ratio"], [
+    copy = common.copy_city(url, f"citypoints_bench_{args.name}_one")
+    try:
+        single = _one_by_one(copy, args.one_by_one)
+    finally:
+        common.drop_city(copy)
+    cpu_label = "CPU s (client + server)" if args.on == "postgresql" else "CPU s"
+    print(common.table(["what", "seconds", cpu_label, "ratio"], [
         ["build the city (not part of the figures)", round(built, 2), "", ""],
         [f"seal {sealed} stored facts (migration 0012)", round(seal_seconds, 2), "", ""],
         [f"read the sealed tables once ({rows} rows)", round(read_seconds, 2),
@@ -206,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
         [f"import {args.rows} rows with sealing", round(with_s, 2), round(with_cpu, 2),
          f"{with_s / without_s:.3f} (CPU {with_cpu / without_cpu:.3f})"],
         [f"one record through the service, CPU p50 / p95 ms, without sealing "
-         f"({args.one_by_one} calls)",
+         f"({len(single[False])} of {args.one_by_one} calls, interleaved)",
          f"{_p(single[False], 0.5):.2f} / {_p(single[False], 0.95):.2f}", "", ""],
         ["... with sealing", f"{_p(single[True], 0.5):.2f} / {_p(single[True], 0.95):.2f}",
          "", f"+{_p(single[True], 0.95) - _p(single[False], 0.95):.2f} ms at p95"],

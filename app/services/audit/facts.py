@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from sqlmodel import Session
@@ -22,7 +23,7 @@ from app.services.audit import merkle
 from app.services.audit.leaves import stored_leaves, tuples
 from app.services.audit.seals import KINDS, SEALED_ACTION, Kind, row_leaf
 
-STREAM = {"yield_per": 10_000}
+SLICE = 10_000  # seals of one event hashed at a time
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class SealWalk:
         # The log's root is needed at the sizes published only: past the last of them the
         # walk counts seals and hashes each event's run, not the whole log again.
         self._last_published = max(published, default=0)
+        self._ahead = sorted(size for size in published if size > 0)  # sizes still to reach
+        self._next = 0  # index in _ahead of the next size the log has not reached
         self.size = 0
 
     def event(self, event: Any) -> Break | None:
@@ -63,24 +66,42 @@ class SealWalk:
             return Break(f"its seals start at position {start}, but the log had "
                          f"{self.size} seals (a seal was removed or added)",
                          event_id=event.id)
-        run, log, rows = merkle.Frontier(), self.log, self._rows
-        for _ in range(count):
-            row = next(rows, None)
-            if row is None or row[0] != self.size:
+        run, remaining = merkle.Frontier(), count
+        while remaining:  # in slices: a run can be an import of millions of seals
+            rows = list(islice(self._rows, min(remaining, SLICE)))
+            intact = 0  # the rows that are where they belong
+            while intact < len(rows) and rows[intact][0] == self.size + intact:
+                intact += 1
+            leaves = [bytes.fromhex(leaf) for _position, leaf in rows[:intact]]
+            run.extend(leaves)
+            found = self._grow_log(leaves)
+            if found:
+                return Break(found, event_id=event.id)
+            if intact < min(remaining, SLICE):
                 return Break(f"the seal at position {self.size} is missing from the "
                              "log (deleted)", event_id=event.id)
-            leaf = bytes.fromhex(row[1])
-            run.add(leaf)
-            self.size += 1
-            if self.size <= self._last_published:
-                log.add(leaf)
-                if self.size in self._published:
-                    found = self._published_mismatch()
-                    if found:
-                        return Break(found, event_id=event.id)
+            remaining -= intact
         if run.root().hex() != details["root"]:
             return Break("the seals it wrote were changed after they were written",
                          event_id=event.id)
+        return None
+
+    def _grow_log(self, leaves: list[bytes]) -> str | None:
+        """Add `leaves` to the log, checking its root at each size published."""
+        at = 0
+        while at < len(leaves) and self.size < self._last_published:
+            while self._ahead[self._next] <= self.size:
+                self._next += 1
+            target = self._ahead[self._next]
+            take = min(len(leaves) - at, target - self.size)
+            self.log.extend(leaves[at:at + take])
+            self.size += take
+            at += take
+            if self.size == target:
+                found = self._published_mismatch()
+                if found:
+                    return found
+        self.size += len(leaves) - at  # past the last digest: only the count matters
         return None
 
     def _published_mismatch(self) -> str | None:

@@ -51,6 +51,18 @@ class Frontier:
         stack.append(node)
         self.size += 1
 
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        """Append leaf hashes in order (`add`, one loop)."""
+        stack, size, sha256 = self._stack, self.size, _sha256
+        for node in leaves:
+            n = size
+            while n & 1:
+                node = sha256(b"\x01" + stack.pop() + node).digest()
+                n >>= 1
+            stack.append(node)
+            size += 1
+        self.size = size
+
     def root(self) -> bytes:
         """Return the root of the leaves added so far."""
         if not self._stack:
@@ -64,8 +76,7 @@ class Frontier:
 def root_of(leaves: Iterable[bytes]) -> bytes:
     """Return the root of the tree over `leaves` (leaf hashes, in order)."""
     frontier = Frontier()
-    for leaf in leaves:
-        frontier.add(leaf)
+    frontier.extend(leaves)
     return frontier.root()
 
 
