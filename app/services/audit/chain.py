@@ -99,6 +99,16 @@ def append_many(session: Session, events: list[Event]) -> None:
     per fact; the sealing event of a commit)."""
     if not events:
         return
+    rows = event_rows(session, events)
+    conn = session.connection()  # Core: no ORM bulk machinery for a commit's one event
+    for i in range(0, len(rows), 5000):  # ids follow list order: the chain's order
+        conn.execute(_INSERT_EVENTS, rows[i:i + 5000] if len(rows) > 1 else rows[0])
+    moved(session, rows[-1]["hash"])
+
+
+def event_rows(session: Session, events: list[Event]) -> list[dict]:
+    """Return the audit_event rows that append `events` to the chain (under its lock); the
+    caller inserts them in order, then calls `moved` with the last one's hash."""
     prev = head(session)
     at = utcnow()
     rows = []
@@ -110,10 +120,12 @@ def append_many(session: Session, events: list[Event]) -> None:
                      "subject_id": event.subject_id, "target": event.target, "details": body,
                      "prev_hash": prev, "hash": digest})
         prev = digest
-    conn = session.connection()  # Core: no ORM bulk machinery for a commit's one event
-    for i in range(0, len(rows), 5000):  # ids follow list order: the chain's order
-        conn.execute(_INSERT_EVENTS, rows[i:i + 5000] if len(rows) > 1 else rows[0])
-    _moved(session, prev)
+    return rows
+
+
+def moved(session: Session, new_head: str) -> None:
+    """Remember `new_head`, the hash of the event just inserted, as the chain's head."""
+    _moved(session, new_head)
 
 
 _INSERT_EVENTS = insert(AuditEvent.__table__)

@@ -199,6 +199,8 @@ def install() -> None:
 
 def seal_pending(session: Session) -> int:
     """Seal what the transaction wrote (see `touch`); return how many seals it wrote."""
+    from app.services.audit import chain
+
     info = session.info
     leaves: list[tuple[str, str, str]] = info.pop(_LEAVES, [])
     pending: dict[str, set] = info.pop(_PENDING, {})
@@ -206,46 +208,80 @@ def seal_pending(session: Session) -> int:
         kind = KINDS[name]
         pending.setdefault(name, set()).update(session.execute(
             select(kind.key).where(kind.key > after)).scalars())
-    for name, keys in pending.items():
-        leaves.extend(_leaves_of(session, KINDS[name], keys))
-    return write_seals(session, leaves)
+    start = None
+    if pending:
+        # The chain's lock first: the log's next position, read with the rows, stays ours.
+        chain.head(session)
+        for name, keys in pending.items():
+            start = _leaves_of(session, KINDS[name], keys, leaves, start)
+    return write_seals(session, leaves, start=start)
 
 
-def _leaves_of(session: Session, kind: Kind, keys: Iterable[Any]) -> Iterator[
-        tuple[str, str, str]]:
+_NEXT = "citypoints_next_position"  # the log's next position, read with the rows to seal
+
+
+def _leaves_of(session: Session, kind: Kind, keys: Iterable[Any],
+               out: list[tuple[str, str, str]], start: int | None) -> int | None:
+    """Append the leaves of these rows to `out`; return the log's next position if a row
+    read told it (else `start`)."""
     ordered = sorted(keys)
     conn = session.connection()  # Core, one statement built once: a commit pays per row
+    name = kind.key.name
     for i in range(0, len(ordered), CHUNK):
         chunk = ordered[i:i + CHUNK]
-        found = {row[kind.key.name]: row for row in conn.execute(
-            _ROWS[kind.name], {"keys": chunk}).mappings()}
+        found = {}
+        for row in conn.execute(_ROWS[kind.name], {"keys": chunk}).mappings():
+            start = row[_NEXT]
+            found[row[name]] = {k: v for k, v in row.items() if k != _NEXT}
         for key in chunk:
-            yield kind.name, kind.fact_key(key), row_leaf(kind, found.get(key), key).hex()
+            out.append((kind.name, kind.fact_key(key), row_leaf(kind, found.get(key), key).hex()))
+    return start
 
 
-_ROWS = {k.name: select(k.table).where(k.key.in_(bindparam("keys", expanding=True)))
-         for k in KINDS.values()}
+_NEXT_POSITION = select(func.coalesce(func.max(FactSeal.position) + 1, 0))
+_INSERT_SEALS = insert(FactSeal.__table__)
+_ROWS = {k.name: select(k.table, _NEXT_POSITION.scalar_subquery().label(_NEXT))
+         .where(k.key.in_(bindparam("keys", expanding=True))) for k in KINDS.values()}
 
 
 def write_seals(session: Session, leaves: Sequence[tuple[str, str, str]], *,
-                actor: str = "system") -> int:
-    """Append `leaves` to the Merkle log and bind them into the chain with one event."""
+                actor: str = "system", start: int | None = None) -> int:
+    """Append `leaves` to the Merkle log and bind them into the chain with one event
+    (`start`: the log's next position, when the caller read it under the chain's lock)."""
     if not leaves:
         return 0
     from app.services.audit import chain
 
     chain.head(session)  # the chain's lock (once per transaction): positions follow its order
-    start = session.connection().execute(_NEXT_POSITION).scalar()
-    _insert(session, start, leaves)
+    if start is None:
+        start = session.connection().execute(_NEXT_POSITION).scalar()
     root = merkle.root_of(bytes.fromhex(leaf) for _k, _f, leaf in leaves)
-    chain.append_many(session, [chain.Event(  # Core: no ORM object, no flush
-        actor=actor, action=SEALED_ACTION,
-        details={"from": start, "count": len(leaves), "root": root.hex()})])
+    event = chain.Event(actor=actor, action=SEALED_ACTION,
+                        details={"from": start, "count": len(leaves), "root": root.hex()})
+    conn = session.connection()
+    if conn.dialect.name == "postgresql" and len(leaves) <= CHUNK:
+        _insert_with_event(session, start, leaves, chain.event_rows(session, [event])[0])
+        return len(leaves)
+    _insert(session, start, leaves)
+    chain.append_many(session, [event])  # Core: no ORM object, no flush
     return len(leaves)
 
 
-_NEXT_POSITION = select(func.coalesce(func.max(FactSeal.position) + 1, 0))
-_INSERT_SEALS = insert(FactSeal.__table__)
+def _insert_with_event(session: Session, start: int, leaves: Sequence[tuple[str, str, str]],
+                       event: dict) -> None:
+    """PostgreSQL: insert a few seals and their event in one statement (one round trip)."""
+    from app.services.audit import chain
+
+    values = ", ".join(f"(%(p{n})s, %(k{n})s, %(f{n})s, %(l{n})s)" for n in range(len(leaves)))
+    params: dict[str, Any] = dict(event)
+    for n, (kind, key, leaf) in enumerate(leaves):
+        params.update({f"p{n}": start + n, f"k{n}": kind, f"f{n}": key, f"l{n}": leaf})
+    session.connection().exec_driver_sql(
+        f"WITH seals AS (INSERT INTO fact_seal (position, kind, fact_key, leaf_hash) "
+        f"VALUES {values}) INSERT INTO audit_event (at, actor, action, subject_id, target, "
+        "details, prev_hash, hash) VALUES (%(at)s, %(actor)s, %(action)s, %(subject_id)s, "
+        "%(target)s, %(details)s, %(prev_hash)s, %(hash)s)", params)
+    chain.moved(session, event["hash"])
 
 
 def _insert(session: Session, start: int, leaves: Sequence[tuple[str, str, str]]) -> None:
