@@ -3,10 +3,11 @@
 `seals.row_data` defines a leaf: the canonical JSON of the row as SQLAlchemy reads it.
 Recomputing it through SQLAlchemy's result processing, a dict per row and `plain` per
 value costs several times the read itself, so the database builds the same text:
-columns sorted by name; text, numbers and booleans as JSON (PostgreSQL's `to_json`,
-SQLite's `json_quote`: both escape exactly as Python's `json` does with
-`ensure_ascii=False`, which `_escapes_like_python` checks on the server at hand before
-relying on it); dates ISO; times UTC to the microsecond with their `T`.
+columns sorted by name; text as JSON (PostgreSQL's `to_json`, SQLite's `json_quote`:
+both escape exactly as Python's `json` does with `ensure_ascii=False`, which
+`_escapes_like_python` checks on the server at hand before relying on it, with the
+text of a date); numbers and booleans as JSON; dates ISO; times UTC to the microsecond
+with their `T`.
 
 - PostgreSQL also hashes it (`sha256`, PostgreSQL 11 and later): only the key and the
   leaf hash cross the wire.
@@ -39,6 +40,7 @@ from app.services.audit.seals import Kind, leaves_of_rows, row_data
 BATCH = 10_000
 _PROBE = "".join(map(chr, range(1, 32))) + '"\\/\x7f é 中 \u2028 \U0001f600 \'; --'
 _EXPECTED = json.dumps(_PROBE, ensure_ascii=False)
+_DAY = "0999-01-05"  # a date cast to text must read as Python's isoformat (DateStyle ISO)
 _CHECKED = "citypoints.leaves.escapes"  # session.info: the server escapes like Python
 
 
@@ -90,14 +92,14 @@ def _escapes_like_python(session: Session) -> bool:
     """Return True when the server's JSON text of a string is Python's, byte for byte."""
     found = session.info.get(_CHECKED)
     if found is None:
-        sql = ("SELECT to_json(CAST(:s AS text))::text" if _is_pg(session)
-               else "SELECT json_quote(:s)")
+        sql = ("SELECT to_json(CAST(:s AS text))::text, CAST(CAST(:d AS date) AS text)"
+               if _is_pg(session) else "SELECT json_quote(:s), :d")
         try:
             with session.begin_nested():  # a failure must not end the caller's transaction
-                quoted = session.execute(text(sql), {"s": _PROBE}).scalar()
+                quoted, day = session.execute(text(sql), {"s": _PROBE, "d": _DAY}).one()
         except DBAPIError:  # no such JSON function: the Python path it is
-            quoted = None
-        found = session.info[_CHECKED] = quoted == _EXPECTED
+            quoted = day = None
+        found = session.info[_CHECKED] = quoted == _EXPECTED and day == _DAY
     return bool(found)
 
 
@@ -147,13 +149,19 @@ def _canonical_sql(kind: Kind, value: Any) -> str:
 
 
 def _pg_value(column: Any) -> str:
+    # to_json and to_char cost ten times a cast per value: each is used only where a cast
+    # would not give Python's text (dates cast as ISO: the probe checks the DateStyle).
     name, base = _quoted(column.name), _base(column)
     if isinstance(base, DateTime):
         zone = f"{name} AT TIME ZONE 'UTC'" if base.timezone else name
         json_text = f"""'"' || to_char({zone}, 'YYYY-MM-DD"T"HH24:MI:SS.US') || '"'"""
     elif isinstance(base, Date):
-        json_text = f"""'"' || to_char({name}, 'YYYY-MM-DD') || '"'"""
-    else:  # text, integer, boolean
+        json_text = f"""'"' || CAST({name} AS text) || '"'"""
+    elif isinstance(base, Boolean):
+        json_text = f"CASE {name} WHEN true THEN 'true' WHEN false THEN 'false' END"
+    elif isinstance(base, Integer):
+        json_text = f"CAST({name} AS text)"
+    else:  # text
         json_text = f"to_json({name})::text"
     return f"coalesce({json_text}, 'null')"
 
