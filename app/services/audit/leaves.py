@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 from sqlalchemy import Boolean, Date, DateTime, Integer, String, TypeDecorator, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
@@ -59,22 +62,35 @@ def stored_leaves(session: Session, kind: Kind) -> Iterator[tuple[str, str]]:
 
 def tuples(session: Session, sql: str, params: dict[str, Any] | None = None) -> Iterator[
         tuple[Any, ...]]:
-    """Yield the rows of a plain SELECT (`:name` parameters) as tuples, streaming: on SQLite
-    from the DB-API cursor (no result processing), elsewhere from a server-side cursor."""
-    if session.get_bind().dialect.name != "sqlite":
+    """Yield the rows of a plain SELECT (`:name` parameters) as tuples, streaming from the
+    DB-API cursor, without SQLAlchemy's result processing: on PostgreSQL a server-side
+    (named) cursor, so memory stays bounded whatever the table's size."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("sqlite", "postgresql"):
         yield from session.execute(text(sql), params or {},
                                    execution_options={"yield_per": BATCH}).tuples()
         return
     raw = session.connection().connection.dbapi_connection
     assert raw is not None
-    cursor = raw.cursor()
+    if dialect == "postgresql":
+        cursor = raw.cursor(name=f"citypoints_walk_{next(_CURSORS)}")  # type: ignore[call-arg]
+        if params:  # psycopg's style; `::` casts and `HH24:MI` are left alone
+            sql = re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", r"%(\1)s", sql)
+    else:
+        cursor = raw.cursor()
     try:
-        cursor.execute(sql, params or {})
+        if params:
+            cursor.execute(sql, params)
+        else:  # psycopg leaves a `%` alone only without parameters
+            cursor.execute(sql)
         while batch := cursor.fetchmany(BATCH):
             yield from batch
     finally:
-        with contextlib.suppress(sqlite3.ProgrammingError):  # closed before a walk ended
+        with contextlib.suppress(sqlite3.ProgrammingError, psycopg.Error):  # closed already
             cursor.close()
+
+
+_CURSORS = itertools.count()
 
 
 def python_leaves(session: Session, kind: Kind) -> Iterator[tuple[str, str]]:
@@ -176,9 +192,8 @@ def pg_leaf_sql(kind: Kind) -> str:
 
 
 def _postgresql(session: Session, kind: Kind) -> Iterator[tuple[str, str]]:
-    rows = session.execute(text(pg_leaf_sql(kind)), execution_options={"yield_per": BATCH})
     fact_key = kind.fact_key
-    for key, leaf in rows.tuples():
+    for key, leaf in tuples(session, pg_leaf_sql(kind)):
         yield fact_key(key), leaf
 
 
