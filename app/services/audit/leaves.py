@@ -18,7 +18,7 @@ with their `T`.
   not in the shape the app writes is read again raw and hashed the reference way
   (`seals.row_data` over what SQLAlchemy makes of it).
 
-Both yield what `seals.leaves_of_rows` yields, byte for byte (tests/services/audit/
+Both yield what `seals.leaves_of_rows` yields, byte for byte (tests/services/
 test_leaves.py holds them to it on tricky values).
 """
 
