@@ -7,10 +7,14 @@ with sealing against the same import without it, in the same run.
 The generated city is written behind the app (no seals), so it is first sealed the way
 migration 0012 seals the facts stored before sealing existed (timed too). Then:
 - read once: every row of every sealed table and of the audit trail, streamed, nothing
-  computed (the floor of any check of the rows);
-- verify: `chain.verify(facts=True)`, what `flask audit verify` runs, with its peak memory;
+  computed (the floor of any check of the rows), alternating with verify, best of
+  `--verify-repeat`; on PostgreSQL the CPU column adds the server process's CPU (read
+  from /proc/PID/schedstat, same host only), since verify hashes in the server;
+- verify: `chain.verify(facts=True)`, what `flask audit verify` runs, with its peak memory
+  (a digest of the whole log is published first, so the log's root is checked too);
 - one by one: tickets recorded through the service one at a time (what the API does per
-  request), p50 and p95 per call, with and without sealing;
+  request), sealing switched on and off in alternating pairs in one city and one
+  session (both halves see the same load), p50 and p95 of each call's CPU;
 - import: the same CSV of N rows imported by the service into two copies of the city, one
   with sealing and one with it switched off (the listeners removed and the import's
   hashing skipped), alternating, best of `--repeat` (wall and CPU each).
@@ -39,6 +43,12 @@ def _read_once(session) -> int:
         for _row in session.execute(select(table), execution_options={"yield_per": 10_000}):
             rows += 1
     return rows
+
+
+def _verify(session):
+    from app.services.audit import chain
+
+    return chain.verify(session, facts=True)
 
 
 def _switch_sealing(on: bool) -> None:
@@ -103,34 +113,72 @@ def _import(url: str, path: Path, *, sealed: bool) -> tuple[float, float]:
     return seconds, cpu
 
 
-def _one_by_one(url: str, count: int, *, sealed: bool) -> list[float]:
-    """Record `count` tickets one by one through the service; return each call's CPU
-    seconds (this process's: on a shared machine the wall clock measures the neighbours)."""
+def _one_by_one(url: str, count: int) -> dict[tuple[bool, str], list[float]]:
+    """Record `count` tickets one by one through the service, sealing every other one (in
+    pairs whose order alternates, so both halves see the same load); return each call's
+    CPU seconds by (sealing on or off, "client" or "both"): this process's, and with its
+    PostgreSQL server process's (on a shared machine the wall clock measures the
+    neighbours)."""
     from app.db import session_scope
     from app.rulebook import load_rulebook
     from app.services.intake.drafts import RecordDraft
     from app.services.records.conduct import record_conduct
 
     app = common.make_app(url)
-    _switch_sealing(sealed)
     rulebook = load_rulebook(common.RULES)
     engine = create_engine(url)
     with engine.connect() as conn:
         persons = conn.execute(text("SELECT subject_id FROM subject WHERE kind = 'person' "
                                     "ORDER BY subject_id LIMIT :n"), {"n": count}).scalars().all()
     engine.dispose()
-    out = []
+    out: dict[tuple[bool, str], list[float]] = {(on, part): [] for on in (True, False)
+                                                for part in ("client", "both")}
     with app.app_context(), session_scope(app, write=True) as session:
+        server = _server_cpu(session)
         for n, sid in enumerate(persons):
-            started = time.process_time()
+            on = (n % 2 == 0) == (n % 4 < 2)  # on, off, off, on, on, off, ...
+            _switch_sealing(on)
+            started, before = time.process_time(), server()
             record_conduct(session, RecordDraft(subject_id=sid, rule_code="TRAFFIC-TICKET",
                                                 occurred_on=common.CITY_TODAY, evidence=f"{n}"),
                            rulebook=rulebook, department=DEPARTMENT, recorded_by="bench",
                            today=common.CITY_TODAY)
-            out.append(time.process_time() - started)
+            client = time.process_time() - started
+            out[on, "client"].append(client)
+            out[on, "both"].append(client + server() - before)
     _switch_sealing(True)
     _dispose(app)
     return out
+
+
+def _server_cpu(session):
+    """Return a function giving the CPU seconds of `session`'s PostgreSQL server process so
+    far (0 on SQLite, or when /proc cannot tell): work moved into the server still counts."""
+    if session.get_bind().dialect.name != "postgresql":
+        return lambda: 0.0
+    pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+    session.commit()
+
+    def cpu() -> float:
+        try:  # nanoseconds on the CPU (/proc/PID/stat counts in 10 ms ticks: too coarse)
+            return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            return 0.0
+
+    return cpu
+
+
+def _single_rows(single: dict, calls: int, *, pg: bool) -> list[list]:
+    rows = []
+    for part in ("client", "both") if pg else ("client",):
+        off, on = single[False, part], single[True, part]
+        what = "client + server CPU" if part == "both" else "CPU"
+        rows += [[f"one record through the service, {what} p50 / p95 ms, without sealing "
+                  f"({len(off)} of {calls} calls, interleaved)",
+                  f"{_p(off, 0.5):.2f} / {_p(off, 0.95):.2f}", "", ""],
+                 ["... with sealing", f"{_p(on, 0.5):.2f} / {_p(on, 0.95):.2f}", "",
+                  f"+{_p(on, 0.95) - _p(off, 0.95):.2f} ms at p95"]]
+    return rows
 
 
 def _p(values: list[float], q: float) -> float:
@@ -148,6 +196,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--one-by-one", type=int, default=200,
                         help="records made one by one through the service, with and without")
+    parser.add_argument("--verify-repeat", type=int, default=3,
+                        help="reads and verifies, alternating: the best of each is shown")
+    parser.add_argument("--name", default="seal",
+                        help="the city's name (its file or database, and its copies'): "
+                             "keeps two runs on one server apart")
     args = parser.parse_args(argv)
 
     import app.services.records.bulk as bulk
@@ -155,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     from app.services.audit import chain, seals
 
     _ORIGINAL = (bulk._Leaves, bulk._seal)
-    url = common.city_url("seal", on=args.on, subjects=args.subjects, records=args.records)
+    url = common.city_url(args.name, on=args.on, subjects=args.subjects, records=args.records)
     print(common.header("Sealed facts", {"city": url, "subjects": args.subjects,
                                          "records": args.records, "rows": args.rows}))
     started = time.perf_counter()
@@ -167,15 +220,25 @@ def main(argv: list[str] | None = None) -> None:
         sealed = seals.seal_everything(session)
         session.commit()
         seal_seconds = time.perf_counter() - started
+        # A digest published of the whole log: verify checks the log's root at its size,
+        # as it does in a city whose digests are published every night.
+        chain.publish_digest(session, day=common.CITY_TODAY)
     with app.app_context(), session_scope(app) as session:
-        started, cpu = time.perf_counter(), time.process_time()
-        rows = _read_once(session)
-        read_seconds, read_cpu = time.perf_counter() - started, time.process_time() - cpu
-        session.rollback()
-        started, cpu = time.perf_counter(), time.process_time()
-        result = chain.verify(session, facts=True)
-        verify_seconds, verify_cpu = time.perf_counter() - started, time.process_time() - cpu
-        session.rollback()
+        server = _server_cpu(session)
+        runs: dict[str, list[tuple[float, float]]] = {"read": [], "verify": []}
+        for _ in range(args.verify_repeat):  # alternating, best of each
+            for name, step in (("read", _read_once), ("verify", _verify)):
+                started, cpu, before = time.perf_counter(), time.process_time(), server()
+                done = step(session)
+                runs[name].append((time.perf_counter() - started,
+                                   time.process_time() - cpu + server() - before))
+                session.rollback()
+                if name == "read":
+                    rows = done
+                else:
+                    result = done
+        read_seconds, read_cpu = (min(t[i] for t in runs["read"]) for i in (0, 1))
+        verify_seconds, verify_cpu = (min(t[i] for t in runs["verify"]) for i in (0, 1))
         tracemalloc.start()  # a second run for the memory only (tracing slows it down)
         chain.verify(session, facts=True)
         peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
@@ -188,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     times: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
     for n in range(args.repeat):
         for on in ((False, True) if n % 2 == 0 else (True, False)):
-            copy = common.copy_city(url, f"citypoints_bench_seal_copy_{int(on)}")
+            copy = common.copy_city(url, f"citypoints_bench_{args.name}_copy_{int(on)}")
             try:
                 times[on].append(_import(copy, csv_path, sealed=on))
             finally:
@@ -197,14 +260,13 @@ def main(argv: list[str] | None = None) -> None:
     # best wall time is not always the one the neighbours disturbed least in CPU.
     with_s, with_cpu = (min(t[i] for t in times[True]) for i in (0, 1))
     without_s, without_cpu = (min(t[i] for t in times[False]) for i in (0, 1))
-    single: dict[bool, list[float]] = {}
-    for on in (False, True):
-        copy = common.copy_city(url, f"citypoints_bench_seal_one_{int(on)}")
-        try:
-            single[on] = _one_by_one(copy, args.one_by_one, sealed=on)
-        finally:
-            common.drop_city(copy)
-    print(common.table(["what", "seconds", "CPU s", "ratio"], [
+    copy = common.copy_city(url, f"citypoints_bench_{args.name}_one")
+    try:
+        single = _one_by_one(copy, args.one_by_one)
+    finally:
+        common.drop_city(copy)
+    cpu_label = "CPU s (client + server)" if args.on == "postgresql" else "CPU s"
+    print(common.table(["what", "seconds", cpu_label, "ratio"], [
         ["build the city (not part of the figures)", round(built, 2), "", ""],
         [f"seal {sealed} stored facts (migration 0012)", round(seal_seconds, 2), "", ""],
         [f"read the sealed tables once ({rows} rows)", round(read_seconds, 2),
@@ -216,11 +278,7 @@ def main(argv: list[str] | None = None) -> None:
          round(without_cpu, 2), 1.0],
         [f"import {args.rows} rows with sealing", round(with_s, 2), round(with_cpu, 2),
          f"{with_s / without_s:.3f} (CPU {with_cpu / without_cpu:.3f})"],
-        [f"one record through the service, CPU p50 / p95 ms, without sealing "
-         f"({args.one_by_one} calls)",
-         f"{_p(single[False], 0.5):.2f} / {_p(single[False], 0.95):.2f}", "", ""],
-        ["... with sealing", f"{_p(single[True], 0.5):.2f} / {_p(single[True], 0.95):.2f}",
-         "", f"+{_p(single[True], 0.95) - _p(single[False], 0.95):.2f} ms at p95"],
+        *_single_rows(single, args.one_by_one, pg=args.on == "postgresql"),
     ]))
     print(common.usage())
 

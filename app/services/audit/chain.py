@@ -32,23 +32,53 @@ def event_hash(*, prev_hash: str, at: datetime, actor: str, action: str,
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+_HEAD = "citypoints.audit.head"  # session.info: (transaction, the chain's head hash)
+
+
+def _current(session: Session) -> object:
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def head(session: Session) -> str:
+    """Take the chain's write lock and return its head hash, for the rest of the caller's
+    transaction.
+
+    The lock and the head are taken once per transaction: an event appended after them
+    becomes the head (`_moved`), and as the lock is held no other writer moves it. The
+    remembered head belongs to the innermost transaction it was read or written in, so a
+    savepoint that ends (and may have rolled an event back) makes the next call read it
+    again, as does the next transaction.
+    """
+    known = session.info.get(_HEAD)
+    if known is not None and known[0] is _current(session):
+        return known[1]
+    begin_write(session, "audit")
+    found = session.execute(
+        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar_one_or_none() or GENESIS
+    _moved(session, found)
+    return found
+
+
+def _moved(session: Session, new_head: str) -> None:
+    session.info[_HEAD] = (_current(session), new_head)
+
+
 def append(session: Session, *, actor: str, action: str, subject_id: str | None = None,
            target: str = "", details: dict | None = None) -> AuditEvent:
     """Add an event to the chain inside the caller's transaction (the caller commits)."""
-    begin_write(session, "audit")
-    head = session.execute(
-        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-    ).scalar_one_or_none() or GENESIS
+    prev = head(session)
     at = utcnow()
     body = json.dumps(details or {}, sort_keys=True, ensure_ascii=False, default=str)
     event = AuditEvent(
         at=at, actor=actor, action=action, subject_id=subject_id, target=target, details=body,
-        prev_hash=head,
-        hash=event_hash(prev_hash=head, at=at, actor=actor, action=action,
+        prev_hash=prev,
+        hash=event_hash(prev_hash=prev, at=at, actor=actor, action=action,
                         subject_id=subject_id, target=target, details=body),
     )
     session.add(event)
     session.flush()
+    _moved(session, event.hash)
     return event
 
 
@@ -65,25 +95,40 @@ class Event:
 
 def append_many(session: Session, events: list[Event]) -> None:
     """Add `events` to the chain in order, inside the caller's transaction, reading the head
-    once and writing them in one statement (an import's events, one per fact)."""
+    once and writing them in one statement, without ORM objects (an import's events, one
+    per fact; the sealing event of a commit)."""
     if not events:
         return
-    begin_write(session, "audit")
-    head = session.execute(
-        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-    ).scalar_one_or_none() or GENESIS
+    rows = event_rows(session, events)
+    conn = session.connection()  # Core: no ORM bulk machinery for a commit's one event
+    for i in range(0, len(rows), 5000):  # ids follow list order: the chain's order
+        conn.execute(_INSERT_EVENTS, rows[i:i + 5000] if len(rows) > 1 else rows[0])
+    moved(session, rows[-1]["hash"])
+
+
+def event_rows(session: Session, events: list[Event]) -> list[dict]:
+    """Return the audit_event rows that append `events` to the chain (under its lock); the
+    caller inserts them in order, then calls `moved` with the last one's hash."""
+    prev = head(session)
     at = utcnow()
     rows = []
     for event in events:
         body = json.dumps(event.details or {}, sort_keys=True, ensure_ascii=False, default=str)
-        digest = event_hash(prev_hash=head, at=at, actor=event.actor, action=event.action,
+        digest = event_hash(prev_hash=prev, at=at, actor=event.actor, action=event.action,
                             subject_id=event.subject_id, target=event.target, details=body)
         rows.append({"at": at, "actor": event.actor, "action": event.action,
                      "subject_id": event.subject_id, "target": event.target, "details": body,
-                     "prev_hash": head, "hash": digest})
-        head = digest
-    for i in range(0, len(rows), 5000):  # ids follow list order: the chain's order
-        session.execute(insert(AuditEvent), rows[i:i + 5000])
+                     "prev_hash": prev, "hash": digest})
+        prev = digest
+    return rows
+
+
+def moved(session: Session, new_head: str) -> None:
+    """Remember `new_head`, the hash of the event just inserted, as the chain's head."""
+    _moved(session, new_head)
+
+
+_INSERT_EVENTS = insert(AuditEvent.__table__)
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
-from sqlalchemy import select
 from sqlmodel import Session
 
-from app.models import AuditEvent, FactSeal
 from app.services.audit import merkle
-from app.services.audit.seals import KINDS, SEALED_ACTION, Kind, leaves_of_rows, row_leaf
+from app.services.audit.leaves import stored_leaves, tuples
+from app.services.audit.seals import KINDS, SEALED_ACTION, Kind, row_leaf
 
-STREAM = {"yield_per": 10_000}
+SLICE = 10_000  # seals of one event hashed at a time
 
 
 @dataclass(frozen=True)
@@ -45,37 +45,63 @@ class SealWalk:
     """Follow the chain's sealing events through the seal log, in position order."""
 
     def __init__(self, session: Session, *, published: dict[int, tuple[str, str]]) -> None:
-        self._rows = iter(session.execute(
-            select(FactSeal.position, FactSeal.leaf_hash).order_by(FactSeal.position),
-            execution_options=STREAM))
+        self._rows = iter(tuples(session, "SELECT position, leaf_hash FROM fact_seal "
+                                          "ORDER BY position"))
         self.log = merkle.Frontier()
         self._published = published  # log size -> (day, root hex)
+        # The log's root is needed at the sizes published only: past the last of them the
+        # walk counts seals and hashes each event's run, not the whole log again.
+        self._last_published = max(published, default=0)
+        self._ahead = sorted(size for size in published if size > 0)  # sizes still to reach
+        self._next = 0  # index in _ahead of the next size the log has not reached
+        self.size = 0
 
-    def event(self, event: AuditEvent) -> Break | None:
+    def event(self, event: Any) -> Break | None:
         """Check the seals one chain event says it wrote."""
         if event.action != SEALED_ACTION:
             return None
         details = json.loads(event.details)
         start, count = int(details["from"]), int(details["count"])
-        if start != self.log.size:
+        if start != self.size:
             return Break(f"its seals start at position {start}, but the log had "
-                         f"{self.log.size} seals (a seal was removed or added)",
+                         f"{self.size} seals (a seal was removed or added)",
                          event_id=event.id)
-        run = merkle.Frontier()
-        for _ in range(count):
-            row = next(self._rows, None)
-            if row is None or row.position != self.log.size:
-                return Break(f"the seal at position {self.log.size} is missing from the "
-                             "log (deleted)", event_id=event.id)
-            leaf = bytes.fromhex(row.leaf_hash)
-            run.add(leaf)
-            self.log.add(leaf)
-            found = self._published_mismatch()
+        run, remaining = merkle.Frontier(), count
+        while remaining:  # in slices: a run can be an import of millions of seals
+            rows = list(islice(self._rows, min(remaining, SLICE)))
+            intact = 0  # the rows that are where they belong
+            while intact < len(rows) and rows[intact][0] == self.size + intact:
+                intact += 1
+            leaves = [bytes.fromhex(leaf) for _position, leaf in rows[:intact]]
+            run.extend(leaves)
+            found = self._grow_log(leaves)
             if found:
                 return Break(found, event_id=event.id)
+            if intact < min(remaining, SLICE):
+                return Break(f"the seal at position {self.size} is missing from the "
+                             "log (deleted)", event_id=event.id)
+            remaining -= intact
         if run.root().hex() != details["root"]:
             return Break("the seals it wrote were changed after they were written",
                          event_id=event.id)
+        return None
+
+    def _grow_log(self, leaves: list[bytes]) -> str | None:
+        """Add `leaves` to the log, checking its root at each size published."""
+        at = 0
+        while at < len(leaves) and self.size < self._last_published:
+            while self._ahead[self._next] <= self.size:
+                self._next += 1
+            target = self._ahead[self._next]
+            take = min(len(leaves) - at, target - self.size)
+            self.log.extend(leaves[at:at + take])
+            self.size += take
+            at += take
+            if self.size == target:
+                found = self._published_mismatch()
+                if found:
+                    return found
+        self.size += len(leaves) - at  # past the last digest: only the count matters
         return None
 
     def _published_mismatch(self) -> str | None:
@@ -89,31 +115,24 @@ class SealWalk:
         """After the last event: no seal may be left that no event wrote."""
         row = next(self._rows, None)
         if row is not None:
-            return Break(f"the seal at position {row.position} was written without a "
+            return Break(f"the seal at position {row[0]} was written without a "
                          "sealing event in the audit chain", kind="fact_seal",
-                         key=str(row.position))
-        beyond = [size for size in self._published if size > self.log.size]
+                         key=str(row[0]))
+        beyond = [size for size in self._published if size > self.size]
         if beyond:
             day = self._published[min(beyond)][0]
             return Break(f"the digest published on {day} counts {min(beyond)} seals, the log "
-                         f"has {self.log.size}: seals were removed", kind="fact_seal",
-                         key=str(self.log.size))
+                         f"has {self.size}: seals were removed", kind="fact_seal",
+                         key=str(self.size))
         return None
-
-
-def _ordered(session: Session, column: Any) -> Any:
-    # Python compares keys by code point; PostgreSQL must sort them the same way.
-    if session.get_bind().dialect.name == "postgresql":
-        return column.collate("C")
-    return column
 
 
 def _latest_seals(session: Session, kind: Kind) -> Iterator[tuple[str, str]]:
     """Yield (fact_key, leaf hash) of the latest seal of each fact of `kind`, in key order."""
-    rows = session.execute(
-        select(FactSeal.fact_key, FactSeal.leaf_hash).where(FactSeal.kind == kind.name)
-        .order_by(_ordered(session, FactSeal.fact_key), FactSeal.position),
-        execution_options=STREAM)
+    # Python compares keys by code point; PostgreSQL must sort them the same way.
+    collate = ' COLLATE "C"' if session.get_bind().dialect.name == "postgresql" else ""
+    rows = tuples(session, "SELECT fact_key, leaf_hash FROM fact_seal WHERE kind = :kind "
+                           f"ORDER BY fact_key{collate}, position", {"kind": kind.name})
     last: tuple[str, str] | None = None
     for key, leaf in rows:
         if last is not None and last[0] != key:
@@ -126,11 +145,9 @@ def _latest_seals(session: Session, kind: Kind) -> Iterator[tuple[str, str]]:
 def check_kind(session: Session, kind: Kind) -> tuple[int, Break | None]:
     """Compare every row of `kind` with its latest seal; return (rows, first break)."""
     seals = _latest_seals(session, kind)
-    order = kind.key if kind.numeric else _ordered(session, kind.key)
-    rows = session.execute(select(kind.table).order_by(order), execution_options=STREAM)
     seal = next(seals, None)
     count = 0
-    for key, leaf in leaves_of_rows(kind, rows):
+    for key, leaf in stored_leaves(session, kind):
         count += 1
         while seal is not None and seal[0] < key:
             if not _deleted_on_purpose(kind, seal):
@@ -140,7 +157,7 @@ def check_kind(session: Session, kind: Kind) -> tuple[int, Break | None]:
         if seal is None or seal[0] != key:
             return count, Break("its row has no seal (inserted behind the app's back)",
                                 kind.name, _shown(kind, key))
-        if leaf.hex() != seal[1]:
+        if leaf != seal[1]:
             return count, Break("its row differs from the one sealed (edited behind the "
                                 "app's back)", kind.name, _shown(kind, key))
         seal = next(seals, None)

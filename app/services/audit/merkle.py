@@ -16,6 +16,7 @@ import hashlib
 from collections.abc import Iterable
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+_sha256 = hashlib.sha256
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -29,30 +30,45 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 
 class Frontier:
-    """The roots of the perfect subtrees of a growing log: its root at every size."""
+    """The roots of the perfect subtrees of a growing log: its root at every size.
+
+    The subtrees are those of the binary digits of the size, tallest first: adding a leaf
+    merges one subtree per trailing 1 bit of the size before it.
+    """
 
     __slots__ = ("size", "_stack")
 
     def __init__(self) -> None:
         self.size = 0
-        self._stack: list[tuple[int, bytes]] = []  # (height, hash), tallest first
+        self._stack: list[bytes] = []  # subtree roots, tallest first
 
     def add(self, leaf: bytes) -> None:
         """Append one leaf hash."""
-        height, node = 0, leaf
-        stack = self._stack
-        while stack and stack[-1][0] == height:
-            node = node_hash(stack.pop()[1], node)
-            height += 1
-        stack.append((height, node))
+        stack, size, node = self._stack, self.size, leaf
+        while size & 1:
+            node = _sha256(b"\x01" + stack.pop() + node).digest()
+            size >>= 1
+        stack.append(node)
         self.size += 1
+
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        """Append leaf hashes in order (`add`, one loop)."""
+        stack, size, sha256 = self._stack, self.size, _sha256
+        for node in leaves:
+            n = size
+            while n & 1:
+                node = sha256(b"\x01" + stack.pop() + node).digest()
+                n >>= 1
+            stack.append(node)
+            size += 1
+        self.size = size
 
     def root(self) -> bytes:
         """Return the root of the leaves added so far."""
         if not self._stack:
             return EMPTY_ROOT
-        node = self._stack[-1][1]
-        for _height, left in reversed(self._stack[:-1]):
+        node = self._stack[-1]
+        for left in reversed(self._stack[:-1]):
             node = node_hash(left, node)
         return node
 

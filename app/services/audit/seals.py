@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Column, Table, event, func, insert, select
+from sqlalchemy import Column, Table, bindparam, event, func, insert, select
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
@@ -245,6 +245,8 @@ def install() -> None:
 
 def seal_pending(session: Session) -> int:
     """Seal what the transaction wrote (see `touch`); return how many seals it wrote."""
+    from app.services.audit import chain
+
     info = session.info
     leaves: list[Any] = info.pop(_LEAVES, [])  # (kind, fact_key, leaf hex) or a LeafRun
     pending: dict[str, set] = info.pop(_PENDING, {})
@@ -252,38 +254,83 @@ def seal_pending(session: Session) -> int:
         kind = KINDS[name]
         pending.setdefault(name, set()).update(session.execute(
             select(kind.key).where(kind.key > after)).scalars())
-    for name, keys in pending.items():
-        leaves.extend(_leaves_of(session, KINDS[name], keys))
-    return write_seals(session, leaves)
+    start = None
+    if pending:
+        # The chain's lock first: the log's next position, read with the rows, stays ours.
+        chain.head(session)
+        for name, keys in pending.items():
+            start = _leaves_of(session, KINDS[name], keys, leaves, start)
+    return write_seals(session, leaves, start=start)
 
 
-def _leaves_of(session: Session, kind: Kind, keys: Iterable[Any]) -> Iterator[
-        tuple[str, str, str]]:
+_NEXT = "citypoints_next_position"  # the log's next position, read with the rows to seal
+
+
+def _leaves_of(session: Session, kind: Kind, keys: Iterable[Any],
+               out: list[tuple[str, str, str]], start: int | None) -> int | None:
+    """Append the leaves of these rows to `out`; return the log's next position if a row
+    read told it (else `start`)."""
     ordered = sorted(keys)
+    conn = session.connection()  # Core, one statement built once: a commit pays per row
+    name = kind.key.name
     for i in range(0, len(ordered), CHUNK):
         chunk = ordered[i:i + CHUNK]
-        found = {row[kind.key.name]: row for row in session.execute(
-            select(kind.table).where(kind.key.in_(chunk))).mappings()}
+        found = {}
+        for row in conn.execute(_ROWS[kind.name], {"keys": chunk}).mappings():
+            start = row[_NEXT]
+            found[row[name]] = {k: v for k, v in row.items() if k != _NEXT}
         for key in chunk:
-            yield kind.name, kind.fact_key(key), row_leaf(kind, found.get(key), key).hex()
+            out.append((kind.name, kind.fact_key(key), row_leaf(kind, found.get(key), key).hex()))
+    return start
 
 
-def write_seals(session: Session, leaves: Sequence[Any], *, actor: str = "system") -> int:
+_NEXT_POSITION = select(func.coalesce(func.max(FactSeal.position) + 1, 0))
+_INSERT_SEALS = insert(FactSeal.__table__)
+_ROWS = {k.name: select(k.table, _NEXT_POSITION.scalar_subquery().label(_NEXT))
+         .where(k.key.in_(bindparam("keys", expanding=True))) for k in KINDS.values()}
+
+
+def write_seals(session: Session, leaves: Sequence[Any], *, actor: str = "system",
+                start: int | None = None) -> int:
     """Append `leaves` ((kind, fact_key, leaf hex) or LeafRun) to the Merkle log and bind
-    them into the chain with one event."""
+    them into the chain with one event (`start`: the log's next position, when the caller
+    read it under the chain's lock)."""
     count = sum(len(item) if isinstance(item, LeafRun) else 1 for item in leaves)
     if not count:
         return 0
     from app.services.audit import chain
-    from app.services.locks import begin_write
 
-    begin_write(session, "audit")  # positions follow the chain's order
-    start = session.execute(select(func.coalesce(func.max(FactSeal.position) + 1, 0))).scalar()
-    _insert(session, start, _flat(leaves), count)
+    chain.head(session)  # the chain's lock (once per transaction): positions follow its order
+    if start is None:
+        start = session.connection().execute(_NEXT_POSITION).scalar()
     root = merkle.root_of(_leaf_hashes(leaves))
-    chain.append(session, actor=actor, action=SEALED_ACTION,
-                 details={"from": start, "count": count, "root": root.hex()})
+    event = chain.Event(actor=actor, action=SEALED_ACTION,
+                        details={"from": start, "count": count, "root": root.hex()})
+    conn = session.connection()
+    if conn.dialect.name == "postgresql" and count <= CHUNK and \
+            not any(isinstance(item, LeafRun) for item in leaves):
+        _insert_with_event(session, start, leaves, chain.event_rows(session, [event])[0])
+        return count
+    _insert(session, start, _flat(leaves), count)
+    chain.append_many(session, [event])  # Core: no ORM object, no flush
     return count
+
+
+def _insert_with_event(session: Session, start: int, leaves: Sequence[tuple[str, str, str]],
+                       event: dict) -> None:
+    """PostgreSQL: insert a few seals and their event in one statement (one round trip)."""
+    from app.services.audit import chain
+
+    values = ", ".join(f"(%(p{n})s, %(k{n})s, %(f{n})s, %(l{n})s)" for n in range(len(leaves)))
+    params: dict[str, Any] = dict(event)
+    for n, (kind, key, leaf) in enumerate(leaves):
+        params.update({f"p{n}": start + n, f"k{n}": kind, f"f{n}": key, f"l{n}": leaf})
+    session.connection().exec_driver_sql(
+        f"WITH seals AS (INSERT INTO fact_seal (position, kind, fact_key, leaf_hash) "
+        f"VALUES {values}) INSERT INTO audit_event (at, actor, action, subject_id, target, "
+        "details, prev_hash, hash) VALUES (%(at)s, %(actor)s, %(action)s, %(subject_id)s, "
+        "%(target)s, %(details)s, %(prev_hash)s, %(hash)s)", params)
+    chain.moved(session, event["hash"])
 
 
 def _insert(session: Session, start: int, leaves: Iterator[tuple[str, str, str]],
@@ -313,7 +360,7 @@ def _insert(session: Session, start: int, leaves: Iterator[tuple[str, str, str]]
         finally:
             cursor.close()
         return
-    conn.execute(insert(FactSeal.__table__), [  # Core: a few rows, no ORM bookkeeping
+    conn.execute(_INSERT_SEALS, [  # Core: a few rows, no ORM bookkeeping
         {"position": n, "kind": kind, "fact_key": key, "leaf_hash": leaf}
         for n, (kind, key, leaf) in enumerate(leaves, start)])
 
