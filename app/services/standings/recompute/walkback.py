@@ -398,7 +398,7 @@ def _held_sql(rulebook: Rulebook, measure: Measure) -> Sql:
         owners.append(("e.subject_id = o.subject_id",
                        "JOIN subject p ON p.subject_id = w.subject_id AND p.kind = 'person' "
                        "JOIN subject o ON o.legal_representative = p.subject_id "
-                       f"AND o.kind = 'organisation' AND {REPRESENTS.text} ", ", o.subject_id"))
+                       f"AND o.kind = 'organisation' AND ({REPRESENTS.text}) ", ", o.subject_id"))
     for k, (owner, joins, group) in enumerate(owners):
         if when.lists:
             codes = in_list(f"hl{k}_", when.lists)
