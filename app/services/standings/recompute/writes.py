@@ -8,10 +8,15 @@ from datetime import date
 
 from sqlmodel import Session
 
-from app.rulebook import Rulebook, RulebookTimeline
+from app.rulebook import Measure, Rulebook, RulebookTimeline
 from app.services.locks import is_postgres
-from app.services.standings.recompute.measures import flags_table, measures_table
-from app.services.standings.recompute.sql import run
+from app.services.standings.recompute import bookkeeping
+from app.services.standings.recompute.measures import (
+    flags_table,
+    measures_table,
+    tier_only_measures,
+)
+from app.services.standings.recompute.sql import in_list, run
 
 
 def log_tier_changes(session: Session, as_of: date, run_id: int) -> int:
@@ -51,7 +56,13 @@ def write_full(session: Session, rulebook: Rulebook, as_of: date, run_id: int,
     standing is a subject's (a foreign key), and cp_new holds every subject.
     """
     _write_changed(session, as_of, run_id)
-    _flags_and_measures(session, rulebook, as_of, None, timeline)
+    # Under the rulebook of the stored standings, a measure of tiers alone changes only for
+    # the subjects whose tier changed: those measures are written from cp_changed rather
+    # than listed for every subject (a million rows) and compared.
+    by_tier = tier_only_measures(rulebook) \
+        if bookkeeping.stored_fingerprint(session, run_id) == rulebook.fingerprint else ()
+    _flags_and_measures(session, rulebook, as_of, None, timeline, by_tier)
+    run(session, "DROP TABLE cp_changed")
 
 
 def write_incremental(session: Session, rulebook: Rulebook, as_of: date, run_id: int,
@@ -60,6 +71,7 @@ def write_incremental(session: Session, rulebook: Rulebook, as_of: date, run_id:
     subjects in cp_scope (the rows of the others are left as they are)."""
     _write_changed(session, as_of, run_id)
     _flags_and_measures(session, rulebook, as_of, "cp_scope", timeline)
+    run(session, "DROP TABLE cp_changed")
 
 
 def _write_changed(session: Session, as_of: date, run_id: int) -> None:
@@ -77,22 +89,35 @@ def _write_changed(session: Session, as_of: date, run_id: int) -> None:
         INSERT INTO standing (subject_id, as_of, points, tier, run_id)
         SELECT c.subject_id, :d, c.points, c.tier, :run FROM cp_changed c WHERE NOT c.stored
     """, d=as_of, run=run_id)
-    run(session, "DROP TABLE cp_changed")
 
 
 def _flags_and_measures(session: Session, rulebook: Rulebook, as_of: date,
-                        only: str | None, timeline: RulebookTimeline | None) -> None:
-    """Write the flags and measures of the subjects in `only` (all if None), changes only."""
+                        only: str | None, timeline: RulebookTimeline | None,
+                        by_tier: tuple[Measure, ...] = ()) -> None:
+    """Write the flags and measures of the subjects in `only` (all if None), changes only;
+    the measures `by_tier` (of tiers alone) only for the subjects in cp_changed."""
     flags_table(session, rulebook=rulebook, day=as_of, table="cp_sf", only=only)
     _apply_diff(session, "standing_flag", "cp_sf", ("subject_id", "flag_code"), only)
+    skip = tuple(m.code for m in by_tier)
     measures_table(session, rulebook=rulebook, day=as_of, points="cp_new", table="cp_sm",
-                   only=only, timeline=timeline)
-    _apply_diff(session, "standing_measure", "cp_sm", ("subject_id", "measure_code"), only)
+                   only=only, timeline=timeline, skip=skip)
+    _apply_diff(session, "standing_measure", "cp_sm", ("subject_id", "measure_code"), only,
+                skip)
+    for i, measure in enumerate(by_tier):
+        tiers = in_list(f"bt{i}_", measure.when.tiers)
+        run(session, "DELETE FROM standing_measure WHERE measure_code = :code AND subject_id "
+                     "IN (SELECT subject_id FROM cp_changed WHERE tier IS NULL OR tier NOT IN "
+                     f"{tiers})", tiers, code=measure.code)
+        run(session, "INSERT INTO standing_measure (subject_id, measure_code) SELECT "
+                     f"c.subject_id, :code FROM cp_changed c WHERE c.tier IN {tiers} AND NOT "
+                     "EXISTS (SELECT 1 FROM standing_measure x WHERE x.subject_id = "
+                     "c.subject_id AND x.measure_code = :code)", tiers, code=measure.code)
 
 
 def _apply_diff(session: Session, table: str, temp: str, key: tuple[str, str],
-                only: str | None) -> None:
-    """Make `table`'s rows (those of the subjects in table `only`, if given) those of `temp`.
+                only: str | None, skip: tuple[str, ...] = ()) -> None:
+    """Make `table`'s rows (those of the subjects in table `only`, if given, and not of the
+    codes `skip`) those of `temp`.
 
     A night changes few flags and measures: the rest are left alone (no dead rows, no
     index churn), which is most of the write on PostgreSQL.
@@ -101,8 +126,11 @@ def _apply_diff(session: Session, table: str, temp: str, key: tuple[str, str],
         run(session, f"ANALYZE {temp}")
     same = " AND ".join(f"t.{k} = {table}.{k}" for k in key)
     where = f"subject_id IN (SELECT subject_id FROM {only}) AND " if only else ""
+    codes = in_list("skip", skip)
+    if skip:
+        where += f"{key[1]} NOT IN {codes} AND "
     run(session, f"DELETE FROM {table} WHERE {where}"
-                 f"NOT EXISTS (SELECT 1 FROM {temp} t WHERE {same})")
+                 f"NOT EXISTS (SELECT 1 FROM {temp} t WHERE {same})", *([codes] if skip else []))
     same = " AND ".join(f"x.{k} = t.{k}" for k in key)
     run(session, f"INSERT INTO {table} ({', '.join(key)}) SELECT {', '.join(key)} "
                  f"FROM {temp} t WHERE NOT EXISTS (SELECT 1 FROM {table} x WHERE {same})")
