@@ -167,13 +167,17 @@ def _walk_days(session: Session, eras: list[Era], starts: list[date], first: dat
     last] on which its condition may differ from the day before, the notice periods' first
     days and the eras' first days. Also fill cp_cent, the list entries that can reach each
     candidate (its own and those of the organisations it represents)."""
+    # The organisations a candidate represents are reached from the candidates, by the
+    # register's legal_representative index (CROSS JOIN fixes that order on SQLite, which
+    # would otherwise scan the whole register: 0.6 s against 0.04 s at a million subjects).
     run(session, "DROP TABLE IF EXISTS cp_cent")
     run(session, "CREATE TEMPORARY TABLE cp_cent AS "
                  "SELECT c.subject_id AS cand, e.* FROM cp_cand c "
                  "JOIN list_entry e ON e.subject_id = c.subject_id "
                  "UNION ALL SELECT c.subject_id AS cand, e.* FROM cp_cand c "
-                 "JOIN subject o ON o.legal_representative = c.subject_id "
-                 "AND o.kind = 'organisation' JOIN list_entry e ON e.subject_id = o.subject_id")
+                 "CROSS JOIN subject o CROSS JOIN list_entry e "
+                 "WHERE o.legal_representative = c.subject_id AND o.kind = 'organisation' "
+                 "AND e.subject_id = o.subject_id")
     _flag_exits(session, [book for _low, _high, book in eras], first, last)
     _lasts_exits(session, [book for _low, _high, book in eras], first, last)
     moments = ["SELECT subject_id, occurred_on AS day FROM cp_crec",
@@ -188,7 +192,7 @@ def _walk_days(session: Session, eras: list[Era], starts: list[date], first: dat
                "WHERE t.ends_on IS NULL",
                # the day the register named the candidate an organisation's representative
                "SELECT c.subject_id, o.legal_representative_since FROM cp_cand c "
-               "JOIN subject o ON o.legal_representative = c.subject_id "
+               "CROSS JOIN subject o WHERE o.legal_representative = c.subject_id "
                "AND o.kind = 'organisation'"]
     if any(book.scheme.objections.suspend_record for _low, _high, book in eras):
         moments += ["SELECT r.subject_id, o.filed_on FROM cp_crec r "
