@@ -101,8 +101,11 @@ def _flags_and_measures(session: Session, rulebook: Rulebook, as_of: date,
     skip = tuple(m.code for m in by_tier)
     measures_table(session, rulebook=rulebook, day=as_of, points="cp_new", table="cp_sm",
                    only=only, timeline=timeline, skip=skip)
+    # With `by_tier`, the stored rows are of this rulebook's measures: the others' codes
+    # name every stored row to compare (by the measure_code index, not a scan of all).
+    codes = tuple(m.code for m in rulebook.measures if m.code not in skip) if skip else None
     _apply_diff(session, "standing_measure", "cp_sm", ("subject_id", "measure_code"), only,
-                skip)
+                codes)
     for i, measure in enumerate(by_tier):
         tiers = in_list(f"bt{i}_", measure.when.tiers)
         run(session, "DELETE FROM standing_measure WHERE measure_code = :code AND subject_id "
@@ -115,9 +118,9 @@ def _flags_and_measures(session: Session, rulebook: Rulebook, as_of: date,
 
 
 def _apply_diff(session: Session, table: str, temp: str, key: tuple[str, str],
-                only: str | None, skip: tuple[str, ...] = ()) -> None:
-    """Make `table`'s rows (those of the subjects in table `only`, if given, and not of the
-    codes `skip`) those of `temp`.
+                only: str | None, codes: tuple[str, ...] | None = None) -> None:
+    """Make `table`'s rows (those of the subjects in table `only`, if given, and of the
+    `codes`, if given) those of `temp`.
 
     A night changes few flags and measures: the rest are left alone (no dead rows, no
     index churn), which is most of the write on PostgreSQL.
@@ -126,11 +129,12 @@ def _apply_diff(session: Session, table: str, temp: str, key: tuple[str, str],
         run(session, f"ANALYZE {temp}")
     same = " AND ".join(f"t.{k} = {table}.{k}" for k in key)
     where = f"subject_id IN (SELECT subject_id FROM {only}) AND " if only else ""
-    codes = in_list("skip", skip)
-    if skip:
-        where += f"{key[1]} NOT IN {codes} AND "
-    run(session, f"DELETE FROM {table} WHERE {where}"
-                 f"NOT EXISTS (SELECT 1 FROM {temp} t WHERE {same})", *([codes] if skip else []))
+    named = in_list("dc", codes or ())
+    if codes:
+        where += f"{key[1]} IN {named} AND "
+    if codes != ():
+        run(session, f"DELETE FROM {table} WHERE {where}"
+                     f"NOT EXISTS (SELECT 1 FROM {temp} t WHERE {same})", named)
     same = " AND ".join(f"x.{k} = t.{k}" for k in key)
     run(session, f"INSERT INTO {table} ({', '.join(key)}) SELECT {', '.join(key)} "
                  f"FROM {temp} t WHERE NOT EXISTS (SELECT 1 FROM {table} x WHERE {same})")
