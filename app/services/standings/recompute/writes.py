@@ -14,6 +14,7 @@ from app.services.standings.recompute import bookkeeping
 from app.services.standings.recompute.measures import (
     flags_table,
     measures_table,
+    pairs_table,
     tier_only_measures,
 )
 from app.services.standings.recompute.sql import in_list, run
@@ -106,15 +107,17 @@ def _flags_and_measures(session: Session, rulebook: Rulebook, as_of: date,
     codes = tuple(m.code for m in rulebook.measures if m.code not in skip) if skip else None
     _apply_diff(session, "standing_measure", "cp_sm", ("subject_id", "measure_code"), only,
                 codes)
-    for i, measure in enumerate(by_tier):
-        tiers = in_list(f"bt{i}_", measure.when.tiers)
-        run(session, "DELETE FROM standing_measure WHERE measure_code = :code AND subject_id "
-                     "IN (SELECT subject_id FROM cp_changed WHERE tier IS NULL OR tier NOT IN "
-                     f"{tiers})", tiers, code=measure.code)
-        run(session, "INSERT INTO standing_measure (subject_id, measure_code) SELECT "
-                     f"c.subject_id, :code FROM cp_changed c WHERE c.tier IN {tiers} AND NOT "
-                     "EXISTS (SELECT 1 FROM standing_measure x WHERE x.subject_id = "
-                     "c.subject_id AND x.measure_code = :code)", tiers, code=measure.code)
+    if by_tier:
+        # The measures of tiers alone of the subjects whose standing changed, compared with
+        # theirs in one statement each way.
+        pairs_table(session, "cp_bt", "measure_code")
+        for i, measure in enumerate(by_tier):
+            tiers = in_list(f"bt{i}_", measure.when.tiers)
+            run(session, "INSERT INTO cp_bt (subject_id, measure_code) SELECT subject_id, "
+                         f":code FROM cp_changed WHERE tier IN {tiers}", tiers,
+                code=measure.code)
+        _apply_diff(session, "standing_measure", "cp_bt", ("subject_id", "measure_code"),
+                    "cp_changed", skip)
 
 
 def _apply_diff(session: Session, table: str, temp: str, key: tuple[str, str],
