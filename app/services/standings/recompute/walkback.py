@@ -130,9 +130,15 @@ def _candidate_records(session: Session, rulebook: Rulebook, first: date, last: 
     """
     run(session, "DROP TABLE IF EXISTS cp_crec")
     if changes:
-        changing = ["SELECT id FROM record WHERE occurred_on > :first AND occurred_on <= :d",
-                    "SELECT id FROM record WHERE ends_on > :first AND ends_on <= :d",
-                    "SELECT id FROM record WHERE repaired_on > :first AND repaired_on <= :d"]
+        # The records' parts keep only the candidates' (PostgreSQL otherwise read every
+        # record of every candidate to meet the window's ids: 1.3 s against 0.08 s at a
+        # million); the few objections in the window are met by the outer filter.
+        cand = "subject_id IN (SELECT subject_id FROM cp_cand)"
+        changing = [f"SELECT id FROM record WHERE occurred_on > :first AND occurred_on <= :d "
+                    f"AND {cand}",
+                    f"SELECT id FROM record WHERE ends_on > :first AND ends_on <= :d AND {cand}",
+                    f"SELECT id FROM record WHERE repaired_on > :first AND repaired_on <= :d "
+                    f"AND {cand}"]
         if rulebook.scheme.objections.suspend_record:
             changing.append("SELECT record_id FROM objection WHERE (filed_on > :first AND "
                             "filed_on <= :d) OR (decided_on > :first AND decided_on <= :d)")
