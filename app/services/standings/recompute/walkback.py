@@ -130,10 +130,12 @@ def _candidate_records(session: Session, rulebook: Rulebook, first: date, last: 
     """
     run(session, "DROP TABLE IF EXISTS cp_crec")
     if changes:
-        # The records' parts keep only the candidates' (PostgreSQL otherwise read every
-        # record of every candidate to meet the window's ids: 1.3 s against 0.08 s at a
-        # million); the few objections in the window are met by the outer filter.
-        cand = "subject_id IN (SELECT subject_id FROM cp_cand)"
+        # On PostgreSQL the records' parts keep only the candidates' (it otherwise read
+        # every record of every candidate to meet the window's ids: 1.3 s against 0.08 s
+        # at a million); SQLite would drive each part from the candidates' records instead
+        # (9 s), and reads the window as it is. The outer filter meets the objections'.
+        cand = "subject_id IN (SELECT subject_id FROM cp_cand)" if is_postgres(session) \
+            else "1 = 1"
         changing = [f"SELECT id FROM record WHERE occurred_on > :first AND occurred_on <= :d "
                     f"AND {cand}",
                     f"SELECT id FROM record WHERE ends_on > :first AND ends_on <= :d AND {cand}",
