@@ -22,8 +22,15 @@ pytestmark = pytest.mark.slow
 
 
 def _standings(engine):
+    """The day of the stored standings (the last successful run's) and every row, by subject
+    (days as ISO text on both databases)."""
     with engine.connect() as conn:
-        return conn.execute(text("SELECT as_of, COUNT(*) FROM standing GROUP BY as_of")).all()
+        day = conn.execute(text("SELECT as_of FROM run WHERE status = 'ok' AND kind = "
+                                "'recompute' ORDER BY id DESC LIMIT 1")).scalar()
+        rows = {sid: (str(as_of), points, tier, run_id) for sid, as_of, points, tier, run_id
+                in conn.execute(text("SELECT subject_id, as_of, points, tier, run_id "
+                                     "FROM standing"))}
+    return str(day), rows
 
 
 def _run_status(engine, run_id):
@@ -44,7 +51,9 @@ def test_a_killed_recompute_leaves_old_or_new_never_a_mix(app_config, tmp_path):
     build_city(engine, subjects=subjects, records=300_000, rulebook=rulebook, today=D2)
     with session_scope(app) as session:
         first = recompute(session, rulebook=rulebook, as_of=D1)
-    assert _standings(engine)[0][1] == subjects
+    before = _standings(engine)
+    assert before[0] == D1.isoformat() and len(before[1]) == subjects
+    assert {row[0] for row in before[1].values()} == {D1.isoformat()}
 
     env = {**os.environ, "FLASK_DATABASE_URL": app_config["DATABASE_URL"],
            "FLASK_RULES_DIR": str(SAMPLE_RULES)}
@@ -64,13 +73,19 @@ def test_a_killed_recompute_leaves_old_or_new_never_a_mix(app_config, tmp_path):
     assert _run_status(watcher, first.run_id + 1) == "running", "the run ended before the kill"
 
     # Only the old standings, all of them: nothing of the killed run is visible.
-    assert _standings(watcher) == [(D1 if "sqlite" not in app_config["DATABASE_URL"]
-                                    else D1.isoformat(), subjects)]
+    assert _standings(watcher) == before
 
     with session_scope(app) as session:
         again = recompute(session, rulebook=rulebook, as_of=D2)
     assert again.status == "ok" and again.subjects == subjects
     assert _run_status(watcher, first.run_id + 1) == "abandoned"
-    assert _standings(watcher) == [(D2 if "sqlite" not in app_config["DATABASE_URL"]
-                                    else D2.isoformat(), subjects)]
+    # The new standings, all of them: a row that changed is the new run's, one that did not
+    # is left as it was (the standings' day is the run's).
+    day, after = _standings(watcher)
+    assert day == D2.isoformat() and after.keys() == before[1].keys()
+    changed = {sid for sid, row in after.items() if row[1:3] != before[1][sid][1:3]}
+    assert 0 < len(changed) < subjects
+    for sid, row in after.items():
+        assert row == ((D2.isoformat(), *row[1:3], again.run_id) if sid in changed
+                       else before[1][sid]), sid
     watcher.dispose()

@@ -131,6 +131,8 @@ class Standing(SQLModel, table=True):
     """The stored standing of each subject, written by the last successful recompute."""
 
     subject_id: str = Field(primary_key=True, foreign_key="subject.subject_id", max_length=18)
+    # The day this row last changed; the day of the standings as a whole is the last
+    # successful run's (app.services.standings.recompute.standings_day).
     as_of: date
     points: int | None = None  # None: not scored (no consent where the scheme requires it)
     tier: str | None = Field(default=None, max_length=16, index=True)

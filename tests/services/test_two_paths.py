@@ -45,7 +45,7 @@ from app.services.intake.drafts import RecordDraft
 from app.services.rulebooks.in_force import IN_FORCE, remember
 from app.services.rulebooks.registry import sync_departments
 from app.services.standings.facts import standing_for
-from app.services.standings.recompute import recompute
+from app.services.standings.recompute import recompute, standings_day
 from tests.conftest import new_organisation_id, new_person_id
 
 START = date(2024, 1, 1)
@@ -259,7 +259,11 @@ def store_facts(session, records, entries, disputes) -> None:
 
 
 def _compare_on(session, rulebook: Rulebook, as_of: date) -> None:
-    recompute(session, rulebook=rulebook, as_of=as_of)
+    before = {s.subject_id: (s.as_of, s.points, s.tier, s.run_id)
+              for s in session.execute(select(Standing)).scalars()}
+    summary = recompute(session, rulebook=rulebook, as_of=as_of)
+    # The standings are of the run's day; a row is written only when it changed.
+    assert standings_day(session) == as_of
     stored = {s.subject_id: s for s in session.execute(select(Standing)).scalars()}
     measures = {(m.subject_id, m.measure_code)
                 for m in session.execute(select(StandingMeasure)).scalars()}
@@ -267,7 +271,10 @@ def _compare_on(session, rulebook: Rulebook, as_of: date) -> None:
     for sid in session.execute(select(Subject.subject_id)).scalars().all():
         expected = standing_for(session, rulebook=rulebook, subject_id=sid, as_of=as_of)
         row = stored[sid]
-        assert row.as_of == as_of
+        if sid in before and before[sid][1:3] == (row.points, row.tier):
+            assert (row.as_of, row.run_id) == (before[sid][0], before[sid][3])
+        else:
+            assert (row.as_of, row.run_id) == (as_of, summary.run_id)
         assert row.points == expected.points
         assert row.tier == (expected.tier.code if expected.tier else None)
         assert {c for s, c in flags if s == sid} == {f.code for f in expected.flags}
@@ -284,9 +291,11 @@ def test_recompute_is_idempotent(session, make_subject, rulebook, today):
                              occurred_on=today),
         rulebook=rulebook, department="traffic-police", recorded_by="t", today=today)
     first = recompute(session, rulebook=rulebook, as_of=today)
-    before = [(s.subject_id, s.points, s.tier) for s in session.execute(select(Standing)).scalars()]
+    before = [(s.subject_id, s.points, s.tier, s.run_id)
+              for s in session.execute(select(Standing)).scalars()]
     second = recompute(session, rulebook=rulebook, as_of=today)
-    after = [(s.subject_id, s.points, s.tier) for s in session.execute(select(Standing)).scalars()]
+    after = [(s.subject_id, s.points, s.tier, s.run_id)
+             for s in session.execute(select(Standing)).scalars()]
     assert before == after
     assert second.tier_changes == 0
     assert first.subjects == second.subjects == 1

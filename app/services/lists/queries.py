@@ -90,8 +90,8 @@ class FlaggedSubject:
 
 def flagged_subjects(session: Session, *, rulebook: Rulebook) -> list[FlaggedSubject]:
     """Return the subjects the last recompute flagged, each with the entries behind its flag."""
-    # The day of the stored flags is the last successful run's; an incremental run rewrites
-    # only the rows that changed, so Standing.as_of is the day each row last changed.
+    # The day of the stored flags is the last successful run's; a run rewrites only the
+    # rows that changed, so Standing.as_of is the day each row last changed.
     as_of = standings_day(session)
     if as_of is None:
         return []  # no run yet: nothing is flagged

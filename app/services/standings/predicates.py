@@ -18,7 +18,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, and_, bindparam, case, func, null, or_, select
+from sqlalchemy import (
+    Date,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.sql import ColumnElement, FromClause, Select
 from sqlalchemy.sql.elements import BindParameter
 
@@ -63,10 +75,17 @@ def record_counts(record: Any, day: Day, *, suspend: bool = False,
                      or_(r.repaired_on.is_(None), r.repaired_on > d))
     if suspend:
         o = OBJECTION.c
-        # Uncorrelated: the few pending objections are read once, not once per record.
-        pending = select(o.record_id).where(o.filed_on <= d,
-                                            or_(o.decided_on.is_(None), o.decided_on > d))
-        condition = and_(condition, r.id.not_in(pending))
+        pending = and_(o.filed_on <= d, or_(o.decided_on.is_(None), o.decided_on > d))
+        if isinstance(day, date):
+            # Uncorrelated: the few pending objections are read once, not once per record.
+            condition = and_(condition, r.id.not_in(select(o.record_id).where(pending)))
+        else:
+            # A column of days: the list would be read again for every row of days (every
+            # objection each time); a record's own objections are one index probe away.
+            # The record's id is named as text: a fragment compiled on its own would put
+            # the record's table in the subquery's FROM, uncorrelated.
+            record_id = literal_column(f"{r.id.expression.table.name}.id", Integer)
+            condition = and_(condition, ~exists().where(o.record_id == record_id, pending))
     return condition
 
 

@@ -1,8 +1,8 @@
 """The nightly recompute: every subject's standing by set-based SQL, written atomically.
 
-One aggregate pass over the records that count (`points`), one bulk write of the
-standings, then flags and measures as set operations (`measures`, `conditions`; a measure
-with a notice period is walked back over the days its condition must have held,
+One aggregate pass over the records that count (`points`), one write of the standings
+that changed, then flags and measures as set operations (`measures`, `conditions`; a
+measure with a notice period is walked back over the days its condition must have held,
 `walkback`). An incremental run recomputes only the subjects whose standing can have
 changed since the last run (`scope`) and writes only what changed (`writes`). The pure
 evaluator (app.standing) is the reference; a property test holds the two to the same
@@ -70,11 +70,10 @@ def recompute(session: Session, *, rulebook: Rulebook, as_of: date,
     With `incremental` (the nightly job), only the subjects that can have changed since
     the last run are recomputed, when that run was successful, for the day before, with
     the same rulebook; otherwise (a rulebook change, a gap, a first run) the run is full.
-    Both give the same standings, flags and measures. A full run writes every standing row
-    (`standing.as_of` is its day); an incremental run writes only the rows that changed,
-    so there `standing.as_of` is the day a row last changed and the day of the standings
-    as a whole is the last successful run's (`standings_day`). `progress(done, total,
-    step)`, when given, hears of each step as it starts. `slices` (the setting
+    Both give the same standings, flags and measures, and both write only the standing
+    rows that changed: `standing.as_of` is the day a row last changed, and the day of the
+    standings as a whole is the last successful run's (`standings_day`). `progress(done,
+    total, step)`, when given, hears of each step as it starts. `slices` (the setting
     RECOMPUTE_SLICES): on PostgreSQL a full run sums the points in that many slices of the
     subjects, in parallel, each on a connection of its own (see `slices`); still all or
     nothing.

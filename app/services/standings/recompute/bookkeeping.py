@@ -163,6 +163,14 @@ def base_run(session: Session, rulebook: Rulebook, as_of: date, run_id: int) -> 
     return base
 
 
+def stored_fingerprint(session: Session, run_id: int) -> str | None:
+    """Return the fingerprint of the rulebook the stored standings were computed under (the
+    last successful run's before run `run_id`), or None if there is none."""
+    return session.execute(select(Run.rulebook_fingerprint)
+                           .where(Run.status == "ok", Run.kind == "recompute", Run.id != run_id)
+                           .order_by(Run.id.desc()).limit(1)).scalar_one_or_none()
+
+
 def standings_day(session: Session) -> date | None:
     """Return the day of the stored standings: the last successful run's `as_of`."""
     return session.execute(select(Run.as_of).where(Run.status == "ok", Run.kind == "recompute")

@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlmodel import Session
 
-from app.rulebook import Rulebook, RulebookTimeline
+from app.rulebook import Measure, Rulebook, RulebookTimeline
 from app.services.standings.recompute.conditions import flagged_sql, holds_sql
 from app.services.standings.recompute.sql import in_list, run
 from app.services.standings.recompute.walkback import walk_back
@@ -33,20 +33,30 @@ def flags_table(session: Session, *, rulebook: Rulebook, day: date, table: str,
             flagged, fcode=flag.code)
 
 
+def tier_only_measures(rulebook: Rulebook) -> tuple[Measure, ...]:
+    """Return the measures that hold by the tier alone (no lists, flags or notice)."""
+    return tuple(m for m in rulebook.measures
+                 if m.notice is None and m.when.tiers and not (m.when.lists or m.when.flags))
+
+
 def measures_table(session: Session, *, rulebook: Rulebook, day: date, points: str,
                    table: str, only: str | None = None,
-                   timeline: RulebookTimeline | None = None) -> None:
+                   timeline: RulebookTimeline | None = None,
+                   skip: tuple[str, ...] = ()) -> None:
     """Fill temporary table `table` (subject_id, measure_code) with the measures in force on
     `day`, the tiers being those in table `points` (subject_id, points, tier).
 
     `only`: a table of subject_ids; the measures of those subjects alone (`points` holds
     just them). `timeline`: the rulebooks in force before `rulebook` (its rulebook on `day`);
     a notice period counts a day only when the condition held under the rulebook of that day.
+    `skip`: codes of measures left out.
     """
     pairs_table(session, table, "measure_code")
     noticed = []
     for measure in rulebook.measures:
         when = measure.when
+        if measure.code in skip:
+            continue
         if measure.notice is not None:
             noticed.append(measure)
         elif when.tiers and not (when.lists or when.flags):

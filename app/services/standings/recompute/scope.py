@@ -74,10 +74,12 @@ def scope_table(session: Session, rulebook: Rulebook, base: Run, as_of: date) ->
     # organisation may have changed representative, so the former one (unknown now) is
     # among those holding a measure that reaches representatives.
     reaching = [m.code for m in rulebook.measures if "legal_representative" in m.reaches]
-    extra = [Sql("SELECT p.subject_id FROM cp_scope c JOIN subject o "
-                 "ON o.subject_id = c.subject_id "
-                 "JOIN subject p ON p.subject_id = o.legal_representative "
-                 "WHERE o.kind = 'organisation' AND p.kind = 'person'")]
+    # From the few subjects in scope (CROSS JOIN fixes that order on SQLite, which would
+    # otherwise scan the whole register: 1.8 s against 0.2 s at a million subjects).
+    extra = [Sql("SELECT p.subject_id FROM cp_scope c CROSS JOIN subject o "
+                 "CROSS JOIN subject p WHERE o.subject_id = c.subject_id "
+                 "AND p.subject_id = o.legal_representative "
+                 "AND o.kind = 'organisation' AND p.kind = 'person'")]
     if reaching and run(session, "SELECT 1 FROM subject WHERE updated_at >= :since "
                                  "AND kind = 'organisation' LIMIT 1", since=since).first():
         codes = in_list("rm", reaching)

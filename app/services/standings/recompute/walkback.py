@@ -130,9 +130,17 @@ def _candidate_records(session: Session, rulebook: Rulebook, first: date, last: 
     """
     run(session, "DROP TABLE IF EXISTS cp_crec")
     if changes:
-        changing = ["SELECT id FROM record WHERE occurred_on > :first AND occurred_on <= :d",
-                    "SELECT id FROM record WHERE ends_on > :first AND ends_on <= :d",
-                    "SELECT id FROM record WHERE repaired_on > :first AND repaired_on <= :d"]
+        # On PostgreSQL the records' parts keep only the candidates' (it otherwise read
+        # every record of every candidate to meet the window's ids: 1.3 s against 0.08 s
+        # at a million); SQLite would drive each part from the candidates' records instead
+        # (9 s), and reads the window as it is. The outer filter meets the objections'.
+        cand = "subject_id IN (SELECT subject_id FROM cp_cand)" if is_postgres(session) \
+            else "1 = 1"
+        changing = [f"SELECT id FROM record WHERE occurred_on > :first AND occurred_on <= :d "
+                    f"AND {cand}",
+                    f"SELECT id FROM record WHERE ends_on > :first AND ends_on <= :d AND {cand}",
+                    f"SELECT id FROM record WHERE repaired_on > :first AND repaired_on <= :d "
+                    f"AND {cand}"]
         if rulebook.scheme.objections.suspend_record:
             changing.append("SELECT record_id FROM objection WHERE (filed_on > :first AND "
                             "filed_on <= :d) OR (decided_on > :first AND decided_on <= :d)")
@@ -167,13 +175,17 @@ def _walk_days(session: Session, eras: list[Era], starts: list[date], first: dat
     last] on which its condition may differ from the day before, the notice periods' first
     days and the eras' first days. Also fill cp_cent, the list entries that can reach each
     candidate (its own and those of the organisations it represents)."""
+    # The organisations a candidate represents are reached from the candidates, by the
+    # register's legal_representative index (CROSS JOIN fixes that order on SQLite, which
+    # would otherwise scan the whole register: 0.6 s against 0.04 s at a million subjects).
     run(session, "DROP TABLE IF EXISTS cp_cent")
     run(session, "CREATE TEMPORARY TABLE cp_cent AS "
                  "SELECT c.subject_id AS cand, e.* FROM cp_cand c "
                  "JOIN list_entry e ON e.subject_id = c.subject_id "
                  "UNION ALL SELECT c.subject_id AS cand, e.* FROM cp_cand c "
-                 "JOIN subject o ON o.legal_representative = c.subject_id "
-                 "AND o.kind = 'organisation' JOIN list_entry e ON e.subject_id = o.subject_id")
+                 "CROSS JOIN subject o CROSS JOIN list_entry e "
+                 "WHERE o.legal_representative = c.subject_id AND o.kind = 'organisation' "
+                 "AND e.subject_id = o.subject_id")
     _flag_exits(session, [book for _low, _high, book in eras], first, last)
     _lasts_exits(session, [book for _low, _high, book in eras], first, last)
     moments = ["SELECT subject_id, occurred_on AS day FROM cp_crec",
@@ -188,7 +200,7 @@ def _walk_days(session: Session, eras: list[Era], starts: list[date], first: dat
                "WHERE t.ends_on IS NULL",
                # the day the register named the candidate an organisation's representative
                "SELECT c.subject_id, o.legal_representative_since FROM cp_cand c "
-               "JOIN subject o ON o.legal_representative = c.subject_id "
+               "CROSS JOIN subject o WHERE o.legal_representative = c.subject_id "
                "AND o.kind = 'organisation'"]
     if any(book.scheme.objections.suspend_record for _low, _high, book in eras):
         moments += ["SELECT r.subject_id, o.filed_on FROM cp_crec r "
@@ -398,7 +410,7 @@ def _held_sql(rulebook: Rulebook, measure: Measure) -> Sql:
         owners.append(("e.subject_id = o.subject_id",
                        "JOIN subject p ON p.subject_id = w.subject_id AND p.kind = 'person' "
                        "JOIN subject o ON o.legal_representative = p.subject_id "
-                       f"AND o.kind = 'organisation' AND {REPRESENTS.text} ", ", o.subject_id"))
+                       f"AND o.kind = 'organisation' AND ({REPRESENTS.text}) ", ", o.subject_id"))
     for k, (owner, joins, group) in enumerate(owners):
         if when.lists:
             codes = in_list(f"hl{k}_", when.lists)
