@@ -46,7 +46,8 @@ WALK_BY_WINDOW = 50_000
 
 E = ListEntry.__table__.alias("e")
 DAY = literal_column("w.day", Date)  # the day of a row of cp_wday (or cp_wd)
-# The organisation o is represented by the candidate on the row's day (no bind parameters).
+# The organisation o is represented by the candidate on the row's day (no bind parameters;
+# an OR: parenthesise it where it is joined to other conditions).
 REPRESENTS = Sql.of(represents_on(Subject.__table__.alias("o"), DAY))
 # A piece of the walk judged by one rulebook: [low, high) and that rulebook.
 Era = tuple[date, date, Rulebook]
@@ -398,7 +399,7 @@ def _held_sql(rulebook: Rulebook, measure: Measure) -> Sql:
         owners.append(("e.subject_id = o.subject_id",
                        "JOIN subject p ON p.subject_id = w.subject_id AND p.kind = 'person' "
                        "JOIN subject o ON o.legal_representative = p.subject_id "
-                       f"AND o.kind = 'organisation' AND {REPRESENTS.text} ", ", o.subject_id"))
+                       f"AND o.kind = 'organisation' AND ({REPRESENTS.text}) ", ", o.subject_id"))
     for k, (owner, joins, group) in enumerate(owners):
         if when.lists:
             codes = in_list(f"hl{k}_", when.lists)
