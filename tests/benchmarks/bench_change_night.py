@@ -12,7 +12,7 @@ rulebooks scheduled by their `in_force_from`, each announced to the subjects it 
 
 - change 1, in force from night 2: tier C's edge moves from 600 to 650 points, and the tender
   ban (7 days' notice) is switched on by tier C as well as D;
-- change 2, in force from night 4: tier A's edge moves from 960 to 980 points, and the
+- change 2, in force from night 10: tier A's edge moves from 960 to 980 points, and the
   written warning is no longer switched on by tier B.
 
 The changed rulebooks carry no rule tests (the sample's expect the sample's tiers), so they
@@ -22,14 +22,18 @@ Then the full recompute runs night after night, as `flask recompute --full` runs
 same child as tests/benchmarks/bench_recompute.py, each night in a process of its own),
 after a first run that fills the standings:
 
-    night 1: no change   night 2: change 1   night 3: no change   night 4: change 2
+    night 1: steady   night 2: CHANGE 1   nights 3-8: after a change   night 9: steady
+    night 10: CHANGE 2
 
 A night "with a change" is one whose rulebook in force differs from the previous run's: its
-tiers move many subjects (tier changes logged) and its measures with a notice period are
-walked back across the change's first day under each day's rulebook. The floor of
-bench_recompute (one aggregate + one bulk write of N rows) is measured on each night without
-a change, so every figure is also shown against the nightly budget (recompute <= 2x floor).
-Printed: each night's seconds, x floor, and the ratio change / no change of each pair.
+tiers move many subjects (tier changes logged) and its measures with a notice period (7
+days in the sample) are walked back across the change's first day under each day's
+rulebook. So are those of the nights after it, until the notice period has run past the
+change's first day ("after a change"); a "steady" night's walk lies under one rulebook. The
+floor of bench_recompute (one aggregate + one bulk write of N rows) is measured on each
+steady night, so every figure is also shown against the nightly budget (recompute <= 2x
+floor). Printed: each night's seconds, x floor, and the ratio of each change night to the
+steady night before it.
 
 A city given by --url must be fresh from a build (no rulebook put in force yet); built
 cities are dropped afterwards unless --keep.
@@ -53,12 +57,13 @@ from tests.benchmarks import common
 from tests.benchmarks.bench_recompute import MODULE as RECOMPUTE
 
 MODULE = "tests.benchmarks.bench_change_night"
-NIGHTS = 4  # no change, change 1, no change, change 2
+NIGHTS = 10  # steady, change 1, 6 nights after it, steady, change 2
+NOTICE = 7  # days: the sample's notice periods
 CHANGES = {  # night -> (file, old, new) edits of the rulebook in force the night before
     2: (("scheme.yaml", "  - code: C\n    min: 600\n", "  - code: C\n    min: 650\n"),
         ("measures.yaml", "when: {tiers: [D], lists: [court-defaulters]}",
          "when: {tiers: [C, D], lists: [court-defaulters]}")),
-    4: (("scheme.yaml", "  - code: A\n    min: 960\n", "  - code: A\n    min: 980\n"),
+    10: (("scheme.yaml", "  - code: A\n    min: 960\n", "  - code: A\n    min: 980\n"),
         ("measures.yaml", "when: {tiers: [B, C, D]}", "when: {tiers: [C, D]}")),
 }
 
@@ -148,13 +153,21 @@ def bench(url: str) -> dict:
     nights = []
     for night in range(1, NIGHTS + 1):
         day = first + timedelta(days=night - 1)
-        floor = None if night in CHANGES else common.run_child(RECOMPUTE, "floor", url,
-                                                               day.isoformat())
+        floor = None if kind(night) != "steady" else common.run_child(RECOMPUTE, "floor", url,
+                                                                      day.isoformat())
         run = common.run_child(RECOMPUTE, "recompute", url, day.isoformat())
-        nights.append({"night": night, "day": day.isoformat(), "change": night in CHANGES,
+        nights.append({"night": night, "day": day.isoformat(), "kind": kind(night),
                        "floor": floor, "recompute": run})
     return {"url": url, "today": today.isoformat(), "schedule": schedule, "fill": fill,
             "nights": nights}
+
+
+def kind(night: int) -> str:
+    """"CHANGE" on a change's first night; "after a change" while a notice walk-back of the
+    night reaches back past a change's first day; else "steady"."""
+    if night in CHANGES:
+        return "CHANGE"
+    return "after a change" if any(night - NOTICE < c < night for c in CHANGES) else "steady"
 
 
 def _floor_seconds(floor: dict) -> float:
@@ -179,36 +192,43 @@ def report(title: str, result: dict, build: dict | None) -> str:
         rec = n["recompute"]
         if n["floor"]:
             floor = _floor_seconds(n["floor"])
-        rows.append([f"{n['night']}: {n['day']} {'CHANGE' if n['change'] else 'no change'}",
+        rows.append([f"{n['night']}: {n['day']} {n['kind']}",
                      rec["seconds"], floor, rec["seconds"] / floor if floor else None,
                      rec["tier_changes"], rec["subjects"], rec["peak_mb"],
                      rec["server_peak_mb"], rec["load_after"]])
-        if n["change"] and before is not None:
+        if n["kind"] == "CHANGE" and before is not None:
             pairs.append((before, n))
-        before = n
-    out.append(common.table(["night", "full recompute s", "floor s (same night or the one "
-                             "before)", "x floor", "tier changes", "subjects",
+        if n["kind"] == "steady":
+            before = n
+    out.append(common.table(["night", "full recompute s", "floor s (last steady night)",
+                             "x floor", "tier changes", "subjects",
                              "peak MB (client)", "peak MB (server)", "load after"], rows))
     out.append("")
     for quiet, changed in pairs:
         a, b = quiet["recompute"]["seconds"], changed["recompute"]["seconds"]
-        out.append(f"change night {changed['day']} / night before without one {quiet['day']}: "
+        out.append(f"change night {changed['day']} / steady night {quiet['day']}: "
                    f"{b:.2f} s / {a:.2f} s = {b / a:.2f}x")
     if pairs:
         quiet = sum(q["recompute"]["seconds"] for q, _ in pairs)
         changed = sum(c["recompute"]["seconds"] for _, c in pairs)
         floors = sum(_floor_seconds(q["floor"]) for q, _ in pairs)
-        out.append(f"all change nights / all nights without one: {changed:.2f} s / {quiet:.2f} s "
-                   f"= {changed / quiet:.2f}x; change nights {changed / floors:.2f}x floor, "
-                   f"nights without one {quiet / floors:.2f}x floor (budget: <= 2x floor)")
-    last = [n for n in result["nights"] if n["change"]][-1]["recompute"]
+        out.append(f"change nights / the steady nights before them: {changed:.2f} s / "
+                   f"{quiet:.2f} s = {changed / quiet:.2f}x; change nights {changed / floors:.2f}x "
+                   f"floor, steady nights {quiet / floors:.2f}x floor (budget: <= 2x floor)")
+        after = [n["recompute"]["seconds"] for n in result["nights"]
+                 if n["kind"] == "after a change"]
+        if after:
+            mean = sum(after) / len(after)
+            out.append(f"nights after a change: {min(after):.2f}-{max(after):.2f} s, mean "
+                       f"{mean:.2f} s = {mean / (quiet / len(pairs)):.2f}x the mean steady night")
+    last = [n for n in result["nights"] if n["kind"] == "CHANGE"][-1]["recompute"]
     keys = sorted(last.get("phases", {}), key=lambda k: -last["phases"][k])
     out.append("\nstatements of the last change night, seconds (count): " + ", ".join(
         f"{k} {last['phases'][k]:.2f} ({last['statements'][k]})" for k in keys
         if last["phases"][k] >= 0.005))
-    quiet_last = [n for n in result["nights"] if not n["change"]][-1]["recompute"]
+    quiet_last = [n for n in result["nights"] if n["kind"] == "steady"][-1]["recompute"]
     keys = sorted(quiet_last.get("phases", {}), key=lambda k: -quiet_last["phases"][k])
-    out.append("statements of the last night without one, seconds (count): " + ", ".join(
+    out.append("statements of the last steady night, seconds (count): " + ", ".join(
         f"{k} {quiet_last['phases'][k]:.2f} ({quiet_last['statements'][k]})" for k in keys
         if quiet_last["phases"][k] >= 0.005))
     return "\n".join(out) + "\n"
