@@ -16,7 +16,8 @@ from app.models.core import utcnow
 
 NOTICE_KINDS = ("record", "tier_change", "list_entry", "list_end", "measure_pending",
                 "objection_decision", "record_lapsing", "record_repaired",
-                "repair_decision", "entry_objection_decision", "rulebook_change")
+                "repair_decision", "entry_objection_decision", "rulebook_change",
+                "rulebook_cancelled")
 DELIVERY_STATES = ("pending", "sent", "failed")
 OUTCOMES = ("upheld", "annulled")  # the record is upheld (stands) or annulled
 

@@ -54,6 +54,7 @@ TERMS = {
     "list_end": _l("list entry ended"),
     "measure_pending": _l("measure pending"),
     "rulebook_change": _l("rule change"),
+    "rulebook_cancelled": _l("rule change cancelled"),
     "objection_decision": _l("objection decision"),
     "record_lapsing": _l("record lapsing"),
     "record_repaired": _l("record repaired"),

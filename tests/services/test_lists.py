@@ -106,8 +106,9 @@ def test_removal_takes_effect_at_once_and_is_kept(session, rulebook, make_subjec
                                reason="the debt was paid", actor="judge", today=TODAY)
     assert (removed.removed_on, removed.removed_by, removed.removed_reason) == (
         TODAY, "judge", "the debt was paid")
-    assert [e.id for e, _ in entries_on(session, list_code="court-defaulters", today=TODAY)] == []
-    assert [e.id for e, _ in entries_on(session, list_code="court-defaulters",
+    assert [e.id for e, _ in entries_on(session, rulebook=rulebook, list_code="court-defaulters",
+                                        today=TODAY)] == []
+    assert [e.id for e, _ in entries_on(session, rulebook=rulebook, list_code="court-defaulters",
                                         today=TODAY - timedelta(days=1))] == [entry.id]
     with pytest.raises(Conflict):
         remove_from_list(session, rulebook=rulebook, entry_id=entry.id, department="court",

@@ -197,7 +197,7 @@ def test_dashboard_figures(session, rulebook, city, today):
         session, ListEntryDraft(subject_id=city["s2"], list_code="model-citizens",
                                 entered_on=today - timedelta(days=350), decision_ref="(2026) 8"),
         rulebook=rulebook, department="civil-affairs", today=today, actor="t").entry
-    ending = entries_ending(session, today=today)
+    ending = entries_ending(session, rulebook=rulebook, today=today)
     assert [e.entry.id for e in ending] == [entry.id]
     assert ending[0].ends_on == entry.ends_on
     second = enter(
@@ -205,8 +205,9 @@ def test_dashboard_figures(session, rulebook, city, today):
                                 entered_on=today - timedelta(days=340), decision_ref="(2026) 9"),
         rulebook=rulebook, department="civil-affairs", today=today, actor="t").entry
     # the names shown are cut at `limit`; the count per list is not
-    assert [e.entry.id for e in entries_ending(session, today=today, limit=1)] == [entry.id]
-    assert ending_per_list(session, today=today) == [("model-citizens", 2)]
+    assert [e.entry.id for e in entries_ending(session, rulebook=rulebook, today=today,
+                                               limit=1)] == [entry.id]
+    assert ending_per_list(session, rulebook=rulebook, today=today) == [("model-citizens", 2)]
     assert second.id != entry.id
     session.add(Run(as_of=today, status="failed", error="disk full"))
     session.commit()

@@ -309,7 +309,10 @@ _unique = iter(range(10**9))
 def successors(draw, base: Rulebook) -> Rulebook:
     """A later rulebook: tier edges moved, measures' conditions and notice periods changed
     (some dropped, some new), lists' durations and the flag changed; the same conduct rules,
-    with relief added to some from a date."""
+    with relief added to some from a date. Half of them count points as `base` does (same
+    start, suspension and no relief added): a change of tiers, measures and lists alone,
+    which the notice walk-back takes from the points of its last day."""
+    same_points = draw(st.booleans())
     mins = sorted(draw(st.sets(st.integers(800, 1100), min_size=1, max_size=5)), reverse=True)
     tiers = tuple(Tier(f"T{i}", m) for i, m in enumerate(mins)) + (Tier("LOW", None),)
     codes = [t.code for t in tiers]
@@ -329,7 +332,7 @@ def successors(draw, base: Rulebook) -> Rulebook:
     for rule in base.tables[0].rules:
         last = rule.version == max(r.version for r in base.tables[0].rules if r.code == rule.code)
         start = rule.effective.start or START
-        if last and draw(st.booleans()):  # relief from a later date, in a new version
+        if last and not same_points and draw(st.booleans()):  # relief from a later date
             begin = start + timedelta(days=draw(st.integers(1, DAYS)))
             rules.append(replace(rule, effective=Effective(rule.effective.start,
                                                            begin - timedelta(days=1))))
@@ -337,8 +340,9 @@ def successors(draw, base: Rulebook) -> Rulebook:
                                  points=draw(st.integers(-120, 60)), relief=True))
         else:
             rules.append(rule)
-    scheme = replace(base.scheme, tiers=tiers, starting_points=draw(st.integers(900, 1100)),
-                     objections=Objections(suspend_record=draw(st.booleans())))
+    scheme = replace(base.scheme, tiers=tiers) if same_points else replace(
+        base.scheme, tiers=tiers, starting_points=draw(st.integers(900, 1100)),
+        objections=Objections(suspend_record=draw(st.booleans())))
     return replace(base, scheme=scheme, measures=tuple(measures), lists=lists,
                    tables=(replace(base.tables[0], rules=tuple(rules)),),
                    fingerprint=f"fp-later-{next(_unique)}")

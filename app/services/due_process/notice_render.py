@@ -383,6 +383,17 @@ def _rulebook_change(c: dict, language: str) -> tuple[str, str]:
     return title, "\n".join(lines)
 
 
+def _rulebook_cancelled(c: dict, language: str) -> tuple[str, str]:
+    values = {"day": c["in_force_from"], "fingerprint": c["fingerprint"],
+              "cancelled": c["cancelled_on"]}
+    title = gettext("The rule change of %(day)s is cancelled", **values)
+    body = gettext("The new rulebook (%(fingerprint)s) that was to come into force on %(day)s, "
+                   "of which you were told, was cancelled on %(cancelled)s. It will not come "
+                   "into force: the rules in force today still apply, and that change will not "
+                   "move your standing.", **values)
+    return title, body
+
+
 _WRITERS: dict[str, Callable[[dict, str], tuple[str, str]]] = {
     "record_repaired": _repaired,
     "record": _record,
@@ -396,4 +407,5 @@ _WRITERS: dict[str, Callable[[dict, str], tuple[str, str]]] = {
     "record_lapsing": _record_lapsing,
     "representative": _representative,
     "rulebook_change": _rulebook_change,
+    "rulebook_cancelled": _rulebook_cancelled,
 }

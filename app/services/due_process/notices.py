@@ -397,7 +397,7 @@ def entry_end(entry: ListEntry, list_def) -> date | None:
 
 def _list_entries(session: Session, rulebook: Rulebook, as_of: date) -> list[NewNotice]:
     rows = session.execute(
-        select(ListEntry).where(entry_counts(ListEntry, as_of),
+        select(ListEntry).where(entry_counts(ListEntry, as_of, rulebook=rulebook),
                                 _no_notice("list_entry", Notice.list_entry_id == ListEntry.id))
         .order_by(ListEntry.id)).scalars()
     out = []
@@ -463,7 +463,8 @@ def _pending_candidates(session: Session, rulebook: Rulebook, as_of: date) -> se
     listed: set[str] = set()
     if lists:
         listed.update(session.execute(select(ListEntry.subject_id).where(
-            ListEntry.list_code.in_(lists), entry_counts(ListEntry, as_of))).scalars())
+            ListEntry.list_code.in_(lists),
+            entry_counts(ListEntry, as_of, rulebook=rulebook))).scalars())
     if flags:
         listed.update(session.execute(select(StandingFlag.subject_id).where(
             StandingFlag.flag_code.in_(flags))).scalars())

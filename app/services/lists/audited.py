@@ -16,10 +16,10 @@ from app.services.transaction import atomic
 
 
 @atomic
-def open_list(session: Session, *, list_def: ListDef, today: date, include_ended: bool,
-              viewer: str) -> list[tuple[ListEntry, Subject]]:
+def open_list(session: Session, *, rulebook: Rulebook, list_def: ListDef, today: date,
+              include_ended: bool, viewer: str) -> list[tuple[ListEntry, Subject]]:
     """Return a list's entries (see entries_on); audit `viewer`'s look unless it is public."""
-    rows = entries_on(session, list_code=list_def.code, today=today,
+    rows = entries_on(session, rulebook=rulebook, list_code=list_def.code, today=today,
                       include_ended=include_ended)
     if not list_def.public:
         audit.append(session, actor=viewer, action="list.view", target=f"list:{list_def.code}",

@@ -13,8 +13,11 @@ from sqlmodel import Session
 from app.models import ListEntry, StandingFlag, Subject
 from app.rulebook import Rulebook
 from app.rulebook.model import ListDef
+from app.services.rulebooks.in_force import in_force_on
 from app.services.standings.predicates import behind_flag, entry_counts
 from app.services.standings.recompute import standings_day
+from app.standing.model import ListEntryFact
+from app.standing.spans import list_entry_end
 
 CHUNK = 500
 
@@ -36,12 +39,15 @@ class PublicEntry:
 def public_entries(session: Session, *, rulebook: Rulebook, today: date,
                    list_code: str | None = None, offset: int = 0,
                    limit: int = 100) -> tuple[list[PublicEntry], int]:
-    """Return one page of the entries on public lists that count today, and their total."""
+    """Return one page of the entries on public lists that count `today`, and their total,
+    under the rulebook in force that day (its public lists, and their `lasts` for entries
+    stored without an end)."""
+    rulebook = in_force_on(session, rulebook, today).rulebook
     public = {x.code: x for x in rulebook.lists if x.public}
     codes = [c for c in public if list_code in (None, c)]
     if not codes:
         return [], 0
-    where = (ListEntry.list_code.in_(codes), entry_counts(ListEntry, today))
+    where = (ListEntry.list_code.in_(codes), entry_counts(ListEntry, today, rulebook=rulebook))
     total = session.execute(select(func.count()).select_from(ListEntry).where(*where)).scalar()
     rows = session.execute(
         select(Subject.name, ListEntry.list_code, ListEntry.legal_basis, ListEntry.entered_on,
@@ -52,28 +58,35 @@ def public_entries(session: Session, *, rulebook: Rulebook, today: date,
     page = []
     for name, code, basis, entered, ends, removed in rows:
         list_def = public[code]
-        until = min(d for d in (ends, removed) if d) if (ends or removed) else None
+        until = list_entry_end(ListEntryFact(id=0, subject_id="", list_code=code,
+                                             entered_on=entered, ends_on=ends,
+                                             removed_on=removed), list_def)
         page.append(PublicEntry(name, code, list_def.title or code,
                                 basis or list_def.legal_basis, entered, until, list_def,
                                 bool(basis)))
     return page, total
 
 
-def entries_on(session: Session, *, list_code: str, today: date, include_ended: bool = False,
-               limit: int = 500) -> list[tuple[ListEntry, Subject]]:
-    """Return a list's entries (those counting today, or all), newest first, with subjects."""
+def entries_on(session: Session, *, rulebook: Rulebook, list_code: str, today: date,
+               include_ended: bool = False, limit: int = 500) -> list[tuple[ListEntry, Subject]]:
+    """Return a list's entries (those counting `today` under the rulebook in force that day,
+    or all), newest first, with subjects."""
     query = (select(ListEntry, Subject).join(Subject, Subject.subject_id == ListEntry.subject_id)
              .where(ListEntry.list_code == list_code))
     if not include_ended:
-        query = query.where(entry_counts(ListEntry, today))
+        on_day = in_force_on(session, rulebook, today).rulebook
+        query = query.where(entry_counts(ListEntry, today, rulebook=on_day))
     query = query.order_by(ListEntry.entered_on.desc(), ListEntry.id.desc()).limit(limit)
     return [(entry, subject) for entry, subject in session.execute(query).all()]
 
 
-def count_counting(session: Session, *, today: date) -> dict[str, int]:
-    """Return, per list code, how many entries count today."""
+def count_counting(session: Session, *, rulebook: Rulebook, today: date) -> dict[str, int]:
+    """Return, per list code, how many entries count `today` (under the rulebook in force
+    that day)."""
+    on_day = in_force_on(session, rulebook, today).rulebook
     return dict(session.execute(
-        select(ListEntry.list_code, func.count()).where(entry_counts(ListEntry, today))
+        select(ListEntry.list_code, func.count())
+        .where(entry_counts(ListEntry, today, rulebook=on_day))
         .group_by(ListEntry.list_code)).all())
 
 

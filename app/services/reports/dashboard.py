@@ -8,12 +8,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlmodel import Session
 
 from app import clock
 from app.models import ListEntry, Objection, Record, Run, Subject
+from app.rulebook import Rulebook
+from app.services.rulebooks.in_force import in_force_on
+from app.services.standings.facts import list_entry_fact
 from app.services.standings.predicates import entry_counts
+from app.standing.spans import list_entry_end
 
 DAYS = 30
 ENDING_WITHIN = 30
@@ -120,28 +124,41 @@ class EndingEntry:
     ends_on: date
 
 
-def _ending_filter(today: date, within: int):
-    """The entries that count today and end (`ends_on`) within `within` days."""
+def _ending_filter(rulebook: Rulebook, today: date, within: int):
+    """The entries that count `today` and end within `within` days, under `rulebook` (the one
+    in force today): those stored with an end (`ends_on`) in that time, and those stored
+    without one whose list's `lasts` ends them in that time."""
     last = today + timedelta(days=within)
-    return (entry_counts(ListEntry, today), ListEntry.ends_on > today, ListEntry.ends_on <= last)
+    ending = [and_(ListEntry.ends_on > today, ListEntry.ends_on <= last)]
+    for list_def in rulebook.lists:
+        if list_def.lasts is not None:  # entered on or before this day: ended by `last`
+            ending.append(and_(ListEntry.ends_on.is_(None), ListEntry.list_code == list_def.code,
+                               ListEntry.entered_on <= list_def.lasts.latest_start(last)))
+    return entry_counts(ListEntry, today, rulebook=rulebook), or_(*ending)
 
 
-def entries_ending(session: Session, *, today: date, within: int = ENDING_WITHIN,
-                   limit: int = 200) -> list[EndingEntry]:
+def entries_ending(session: Session, *, rulebook: Rulebook, today: date,
+                   within: int = ENDING_WITHIN, limit: int = 200) -> list[EndingEntry]:
     """Return the list entries that count today and end within `within` days, soonest first
     (the first `limit`; `ending_per_list` counts them all)."""
+    on_day = in_force_on(session, rulebook, today).rulebook
     rows = session.execute(
         select(ListEntry, Subject).join(Subject, Subject.subject_id == ListEntry.subject_id)
-        .where(*_ending_filter(today, within))
-        .order_by(ListEntry.ends_on, ListEntry.list_code, ListEntry.id).limit(limit)).all()
-    return [EndingEntry(entry, subject, min(d for d in (entry.ends_on, entry.removed_on) if d))
-            for entry, subject in rows]
+        .where(*_ending_filter(on_day, today, within))).all()
+    ending = []
+    for entry, subject in rows:
+        end = list_entry_end(list_entry_fact(entry), on_day.list_def(entry.list_code))
+        if end is not None:
+            ending.append(EndingEntry(entry, subject, end))
+    ending.sort(key=lambda e: (e.ends_on, e.entry.list_code, e.entry.id))
+    return ending[:limit]
 
 
-def ending_per_list(session: Session, *, today: date,
+def ending_per_list(session: Session, *, rulebook: Rulebook, today: date,
                     within: int = ENDING_WITHIN) -> list[tuple[str, int]]:
     """Return (list code, entries ending within `within` days) for every such list, most first."""
+    on_day = in_force_on(session, rulebook, today).rulebook
     rows = session.execute(select(ListEntry.list_code, func.count())
-                           .where(*_ending_filter(today, within))
+                           .where(*_ending_filter(on_day, today, within))
                            .group_by(ListEntry.list_code)).all()
     return sorted(((code, n) for code, n in rows), key=lambda kv: (-kv[1], kv[0]))

@@ -25,6 +25,7 @@ from app import clock
 from app.models import ListEntry, Objection, Record, Run, Standing, Subject, TierChange
 from app.rulebook import Rulebook
 from app.rulebook.model import Duration
+from app.services.rulebooks.in_force import in_force_on
 from app.services.standings.predicates import entry_counts
 
 NOT_SCORED = ""  # the tier key of subjects without a tier (no consent where it is required)
@@ -266,7 +267,9 @@ class HonourEntry:
 def honour_roll(session: Session, *, rulebook: Rulebook, today: date, offset: int = 0,
                 limit: int = 100) -> tuple[list[HonourEntry], int]:
     """Return one page of the honour roll and its length: subjects who consented, and are in
-    the top tier (as of the last run) or on a public redlist today."""
+    the top tier (as of the last run) or on a public redlist today (under the rulebook in
+    force today: its redlists, and their `lasts` for entries stored without an end)."""
+    rulebook = in_force_on(session, rulebook, today).rulebook
     tiers = rulebook.scheme.tiers
     redlists = [x.code for x in rulebook.lists if x.kind == "redlist" and x.public]
     parts = []
@@ -277,7 +280,8 @@ def honour_roll(session: Session, *, rulebook: Rulebook, today: date, offset: in
     if redlists:
         parts.append(select(ListEntry.subject_id.label("subject_id"),
                             ListEntry.list_code.label("reason"))
-                     .where(ListEntry.list_code.in_(redlists), entry_counts(ListEntry, today)))
+                     .where(ListEntry.list_code.in_(redlists),
+                            entry_counts(ListEntry, today, rulebook=rulebook)))
     if not parts:
         return [], 0
     why = union(*parts).subquery() if len(parts) > 1 else parts[0].subquery()

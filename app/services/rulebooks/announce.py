@@ -12,7 +12,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.models import RulebookEvent
+from app.models import Notice, RulebookEvent
 from app.rulebook import Rulebook, RulebookTimeline, first_day
 from app.rulebook.diff import Change, english, rulebook_changes
 from app.services.audit import chain as audit
@@ -25,6 +25,7 @@ from app.services.transaction import transaction
 
 log = logging.getLogger(__name__)
 KIND = "rulebook_change"
+CANCELLED_KIND = "rulebook_cancelled"
 CHANGES_IN_NOTICE = 12  # the notice lists this many of the rulebook's changes
 
 
@@ -124,3 +125,31 @@ def announce_scheduled(session: Session, *, rulebook: Rulebook, today: date,
     log.info("rulebook %s scheduled from %s: %d subject(s) notified", rulebook.fingerprint[:12],
              day, made)
     return made
+
+
+def cancelled_notice(*, day: date, fingerprint: str, cancelled_on: date) -> tuple[str, str]:
+    """The notice that a scheduled rule change the subject was told of will not come."""
+    title = f"The rule change of {day.isoformat()} is cancelled"
+    body = (f"The new rulebook ({fingerprint[:12]}) that was to come into force on "
+            f"{day.isoformat()}, of which you were told, was cancelled on "
+            f"{cancelled_on.isoformat()}. It will not come into force: the rules in force "
+            "today still apply, and that change will not move your standing.")
+    return title, body
+
+
+def notify_cancelled(session: Session, *, event_id: int, fingerprint: str, day: date,
+                     today: date) -> int:
+    """Tell every subject who was told of the rulebook scheduled by in-force event `event_id`
+    that it is cancelled, once each; return how many notices were made (the caller's
+    transaction, which holds the notices' write lock)."""
+    told = session.execute(
+        select(Notice.subject_id).where(Notice.kind == KIND,
+                                        Notice.dedupe_key.like(f"rulebook:{event_id}:%"))
+        .order_by(Notice.subject_id)).scalars().all()
+    title, body = cancelled_notice(day=day, fingerprint=fingerprint, cancelled_on=today)
+    content = {"fingerprint": fingerprint[:12], "in_force_from": day.isoformat(),
+               "cancelled_on": today.isoformat()}
+    return add_notices(session, [
+        NewNotice(subject_id=subject_id, kind=CANCELLED_KIND,
+                  dedupe_key=f"rulebook_cancelled:{event_id}:{subject_id}", title=title,
+                  body=body, content=content) for subject_id in told], today=today)

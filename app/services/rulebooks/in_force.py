@@ -160,10 +160,14 @@ def scheduling_problems(session: Session, rulebook: Rulebook, *, today: date) ->
 def cancel_scheduled(session: Session, *, fingerprint: str, actor: str,
                      today: date) -> RulebookEvent:
     """Cancel the scheduled rulebook whose fingerprint starts with `fingerprint`, before its
-    first day (the caller's transaction; audited). Return the cancelled in-force event."""
+    first day (the caller's transaction; audited), and tell the subjects who were told of it.
+    Return the cancelled in-force event."""
     from app.services.audit import chain as audit
+    from app.services.locks import begin_write
+    from app.services.rulebooks.announce import notify_cancelled
     from app.services.rulebooks.history import record_event
 
+    begin_write(session, "notices")  # first: before the transaction reads anything
     prefix = fingerprint.strip().lower()
     if len(prefix) < 6:
         raise InvalidInput("name the scheduled rulebook by at least 6 characters of its "
@@ -179,9 +183,11 @@ def cancel_scheduled(session: Session, *, fingerprint: str, actor: str,
     event, entry = matches[0]
     record_event(session, action=CANCELLED, actor=actor, fingerprint=entry.fingerprint,
                  details={"event": event.id, "in_force_from": entry.first_day.isoformat()})
+    told = notify_cancelled(session, event_id=event.id, fingerprint=entry.fingerprint,
+                            day=entry.first_day, today=today)
     audit.append(session, actor=actor, action="rulebook.cancel", target="rulebook",
                  details={"fingerprint": entry.fingerprint,
-                          "in_force_from": entry.first_day.isoformat()})
+                          "in_force_from": entry.first_day.isoformat(), "notified": told})
     return event
 
 

@@ -20,7 +20,7 @@ from app.services.reports.dashboard import (
     records_per_day,
     run_status,
 )
-from app.web import department_name, today
+from app.web import department_name, rulebook, today
 from app.web.charts import bar_columns, bar_rows
 from app.web.exports import csv_response
 
@@ -33,7 +33,8 @@ def dashboard(session) -> dict:
     day = today()
     per_day = records_per_day(session, today=day)
     objections = objection_summary(session, today=day)
-    ending = entries_ending(session, today=day)
+    rules = rulebook()
+    ending = entries_ending(session, rulebook=rules, today=day)
     return {
         "run_status": run_status(session),
         "per_day": per_day,
@@ -46,7 +47,7 @@ def dashboard(session) -> dict:
             (gettext("due within 3 days"), objections.due_soon),
             (gettext("later"), objections.later)]),
         "ending": ending if current_user.role in NAMES_READERS else [],
-        "ending_per_list": ending_per_list(session, today=day),
+        "ending_per_list": ending_per_list(session, rulebook=rules, today=day),
         "ending_within": ENDING_WITHIN, "days": DAYS,
         "may_review": current_user.role in REVIEW_ROLES,
     }

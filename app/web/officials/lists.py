@@ -76,9 +76,10 @@ def index():
     """Show every list: who keeps it, how long an entry lasts, how many entries count today."""
     rules = rulebook()
     if wants_csv():
-        return export_tables.lists(rules, count_counting(get_session(), today=today()))
+        return export_tables.lists(rules, count_counting(get_session(), rulebook=rules,
+                                                         today=today()))
     return render_template("lists/index.html", rules=rules,
-                           counts=count_counting(get_session(), today=today()))
+                           counts=count_counting(get_session(), rulebook=rules, today=today()))
 
 
 def _list_or_404(code: str):
@@ -94,7 +95,7 @@ def _keeps(list_def) -> bool:
 
 def _render_list(list_def, *, form=None, problems=None, summary=None, status=200):
     include_ended = request.args.get("all") == "1"
-    rows = open_list(get_session(), list_def=list_def, today=today(),
+    rows = open_list(get_session(), rulebook=rulebook(), list_def=list_def, today=today(),
                      include_ended=include_ended, viewer=current_user.username)
     if wants_csv() and request.method == "GET":
         return export_tables.list_entries(

@@ -46,7 +46,8 @@ WALK_BY_WINDOW = 50_000
 
 E = ListEntry.__table__.alias("e")
 DAY = literal_column("w.day", Date)  # the day of a row of cp_wday (or cp_wd)
-# The organisation o is represented by the candidate on the row's day (no bind parameters).
+# The organisation o is represented by the candidate on the row's day (no bind parameters;
+# an OR: parenthesise it where it is joined to other conditions).
 REPRESENTS = Sql.of(represents_on(Subject.__table__.alias("o"), DAY))
 # A piece of the walk judged by one rulebook: [low, high) and that rulebook.
 Era = tuple[date, date, Rulebook]
@@ -79,9 +80,10 @@ def walk_back(session: Session, *, rulebook: Rulebook, as_of: date, noticed: lis
     first, last = min(starts.values(), default=as_of), as_of - timedelta(days=1)
     if first <= last and run(session, "SELECT 1 FROM cp_cand LIMIT 1").first():
         eras = _eras(timeline or RulebookTimeline.always(rulebook), rulebook, first, last)
-        # From the points on as_of when one rulebook rules the whole walk and no relief
-        # starts in it; otherwise each day's points from its records.
-        changes = len(eras) == 1 and eras[0][2] is rulebook \
+        # From the points on as_of when every rulebook of the walk counts points as the one
+        # of as_of does (a change of tiers or measures alone: the tiers are still each day's)
+        # and no relief starts in it; otherwise each day's points from its records.
+        changes = all(_same_points(book, rulebook) for _low, _high, book in eras) \
             and not relief_between(rulebook, first, as_of)
         _candidate_records(session, rulebook, first, last, as_of, changes)
         _walk_days(session, eras, sorted({s for s in starts.values() if s <= last}),
@@ -104,6 +106,24 @@ def _eras(timeline: RulebookTimeline, rulebook: Rulebook, first: date, last: dat
     if all(book.fingerprint == rulebook.fingerprint for _low, _high, book in eras):
         return [(first, last + timedelta(days=1), rulebook)]
     return eras
+
+
+def _same_points(one: Rulebook, other: Rulebook) -> bool:
+    """Return True if `one` and `other` give every record the same points on every day, and
+    every subject the same start: starting points, consent, suspension during objections and
+    relief alike (what points_table takes from a rulebook besides its tiers)."""
+    if one is other:
+        return True
+    a, b = one.scheme, other.scheme
+    return (a.starting_points, a.requires_consent, a.objections.suspend_record) == (
+        b.starting_points, b.requires_consent, b.objections.suspend_record) \
+        and _reliefs(one) == _reliefs(other)
+
+
+def _reliefs(rulebook: Rulebook) -> set[tuple[str, int, int, date]]:
+    """Return the relief versions of `rulebook`: code, version, points and first day."""
+    return {(code, v.version, v.points, relief_start(v)) for code in rulebook.rule_codes
+            for v in rulebook.versions(code) if v.relief and v.version > 1}
 
 
 def _era_on(eras: list[Era], day: date) -> Rulebook:
@@ -309,7 +329,7 @@ def _day_points(session: Session, eras: list[Era], first: date, last: date, as_o
     run(session, "CREATE TEMPORARY TABLE cp_wday (subject_id VARCHAR(18), day DATE, "
                  "points INTEGER, tier VARCHAR(16), PRIMARY KEY (subject_id, day))")
     if changes:
-        # One era, whose rulebook is the one of as_of.
+        # Every era's rulebook counts points as the one of as_of does (_same_points).
         rulebook = eras[0][2]
         counts = Sql.of(record_counts(R, DAY, suspend=rulebook.scheme.objections.suspend_record))
         # The points on as_of, corrected by the records that count on the day but not on
