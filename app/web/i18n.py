@@ -108,7 +108,8 @@ def local_duration(value: object) -> str:
 def local_change(data: dict) -> str:
     """Return a rulebook change ({code, values}: app.rulebook.diff.Change) in the page's
     language: English as the API and the authors' pages say it, else the catalogue's words."""
-    from app.rulebook.diff import Change, english, wording
+    from app.rulebook.change_words import english, wording
+    from app.rulebook.diff import Change
     from app.services.due_process.notice_render import change_words
 
     change = Change.from_json(data)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.rulebook import check_rulebook, load_rulebook_from_texts
-from app.rulebook.diff import CODES, Change, diff, diff_rulebooks, english, rulebook_changes
+from app.rulebook.change_words import CODES, english
+from app.rulebook.diff import Change, diff, diff_rulebooks, rulebook_changes
 
 SAMPLE = Path(__file__).resolve().parents[2] / "rules"
 

@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 from flask_babel import force_locale, gettext, ngettext
 
-from app.rulebook.diff import Change, Words, wording
+from app.rulebook.change_words import Words, wording
+from app.rulebook.diff import Change
 from app.rulebook.model import TEXT_LANGUAGES
 
 

@@ -14,7 +14,8 @@ from sqlmodel import Session
 
 from app.models import Notice, RulebookEvent
 from app.rulebook import Rulebook, RulebookTimeline, first_day
-from app.rulebook.diff import Change, english, rulebook_changes
+from app.rulebook.change_words import english
+from app.rulebook.diff import Change, rulebook_changes
 from app.services.audit import chain as audit
 from app.services.due_process.notice_content import in_other_languages
 from app.services.due_process.notices import NewNotice, add_notices

@@ -202,7 +202,8 @@ def coming_rulebooks(session: Session, rulebook: Rulebook, *, today: date) -> li
     """Return the scheduled rulebooks as the public sees them: fingerprint, first day, and
     what each changes in meaning against the rulebook in force the day before (in English,
     and as data: app.rulebook.diff.Change)."""
-    from app.rulebook.diff import english, rulebook_changes
+    from app.rulebook.change_words import english
+    from app.rulebook.diff import rulebook_changes
 
     timeline = rulebook_timeline(session, rulebook)
     coming = []
