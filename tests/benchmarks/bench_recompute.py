@@ -445,23 +445,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", dest="json_out", default=None, help="also write results here")
     args = parser.parse_args(argv)
     results = []
-    targets = [(url, None) for url in args.url]
-    if not targets:
-        for on in args.on.split(","):
-            targets.append((common.city_url("", on=on, subjects=args.subjects,
-                                            records=args.records), on))
-    for url, on in targets:
-        build = None
-        if on:
-            print(f"building {url} ...", file=sys.stderr)
-            build = common.build(url, subjects=args.subjects, records=args.records)
-            print(json.dumps(build), file=sys.stderr)
-        try:
-            result = bench(url, args.nights, ["", *args.patch], args.new_records,
-                           tuple(int(n) for n in args.slices.split(",")))
-        finally:
-            if on and not args.keep:
-                common.drop_city(url)
+    for url, build in common.cities(args.url, on=args.on, subjects=args.subjects,
+                                    records=args.records, name="", keep=args.keep):
+        result = bench(url, args.nights, ["", *args.patch], args.new_records,
+                       tuple(int(n) for n in args.slices.split(",")))
         name = "PostgreSQL" if common.is_pg(url) else "SQLite"
         print(report(f"recompute vs floor, {name}", result, build))
         results.append({"build": build, **result})

@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -173,6 +174,27 @@ def build(url: str, *, subjects: int, records: int, seed: int = 2026,
     summary = build_city(engine, subjects=subjects, records=records, seed=seed, today=today)
     engine.dispose()
     return summary
+
+
+def cities(urls: list[str], *, on: str, subjects: int, records: int, name: str = "",
+           keep: bool = False) -> Iterator[tuple[str, dict | None]]:
+    """Yield (url, build summary) for each city a benchmark runs on: the given `urls` as they
+    are (summary None), else one built for each database named in `on` ("sqlite",
+    "postgresql" or both, comma-separated), dropped after the benchmark's turn unless `keep`."""
+    if urls:
+        for url in urls:
+            yield url, None
+        return
+    for database in on.split(","):
+        url = city_url(name, on=database, subjects=subjects, records=records)
+        print(f"building {url} ...", file=sys.stderr)
+        built = build(url, subjects=subjects, records=records)
+        print(json.dumps(built), file=sys.stderr)
+        try:
+            yield url, built
+        finally:
+            if not keep:
+                drop_city(url)
 
 
 def city_today(url: str) -> date:
