@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import time_machine
 from sqlalchemy import select
 
 from app.db import session_scope
@@ -19,10 +18,9 @@ from app.services.due_process.notices import _pending_candidates, send_nightly_n
 from app.services.lists.queries import count_counting, entries_on, public_entries
 from app.services.reports.dashboard import ending_per_list, entries_ending
 from app.services.reports.rankings import honour_roll
-from app.services.rulebooks.history import IN_FORCE, record_event
-from app.services.rulebooks.registry import store_rulebook
 from app.services.transaction import transaction
 from tests.conftest import TEST_RULES
+from tests.services.test_in_force import _put_in_force
 
 FIRST_PUT = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
 ENTERED = date(2026, 1, 10)
@@ -45,13 +43,6 @@ def _rules(tmp_path: Path, name: str, court: str, redlist: str):
         text = text.replace(old, new)
     lists.write_text(text)
     return load_rulebook(str(rules))
-
-
-def _put_in_force(app, rulebook, moment: datetime) -> None:
-    with time_machine.travel(moment, tick=False), app.app_context(), \
-            session_scope(app) as s, transaction(s):
-        store_rulebook(s, rulebook, loaded_by="author", source="test")
-        record_event(s, action=IN_FORCE, actor="author", fingerprint=rulebook.fingerprint)
 
 
 @pytest.fixture

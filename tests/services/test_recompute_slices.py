@@ -9,11 +9,10 @@ from datetime import date, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
 from app.db import make_engine
-from app.models import Subject
 from app.rulebook import load_rulebook
 from app.services.standings.recompute import recompute, slices, standings_day, writes
 from tests.benchmarks.city import build_city
@@ -234,12 +233,7 @@ def test_slices_agree_with_the_evaluator(session, database_url, monkeypatch, wor
     monkeypatch.setattr(two_paths, "recompute", in_slices)
     rulebook, subjects, organisations, records, entries, dates, disputes = world
     two_paths._clean(session)
-    session.execute(insert(Subject), [
-        {"subject_id": sid, "kind": "organisation" if sid in organisations else "person",
-         "name": sid, "consent": consent,
-         "legal_representative": organisations.get(sid, (None, None))[0],
-         "legal_representative_since": organisations.get(sid, (None, None))[1]}
-        for sid, consent in subjects])
+    two_paths.store_subjects(session, subjects, organisations)
     session.commit()
     recompute(session, rulebook=rulebook, as_of=dates[0])  # stores the rulebook and department
     two_paths.store_facts(session, records, entries, disputes)

@@ -228,17 +228,22 @@ def _clean(session) -> None:
 def test_recompute_agrees_with_the_evaluator(session, world):
     rulebook, subjects, organisations, records, entries, dates, disputes = world
     _clean(session)
+    store_subjects(session, subjects, organisations)
+    session.commit()
+    recompute(session, rulebook=rulebook, as_of=dates[0])  # stores the rulebook and department
+    store_facts(session, records, entries, disputes)
+    for as_of in dates:
+        _compare_on(session, rulebook, as_of)
+
+
+def store_subjects(session, subjects, organisations) -> None:
+    """Register a world's subjects: organisations with their representative and since."""
     session.execute(insert(Subject), [
         {"subject_id": sid, "kind": "organisation" if sid in organisations else "person",
          "name": sid, "consent": consent,
          "legal_representative": organisations.get(sid, (None, None))[0],
          "legal_representative_since": organisations.get(sid, (None, None))[1]}
         for sid, consent in subjects])
-    session.commit()
-    recompute(session, rulebook=rulebook, as_of=dates[0])  # stores the rulebook and department
-    store_facts(session, records, entries, disputes)
-    for as_of in dates:
-        _compare_on(session, rulebook, as_of)
 
 
 def store_facts(session, records, entries, disputes) -> None:
@@ -380,12 +385,7 @@ def _put_in_force(session, day: date, rulebook: Rulebook) -> None:
 def _setup(session, history, facts) -> None:
     subjects, organisations, records, entries, _dates, disputes = facts
     _clean(session)
-    session.execute(insert(Subject), [
-        {"subject_id": sid, "kind": "organisation" if sid in organisations else "person",
-         "name": sid, "consent": consent,
-         "legal_representative": organisations.get(sid, (None, None))[0],
-         "legal_representative_since": organisations.get(sid, (None, None))[1]}
-        for sid, consent in subjects])
+    store_subjects(session, subjects, organisations)
     session.commit()
     sync_departments(session, history[0][1])
     for day, rulebook in history:
