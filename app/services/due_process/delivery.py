@@ -27,7 +27,7 @@ from sqlmodel import Session
 
 from app.models import Notice, NoticeOutbox, Subject, SubjectContact, utcnow
 from app.services.audit import chain as audit
-from app.services.due_process.notice_render import notice_language, render
+from app.services.due_process.notice_render import notice_language, read
 from app.services.due_process.notices import full_contents
 from app.services.locks import begin_write
 from app.services.transaction import atomic, in_transaction, transaction
@@ -223,7 +223,7 @@ def deliver_pending(session: Session, *, channel: Channel | None, now: datetime 
         for (outbox_id, notice_id, title, body, email, kind, _stored, own), content in zip(
                 due, contents, strict=True):
             language = notice_language(own, default_language)
-            notice = _Text(notice_id, *render(kind, content, title, body, language))
+            notice = _Text(notice_id, *read(kind, content, title, body, language))
             with transaction(session):
                 claimed = session.execute(
                     update(NoticeOutbox).where(NoticeOutbox.id == outbox_id, *_due(now))
@@ -315,8 +315,8 @@ def pending_letters(session: Session, *, email_enabled: bool, limit: int = 500,
         query = query.where(NoticeOutbox.id.in_(list(outbox_ids)))
     rows = session.execute(query.order_by(NoticeOutbox.id).limit(limit).offset(offset)).all()
     contents = full_contents(session, [n.content for _o, n, _s, _e in rows])
-    return [Letter(o, n, s, e, *render(n.kind, c, n.title, n.body,
-                                       notice_language(s.language, default_language)))
+    return [Letter(o, n, s, e, *read(n.kind, c, n.title, n.body,
+                                     notice_language(s.language, default_language)))
             for (o, n, s, e), c in zip(rows, contents, strict=True)]
 
 

@@ -37,6 +37,26 @@ def render(kind: str, content: dict | None, title: str, body: str,
         return write(content, language)
 
 
+def in_english_only(kind: str, content: dict | None, language: str) -> bool:
+    """Whether `render` gives a reader of `language` (not English) the stored English words:
+    a notice made before its kind kept content (or whose shared part is missing), or of a
+    kind not written in that language."""
+    return language != "en" and (not content or kind not in _WRITERS)
+
+
+def read(kind: str, content: dict | None, title: str, body: str,
+         language: str) -> tuple[str, str]:
+    """Return the (title, body) a reader of `language` is given (the inbox, the email, the
+    letter, an official's page): `render`'s, with the title marked, in that language, where
+    the words are the stored English ones only, so that no reader takes them for a
+    translation's."""
+    title, body = render(kind, content, title, body, language)
+    if in_english_only(kind, content, language):
+        with force_locale(language):
+            title = gettext("%(title)s (recorded in English)", title=title)
+    return title, body
+
+
 def _duration(text: str | None) -> str:
     if not text:
         return gettext("no set time")

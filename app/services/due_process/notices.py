@@ -586,18 +586,20 @@ class InboxItem:
 
 
 def inbox(session: Session, *, subject_id: str, limit: int = 100,
-          default_language: str = "en") -> list[InboxItem]:
+          default_language: str = "en", reader_language: str | None = None) -> list[InboxItem]:
     """Return the subject's notices, newest first, with their delivery state, each read in
-    the subject's language (`default_language`, the scheme's first, if they have none)."""
+    the subject's language (`default_language`, the scheme's first, if they have none), or
+    in `reader_language` when another reads them (an official, in their page's language)."""
     language = notice_render.notice_language(
-        session.execute(select(Subject.language).where(Subject.subject_id == subject_id))
+        reader_language or session.execute(
+            select(Subject.language).where(Subject.subject_id == subject_id))
         .scalar_one_or_none(), default_language)
     rows = session.execute(
         select(Notice, NoticeOutbox).outerjoin(NoticeOutbox, NoticeOutbox.notice_id == Notice.id)
         .where(Notice.subject_id == subject_id)
         .order_by(Notice.notified_on.desc(), Notice.id.desc()).limit(limit)).all()
     contents = full_contents(session, [n.content for n, _o in rows])
-    return [InboxItem(n, o, *notice_render.render(n.kind, c, n.title, n.body, language))
+    return [InboxItem(n, o, *notice_render.read(n.kind, c, n.title, n.body, language))
             for (n, o), c in zip(rows, contents, strict=True)]
 
 

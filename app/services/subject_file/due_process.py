@@ -71,8 +71,10 @@ def _state(record: Record, pending: bool, today: date) -> str:
 
 
 def due_process_of(session: Session, *, rulebook: Rulebook, subject_id: str,
-                     today: date, inbox_limit: int = 100) -> DueProcess:
-    """Return the subject's records with their due-process state and next steps on `today`."""
+                     today: date, inbox_limit: int = 100,
+                     reader_language: str | None = None) -> DueProcess:
+    """Return the subject's records with their due-process state and next steps on `today`;
+    the inbox read in the subject's language, or in `reader_language` (an official's)."""
     records = list(session.execute(
         select(Record).where(Record.subject_id == subject_id)
         .order_by(Record.occurred_on.desc(), Record.id.desc())).scalars())
@@ -104,7 +106,8 @@ def due_process_of(session: Session, *, rulebook: Rulebook, subject_id: str,
     return DueProcess(
         records=tuple(out), inbox=tuple(inbox(
             session, subject_id=subject_id, limit=inbox_limit,
-            default_language=(rulebook.scheme.languages or ("en",))[0])),
+            default_language=(rulebook.scheme.languages or ("en",))[0],
+            reader_language=reader_language)),
         consent_changes=tuple(consent_history(session, subject_id=subject_id)),
         email=contact_email(session, subject_id=subject_id),
         language=notice_language(get_subject(session, subject_id), rulebook.scheme))

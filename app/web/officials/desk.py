@@ -30,7 +30,7 @@ from app.web import export_tables, rulebook, rulebook_state, same_origin_request
 from app.web.auth import role_required
 from app.web.exports import wants_csv
 from app.web.forms import ImportForm, RecordForm
-from app.web.i18n import local_title
+from app.web.i18n import current_language, local_title
 from app.web.inputs import as_of_arg
 from app.web.officials import bp
 
@@ -89,7 +89,8 @@ def subject_file(subject_id: str):
                               you=False)
     if table == "history":
         return export_tables.points_over_time(file, over_time)
-    due_process = due_process_of(get_session(), rulebook=rules, subject_id=sid, today=today())
+    due_process = due_process_of(get_session(), rulebook=rules, subject_id=sid, today=today(),
+                                 reader_language=current_language())
     if table == "due-process":
         return export_tables.subject_due_process(file, due_process)
     return render_template(
