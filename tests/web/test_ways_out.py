@@ -75,6 +75,11 @@ def test_a_resident_objects_to_a_list_entry_and_a_reviewer_ends_it(
     decided = post_form(client, "/officials/entry-objections/1", outcome="ended",
                         reason="payment confirmed")
     assert decided.request.path == "/officials/objections", page_text(decided)
+    # Deciding it again answers with the decision page, showing the decision taken (an
+    # objection to a record answers 409 instead: tests/web/test_due_process.py).
+    again = post_form(client, "/officials/entry-objections/1", page_url="/officials/objections",
+                      outcome="upheld", reason="second thoughts")
+    assert again.status_code == 422 and "Entry ended on" in page_text(again)
     logout(client)
     login(resident.username, PASSWORD)
     me = page_text(client.get("/me"))

@@ -38,6 +38,7 @@ from app.web.due_forms import DecisionForm, PostedForm, RepairForm, VoidForm, pr
 from app.web.exports import wants_csv
 from app.web.inputs import page_arg
 from app.web.officials import bp
+from app.web.officials.decisions import post_decision
 
 LETTERS_PER_PAGE = 50
 
@@ -61,30 +62,26 @@ def objection(objection_id: int):
     """One objection with its record; a reviewer decides it here, with reasons."""
     session = get_session()
     form = DecisionForm()
-    problems: dict[str, list[str]] = {}
-    if request.method == "POST":
-        if current_user.role != REVIEWER:
-            abort(403)
-        if form.validate_on_submit():
-            try:
-                decided = decide_objection(
-                    session, rulebook=rulebook(), objection_id=objection_id,
-                    outcome=form.outcome.data or "", reason=form.reason.data,
-                    reviewer=current_user.username, today=today())
-            except InvalidInput as error:
-                problems = problems_of(error)
-            else:
-                message = (_("Objection %(id)s decided: record %(record)s annulled. The subject "
-                             "is notified.", id=objection_id, record=decided.record_id)
-                           if decided.outcome == "annulled" else
-                           _("Objection %(id)s decided: record %(record)s upheld. The subject "
-                             "is notified.", id=objection_id, record=decided.record_id))
-                flash(message, "success")
-                return redirect(url_for("officials.objections"))
+
+    def said(decided) -> str:
+        return (_("Objection %(id)s decided: record %(record)s annulled. The subject is "
+                  "notified.", id=objection_id, record=decided.record_id)
+                if decided.outcome == "annulled" else
+                _("Objection %(id)s decided: record %(record)s upheld. The subject is "
+                  "notified.", id=objection_id, record=decided.record_id))
+
+    posted = post_decision(
+        form, may_decide=current_user.role == REVIEWER, said=said, then="officials.objections",
+        conflicts_on_page=False,  # a decision already taken goes to the 409 page, as always
+        decide=lambda: decide_objection(
+            session, rulebook=rulebook(), objection_id=objection_id,
+            outcome=form.outcome.data or "", reason=form.reason.data,
+            reviewer=current_user.username, today=today()))
+    if posted.done is not None:
+        return posted.done
     file = open_objection(session, objection_id=objection_id, viewer=current_user.username)
-    status = 422 if problems or (request.method == "POST" and form.errors) else 200
-    return render_template("officials/objection.html", file=file, form=form, problems=problems,
-                           rules=rulebook()), status
+    return render_template("officials/objection.html", file=file, form=form,
+                           problems=posted.problems, rules=rulebook()), posted.status
 
 
 def _department_record(record_id: int, what: str):

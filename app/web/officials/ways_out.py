@@ -4,12 +4,11 @@ applications and on objections to list entries."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.db import get_session
-from app.errors import Conflict, InvalidInput
 from app.models import EntryObjection, ListEntry, Record, RepairRequest, Subject
 from app.services.accounts.users import ADMIN, AUDITOR, RECORDER, REVIEWER
 from app.services.due_process.ways_out import (
@@ -19,8 +18,9 @@ from app.services.due_process.ways_out import (
 )
 from app.web import rulebook, today
 from app.web.auth import role_required
-from app.web.due_forms import EntryDecisionForm, RepairDecisionForm, problems_of
+from app.web.due_forms import EntryDecisionForm, RepairDecisionForm
 from app.web.officials import bp
+from app.web.officials.decisions import found_or_404, post_decision
 
 
 def _department() -> str | None:
@@ -41,38 +41,28 @@ def repairs():
 def repair_application(request_id: int):
     """One application for repair with its record; the department decides it here."""
     session = get_session()
-    application = session.get(RepairRequest, request_id) if 0 < request_id < 2**31 else None
-    if application is None:
-        abort(404)
+    application = found_or_404(session, RepairRequest, request_id)
     department = _department()
     if department is not None and department != application.department_code:
         abort(403)
     form = RepairDecisionForm()
-    problems: dict[str, list[str]] = {}
-    if request.method == "POST":
-        if current_user.role == AUDITOR:
-            abort(403)
-        if form.validate_on_submit():
-            try:
-                decided = decide_repair(
-                    session, rulebook=rulebook(), request_id=request_id,
-                    grant=form.decision.data == "grant", reason=form.reason.data,
-                    department=department, actor=current_user.username, today=today())
-            except InvalidInput as error:
-                problems = problems_of(error)
-            except Conflict as error:
-                problems = {"": [str(error)]}
-            else:
-                flash(_("Application %(id)s decided: %(outcome)s. The subject is notified.",
-                        id=request_id, outcome=_("granted") if decided.status == "granted"
-                        else _("refused")), "success")
-                return redirect(url_for("officials.repairs"))
+    posted = post_decision(
+        form, may_decide=current_user.role != AUDITOR, then="officials.repairs",
+        decide=lambda: decide_repair(
+            session, rulebook=rulebook(), request_id=request_id,
+            grant=form.decision.data == "grant", reason=form.reason.data,
+            department=department, actor=current_user.username, today=today()),
+        said=lambda decided: _(
+            "Application %(id)s decided: %(outcome)s. The subject is notified.",
+            id=request_id,
+            outcome=_("granted") if decided.status == "granted" else _("refused")))
+    if posted.done is not None:
+        return posted.done
     record = session.get(Record, application.record_id)
     subject = session.get(Subject, application.subject_id)
-    code = 422 if problems or (request.method == "POST" and form.errors) else 200
     return render_template("officials/repair.html", application=application, record=record,
-                           subject=subject, form=form, problems=problems,
-                           rules=rulebook()), code
+                           subject=subject, form=form, problems=posted.problems,
+                           rules=rulebook()), posted.status
 
 
 @bp.route("/entry-objections/<int:objection_id>", methods=["GET", "POST"])
@@ -80,33 +70,22 @@ def repair_application(request_id: int):
 def entry_objection(objection_id: int):
     """One objection to a list entry; a reviewer decides it here, with reasons."""
     session = get_session()
-    objection = session.get(EntryObjection, objection_id) if 0 < objection_id < 2**31 else None
-    if objection is None:
-        abort(404)
+    objection = found_or_404(session, EntryObjection, objection_id)
     form = EntryDecisionForm()
-    problems: dict[str, list[str]] = {}
-    if request.method == "POST":
-        if current_user.role != REVIEWER:
-            abort(403)
-        if form.validate_on_submit():
-            try:
-                decided = decide_entry_objection(
-                    session, rulebook=rulebook(), objection_id=objection_id,
-                    outcome=form.outcome.data or "", reason=form.reason.data,
-                    reviewer=current_user.username, today=today())
-            except InvalidInput as error:
-                problems = problems_of(error)
-            except Conflict as error:
-                problems = {"": [str(error)]}
-            else:
-                flash(_("Objection to entry %(id)s decided: the entry %(outcome)s. The subject "
-                        "is notified.", id=decided.list_entry_id,
-                        outcome=_("ends today") if decided.outcome == "ended" else _("stands")),
-                      "success")
-                return redirect(url_for("officials.objections"))
+    posted = post_decision(
+        form, may_decide=current_user.role == REVIEWER, then="officials.objections",
+        decide=lambda: decide_entry_objection(
+            session, rulebook=rulebook(), objection_id=objection_id,
+            outcome=form.outcome.data or "", reason=form.reason.data,
+            reviewer=current_user.username, today=today()),
+        said=lambda decided: _(
+            "Objection to entry %(id)s decided: the entry %(outcome)s. The subject is "
+            "notified.", id=decided.list_entry_id,
+            outcome=_("ends today") if decided.outcome == "ended" else _("stands")))
+    if posted.done is not None:
+        return posted.done
     entry = session.get(ListEntry, objection.list_entry_id)
     subject = session.get(Subject, objection.subject_id)
-    code = 422 if problems or (request.method == "POST" and form.errors) else 200
     return render_template("officials/entry_objection.html", objection=objection, entry=entry,
-                           subject=subject, form=form, problems=problems,
-                           rules=rulebook()), code
+                           subject=subject, form=form, problems=posted.problems,
+                           rules=rulebook()), posted.status
