@@ -295,6 +295,9 @@ def _run(args, url: str, built: float) -> None:
                                    time.process_time() - cpu + server() - before))
                 if name == "verify":
                     peaks.append((_rss_peak_mb(), resident))
+                print(f"{name}: {runs[name][-1][0]:.2f} s, CPU {runs[name][-1][1]:.2f} s, "
+                      f"{time.strftime('%H:%M:%S', time.gmtime())} UTC, load {common.load()}",
+                      flush=True)
                 session.rollback()
                 if name == "read":
                     rows = done
