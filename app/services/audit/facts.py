@@ -6,7 +6,9 @@ their Merkle root must be the event's; the log's root is checked at the size of 
 published digest. Then (`check_rows`) each sealed table is read once in key order,
 merged with the latest seal of each fact (the seal log read once in the same order), and
 every row's leaf is recomputed: a row without a seal was inserted behind the app's back,
-a seal without a row names a deleted fact, a different hash an edited one.
+a seal without a row names a deleted fact, a different hash an edited one. On PostgreSQL
+that comparison is made in the database (`leaves.pg_check_sql`), and only the first fact
+that does not hold is read back.
 """
 
 from __future__ import annotations

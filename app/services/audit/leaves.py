@@ -9,8 +9,9 @@ both escape exactly as Python's `json` does with `ensure_ascii=False`, which
 text of a date); numbers and booleans as JSON; dates ISO; times UTC to the microsecond
 with their `T`.
 
-- PostgreSQL also hashes it (`sha256`, PostgreSQL 11 and later): only the key and the
-  leaf hash cross the wire.
+- PostgreSQL also hashes it (`sha256`, PostgreSQL 11 and later), and `audit verify`
+  has it compare the hashes with the latest seals there too (`pg_check_sql`): only a
+  count and the first fact that does not hold cross the wire.
 - SQLite has no SHA-256: Python hashes the text, one call per row. SQLite also checks
   each value's storage class and shape (a date `YYYY-MM-DD`, a time
   `YYYY-MM-DD HH:MM:SS.ffffff`, a boolean 0 or 1, text in a text column, an integer in an
