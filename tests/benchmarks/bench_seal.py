@@ -24,6 +24,8 @@ Goals (issue): verify at most about twice the read; import with sealing at most 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import re
 import time
 import tracemalloc
 from pathlib import Path
@@ -198,40 +200,104 @@ def main(argv: list[str] | None = None) -> None:
                         help="records made one by one through the service, with and without")
     parser.add_argument("--verify-repeat", type=int, default=3,
                         help="reads and verifies, alternating: the best of each is shown")
+    parser.add_argument("--url", help="an existing city to run on (built by tests.benchmarks."
+                        "city or kept by --keep; sealed first if it has no seals): not built, "
+                        "not dropped")
+    parser.add_argument("--keep", action="store_true", help="keep the city built")
+    parser.add_argument("--seal", choices=["python", "sql"], default="python",
+                        help="how a city without seals is sealed: seals.seal_everything, "
+                             "what migration 0012 runs (python), or set-based, one INSERT "
+                             "... SELECT per kind (sql: tests/benchmarks/seal_city.py; the "
+                             "way for a city of millions)")
+    parser.add_argument("--traced", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run verify once under tracemalloc for its peak of "
+                             "traced Python allocations (slow at millions of rows)")
     parser.add_argument("--name", default="seal",
                         help="the city's name (its file or database, and its copies'): "
                              "keeps two runs on one server apart")
     args = parser.parse_args(argv)
 
     import app.services.records.bulk as bulk
-    from app.db import session_scope
-    from app.services.audit import chain, seals
 
     _ORIGINAL = (bulk._Leaves, bulk._seal)
-    url = common.city_url(args.name, on=args.on, subjects=args.subjects, records=args.records)
+    url = args.url or common.city_url(args.name, on=args.on, subjects=args.subjects,
+                                      records=args.records)
     print(common.header("Sealed facts", {"city": url, "subjects": args.subjects,
-                                         "records": args.records, "rows": args.rows}))
+                                         "records": args.records, "rows": args.rows,
+                                         **common.machine()}))
     started = time.perf_counter()
-    common.build(url, subjects=args.subjects, records=args.records)
+    if not args.url:
+        common.build(url, subjects=args.subjects, records=args.records)
     built = time.perf_counter() - started
-    app = common.make_app(url)
+    try:
+        _run(args, url, built)
+    finally:
+        if not args.url and not args.keep:
+            common.drop_city(url)
+
+
+def _seal(app, url: str, how: str) -> tuple[int, float]:
+    """Seal the city's stored facts if it has no seals yet; return (seals, seconds)."""
+    from app.db import session_scope
+    from app.services.audit import seals
+    from tests.benchmarks.seal_city import seal_stored
+
     with app.app_context(), session_scope(app, write=True) as session:
-        started = time.perf_counter()
-        sealed = seals.seal_everything(session)
-        session.commit()
-        seal_seconds = time.perf_counter() - started
+        if session.execute(text("SELECT count(*) FROM fact_seal")).scalar():
+            return 0, 0.0
+    started = time.perf_counter()
+    if how == "sql":
+        sealed = seal_stored(url)["sealed"]
+    else:
+        with app.app_context(), session_scope(app, write=True) as session:
+            sealed = seals.seal_everything(session)
+            session.commit()
+    return sealed, time.perf_counter() - started
+
+
+def _rss_reset() -> float:
+    """Reset this process's peak resident memory (VmHWM) to what it holds now, where Linux
+    lets it; return what it holds now (MB)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+    try:
+        return int(re.search(r"VmRSS:\s+(\d+)", Path("/proc/self/status").read_text())[1]) / 1024
+    except (OSError, TypeError):
+        return 0.0
+
+
+def _rss_peak_mb() -> float:
+    return common.usage()["peak_mb"]
+
+
+def _run(args, url: str, built: float) -> None:
+    from app.db import session_scope
+    from app.services.audit import chain
+
+    app = common.make_app(url)
+    sealed, seal_seconds = _seal(app, url, args.seal)
+    print(f"sealed {sealed} facts in {seal_seconds:.1f} s ({common.load()})", flush=True)
+    with app.app_context(), session_scope(app, write=True) as session:
         # A digest published of the whole log: verify checks the log's root at its size,
         # as it does in a city whose digests are published every night.
         chain.publish_digest(session, day=common.CITY_TODAY)
+        session.commit()
     with app.app_context(), session_scope(app) as session:
         server = _server_cpu(session)
         runs: dict[str, list[tuple[float, float]]] = {"read": [], "verify": []}
+        peaks = []  # this process's peak resident memory during each verify
         for _ in range(args.verify_repeat):  # alternating, best of each
             for name, step in (("read", _read_once), ("verify", _verify)):
+                resident = _rss_reset()
                 started, cpu, before = time.perf_counter(), time.process_time(), server()
                 done = step(session)
                 runs[name].append((time.perf_counter() - started,
                                    time.process_time() - cpu + server() - before))
+                if name == "verify":
+                    peaks.append((_rss_peak_mb(), resident))
+                print(f"{name}: {runs[name][-1][0]:.2f} s, CPU {runs[name][-1][1]:.2f} s, "
+                      f"{time.strftime('%H:%M:%S', time.gmtime())} UTC, load {common.load()}",
+                      flush=True)
                 session.rollback()
                 if name == "read":
                     rows = done
@@ -239,13 +305,47 @@ def main(argv: list[str] | None = None) -> None:
                     result = done
         read_seconds, read_cpu = (min(t[i] for t in runs["read"]) for i in (0, 1))
         verify_seconds, verify_cpu = (min(t[i] for t in runs["verify"]) for i in (0, 1))
-        tracemalloc.start()  # a second run for the memory only (tracing slows it down)
-        chain.verify(session, facts=True)
-        peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
+        rss_mb, rss_before = max(peaks)
+        server_mb = (common.pg_backend_peak_mb(session.connection())
+                     if args.on == "postgresql" or common.is_pg(url) else None)
+        peak_mb = None
+        if args.traced:
+            tracemalloc.start()  # a run for the memory only (tracing slows it down)
+            chain.verify(session, facts=True)
+            peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
     assert result.ok, (result.where(), result.reason)
     _dispose(app)  # PostgreSQL copies the city as a template: no session may be open on it
+    memory = f"peak {rss_mb:.0f} MB resident, {rss_before:.0f} before" + (
+        f", {peak_mb:.0f} MB traced" if peak_mb is not None else "") + (
+        f", server process {server_mb:.0f} MB" if server_mb is not None else "")
+    rows_out = [
+        ["build the city (not part of the figures)", round(built, 2), "", ""],
+        [f"seal {sealed} stored facts ({args.seal})", round(seal_seconds, 2), "", ""],
+        [f"read the sealed tables once ({rows} rows)", round(read_seconds, 2),
+         round(read_cpu, 2), 1.0],
+        [f"audit verify, facts checked: {result.facts} ({memory})",
+         round(verify_seconds, 2), round(verify_cpu, 2),
+         f"{verify_seconds / read_seconds:.2f} (CPU {verify_cpu / read_cpu:.2f})"],
+    ]
+    print("runs (wall s, CPU s), in order:",
+          {k: [(round(w, 2), round(c, 2)) for w, c in v] for k, v in runs.items()},
+          f"load {common.load()}", flush=True)
+    if args.rows:
+        rows_out += _imports(args, url)
+    if args.one_by_one:
+        copy = common.copy_city(url, f"citypoints_bench_{args.name}_one")
+        try:
+            single = _one_by_one(copy, args.one_by_one)
+        finally:
+            common.drop_city(copy)
+        rows_out += _single_rows(single, args.one_by_one, pg=common.is_pg(url))
+    cpu_label = "CPU s (client + server)" if common.is_pg(url) else "CPU s"
+    print(common.table(["what", "seconds", cpu_label, "ratio"], rows_out))
+    print(common.usage(), common.load())
 
+
+def _imports(args, url: str) -> list[list]:
     csv_path = common.WORKDIR / f"seal_import_{args.rows}.csv"
     write_csv(url, csv_path, args.rows, common.CITY_TODAY)
     times: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
@@ -260,27 +360,12 @@ def main(argv: list[str] | None = None) -> None:
     # best wall time is not always the one the neighbours disturbed least in CPU.
     with_s, with_cpu = (min(t[i] for t in times[True]) for i in (0, 1))
     without_s, without_cpu = (min(t[i] for t in times[False]) for i in (0, 1))
-    copy = common.copy_city(url, f"citypoints_bench_{args.name}_one")
-    try:
-        single = _one_by_one(copy, args.one_by_one)
-    finally:
-        common.drop_city(copy)
-    cpu_label = "CPU s (client + server)" if args.on == "postgresql" else "CPU s"
-    print(common.table(["what", "seconds", cpu_label, "ratio"], [
-        ["build the city (not part of the figures)", round(built, 2), "", ""],
-        [f"seal {sealed} stored facts (migration 0012)", round(seal_seconds, 2), "", ""],
-        [f"read the sealed tables once ({rows} rows)", round(read_seconds, 2),
-         round(read_cpu, 2), 1.0],
-        [f"audit verify, facts checked: {result.facts} (peak {peak_mb:.0f} MB traced)",
-         round(verify_seconds, 2), round(verify_cpu, 2),
-         f"{verify_seconds / read_seconds:.2f} (CPU {verify_cpu / read_cpu:.2f})"],
+    return [
         [f"import {args.rows} rows without sealing", round(without_s, 2),
          round(without_cpu, 2), 1.0],
         [f"import {args.rows} rows with sealing", round(with_s, 2), round(with_cpu, 2),
          f"{with_s / without_s:.3f} (CPU {with_cpu / without_cpu:.3f})"],
-        *_single_rows(single, args.one_by_one, pg=args.on == "postgresql"),
-    ]))
-    print(common.usage())
+    ]
 
 
 if __name__ == "__main__":

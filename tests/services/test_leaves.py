@@ -142,3 +142,61 @@ def test_a_row_sqlalchemy_cannot_read_is_named_as_edited(app, session, column, v
     result = chain.verify(session, facts=True)
     assert not result.ok and result.where() == "subject A", result.where()
     assert "edited" in result.reason
+
+
+def _both_checks(session, monkeypatch, kind):
+    """Return (the check in the database, the merge of leaves and seals in Python)."""
+    from app.services.audit import facts
+
+    session.rollback()
+    assert leaves.pg_first_mismatch(session, kind) is not None, "the database check is skipped"
+    in_database = facts.check_kind(session, kind)
+    session.rollback()
+    with monkeypatch.context() as patched:
+        patched.setattr(facts, "pg_first_mismatch", lambda session, kind: None)
+        merged = facts.check_kind(session, kind)
+    session.rollback()
+    return in_database, merged
+
+
+def _behind(session, sql: str) -> None:
+    session.connection().exec_driver_sql(sql)
+    session.commit()
+
+
+def test_the_database_check_names_the_fact_the_merge_names(app, session, monkeypatch):
+    """PostgreSQL compares the leaves with the seals in the database: after each tamper
+    it names the same first fact, for the same reason, as the merge in Python; a row
+    deleted through the app (its seal says so) is no break."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the leaves are compared in the database on PostgreSQL only")
+    _tricky_rows(session)
+    record, subject = seals.KINDS["record"], seals.KINDS["subject"]
+    ids = session.execute(text("SELECT id FROM record ORDER BY id")).scalars().all()
+    count = len(ids)
+    assert _both_checks(session, monkeypatch, record) == ((count, None), (count, None))
+    steps = [
+        (record, f"UPDATE record SET points = points + 500 WHERE id = {ids[-1]}", ids[-1],
+         "edited"),
+        (record, None, ids[-1], "edited"),  # ids[0] deleted through the app: sealed so
+        (record, f"DELETE FROM record WHERE id = {ids[5]}", ids[5], "deleted"),
+        (record, "INSERT INTO record SELECT -7, subject_id, rule_code, rule_version, "
+                 "rulebook_fingerprint, department_code, occurred_on, ends_on, repairable_on, "
+                 "base_points, factor, points, note, evidence, NULL, recorded_at, recorded_by "
+                 f"FROM record WHERE id = {ids[3]}", -7, "no seal"),
+        (subject, "UPDATE subject SET name = 'x' WHERE subject_id = 'Z0'", "Z0", "edited"),
+        (subject, "INSERT INTO subject (subject_id, kind, name, district, village, consent, "
+                  "registered_at, updated_at) SELECT 'AB', kind, name, district, village, "
+                  "consent, registered_at, updated_at FROM subject WHERE subject_id = 'A'",
+         "AB", "no seal"),
+    ]
+    for kind, tamper, named, reason in steps:
+        if tamper is None:
+            session.delete(session.get(Record, ids[0]))
+            session.commit()
+        else:
+            _behind(session, tamper)
+        in_database, merged = _both_checks(session, monkeypatch, kind)
+        assert in_database[1] == merged[1], tamper
+        assert in_database[1] is not None and in_database[1].key == str(named), tamper
+        assert reason in in_database[1].reason, tamper

@@ -6,7 +6,9 @@ their Merkle root must be the event's; the log's root is checked at the size of 
 published digest. Then (`check_rows`) each sealed table is read once in key order,
 merged with the latest seal of each fact (the seal log read once in the same order), and
 every row's leaf is recomputed: a row without a seal was inserted behind the app's back,
-a seal without a row names a deleted fact, a different hash an edited one.
+a seal without a row names a deleted fact, a different hash an edited one. On PostgreSQL
+that comparison is made in the database (`leaves.pg_check_sql`), and only the first fact
+that does not hold is read back.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
+from sqlalchemy import text
 from sqlmodel import Session
 
 from app.services.audit import merkle
-from app.services.audit.leaves import stored_leaves, tuples
+from app.services.audit.leaves import pg_first_mismatch, pg_leaf_of, stored_leaves, tuples
 from app.services.audit.seals import KINDS, SEALED_ACTION, Kind, row_leaf
 
 SLICE = 10_000  # seals of one event hashed at a time
@@ -143,7 +146,16 @@ def _latest_seals(session: Session, kind: Kind) -> Iterator[tuple[str, str]]:
 
 
 def check_kind(session: Session, kind: Kind) -> tuple[int, Break | None]:
-    """Compare every row of `kind` with its latest seal; return (rows, first break)."""
+    """Compare every row of `kind` with its latest seal; return (rows, first break).
+
+    On PostgreSQL the database compares them (`leaves.pg_first_mismatch`): only the count
+    and the first fact that does not hold cross the wire, and that one fact is then read
+    again to say what is wrong with it. Elsewhere the rows' leaves and the latest seals
+    are read in key order and merged here."""
+    checked = pg_first_mismatch(session, kind)
+    if checked is not None:
+        rows, first = checked
+        return rows, None if first is None else _break_at(session, kind, first)
     seals = _latest_seals(session, kind)
     seal = next(seals, None)
     count = 0
@@ -169,6 +181,23 @@ def check_kind(session: Session, kind: Kind) -> tuple[int, Break | None]:
     return count, None
 
 
+def _break_at(session: Session, kind: Kind, fact_key: str) -> Break:
+    """Return what is wrong with the fact `pg_first_mismatch` found (what the merge in
+    `check_kind` says of it)."""
+    leaf = pg_leaf_of(session, kind, fact_key)
+    seal = session.execute(text(
+        "SELECT leaf_hash FROM fact_seal WHERE kind = :kind AND fact_key = :key "
+        "ORDER BY position DESC LIMIT 1"), {"kind": kind.name, "key": fact_key}).scalar()
+    if leaf is None:
+        return Break("it was sealed but is missing from its table (deleted)", kind.name,
+                     _shown(kind, fact_key))
+    if seal is None:
+        return Break("its row has no seal (inserted behind the app's back)", kind.name,
+                     _shown(kind, fact_key))
+    return Break("its row differs from the one sealed (edited behind the app's back)",
+                 kind.name, _shown(kind, fact_key))
+
+
 def _deleted_on_purpose(kind: Kind, seal: tuple[str, str]) -> bool:
     """Return True when the latest seal says the row was deleted through the app."""
     key = kind.parse_key(seal[0])
@@ -176,7 +205,12 @@ def _deleted_on_purpose(kind: Kind, seal: tuple[str, str]) -> bool:
 
 
 def _shown(kind: Kind, fact_key: str) -> str:
-    return str(int(fact_key)) if kind.numeric else fact_key
+    if kind.numeric:
+        try:
+            return str(int(fact_key))
+        except ValueError:  # a seal's fact key that is no id
+            return fact_key
+    return fact_key
 
 
 def check_rows(session: Session) -> tuple[int, Break | None]:

@@ -9,8 +9,9 @@ both escape exactly as Python's `json` does with `ensure_ascii=False`, which
 text of a date); numbers and booleans as JSON; dates ISO; times UTC to the microsecond
 with their `T`.
 
-- PostgreSQL also hashes it (`sha256`, PostgreSQL 11 and later): only the key and the
-  leaf hash cross the wire.
+- PostgreSQL also hashes it (`sha256`, PostgreSQL 11 and later), and `audit verify`
+  has it compare the hashes with the latest seals there too (`pg_check_sql`): only a
+  count and the first fact that does not hold cross the wire.
 - SQLite has no SHA-256: Python hashes the text, one call per row. SQLite also checks
   each value's storage class and shape (a date `YYYY-MM-DD`, a time
   `YYYY-MM-DD HH:MM:SS.ffffff`, a boolean 0 or 1, text in a text column, an integer in an
@@ -182,13 +183,87 @@ def _pg_value(column: Any) -> str:
     return f"coalesce({json_text}, 'null')"
 
 
-def pg_leaf_sql(kind: Kind) -> str:
-    """Return the SELECT of (key, leaf hash hex) of every row of `kind`, in key order."""
+def pg_leaf_sql(kind: Kind, *, where: str = "") -> str:
+    """Return the SELECT of (key, leaf hash hex) of every row of `kind` (or of those
+    `where` says), in key order."""
     key = _quoted(kind.key.name)
     order = key if kind.numeric else f'{key} COLLATE "C"'
+    return (f"SELECT {key}, {_pg_leaf(kind)} FROM {_quoted(kind.table.name)}"
+            f"{f' WHERE {where}' if where else ''} ORDER BY {order}")
+
+
+def _pg_leaf(kind: Kind) -> str:
+    """Return SQL for a row's leaf hash, hex."""
     data = _canonical_sql(kind, _pg_value)
-    return (f"SELECT {key}, encode(sha256('\\x00'::bytea || convert_to({data}, 'UTF8')), "
-            f"'hex') FROM {_quoted(kind.table.name)} ORDER BY {order}")
+    return f"encode(sha256('\\x00'::bytea || convert_to({data}, 'UTF8')), 'hex')"
+
+
+def _pg_fact_key(kind: Kind, key: str) -> str:
+    """Return SQL for `kind.fact_key` of the key `key` (Python's `f"{id:012d}"`)."""
+    if not kind.numeric:
+        return key
+    return (f"CASE WHEN {key} >= 0 THEN lpad(CAST({key} AS text), 12, '0') "
+            f"ELSE '-' || lpad(CAST(-CAST({key} AS bigint) AS text), 11, '0') END")
+
+
+def _pg_deleted_leaf(kind: Kind, fact_key: str) -> str:
+    """Return SQL for the leaf of a fact deleted through the app (`seals.row_leaf` of no
+    row), NULL when `fact_key` is no key of `kind` (then no seal can be that leaf)."""
+    if kind.numeric:
+        key = (f"CASE WHEN {fact_key} ~ '^-?[0-9]{{1,18}}$' "
+               f"THEN CAST(CAST({fact_key} AS bigint) AS text) END")
+    else:
+        key = f"to_json({fact_key})::text"
+    tail = _literal(',"kind":' + json.dumps(kind.name, ensure_ascii=False) + "}")
+    return (f"""encode(sha256('\\x00'::bytea || convert_to('{{"fields":null,"id":' || {key} """
+            f"|| {tail}, 'UTF8')), 'hex')")
+
+
+def pg_check_sql(kind: Kind) -> str:
+    """Return the SELECT of (rows of `kind`, fact key of the first fact that does not hold
+    or NULL): each row's leaf compared in the database with the latest seal of its fact,
+    so that only the answer crosses the wire. A fact does not hold when its row's leaf is
+    not its latest seal (a row edited, or inserted without a seal), or when it has a seal
+    but no row, unless that seal is the one of a deletion through the app. The first is
+    the least fact key in code point order: the one `facts.check_kind`'s merge would name.
+    """
+    key = _quoted(kind.key.name)
+    fact_key = _pg_fact_key(kind, key)
+    deleted = _pg_deleted_leaf(kind, "s.fact_key")
+    return (f"WITH r AS (SELECT {fact_key} AS fact_key, {_pg_leaf(kind)} AS leaf "
+            f"FROM {_quoted(kind.table.name)}), "
+            "s AS (SELECT DISTINCT ON (fact_key) fact_key, leaf_hash FROM fact_seal "
+            f"WHERE kind = {_literal(kind.name)} ORDER BY fact_key, position DESC) "
+            'SELECT count(r.fact_key), min(coalesce(r.fact_key, s.fact_key) COLLATE "C") '
+            "FILTER (WHERE r.leaf IS DISTINCT FROM s.leaf_hash AND (r.fact_key IS NOT NULL "
+            f"OR s.leaf_hash IS DISTINCT FROM {deleted})) "
+            "FROM r FULL JOIN s ON s.fact_key = r.fact_key")
+
+
+def pg_first_mismatch(session: Session, kind: Kind) -> tuple[int, str | None] | None:
+    """Return (rows of `kind`, fact key of the first that does not hold or None), checked
+    in the database (see `pg_check_sql`); None where the leaves cannot be made in SQL
+    (not PostgreSQL, a column type the SQL does not know, a server that escapes text
+    otherwise than Python): the caller then merges `stored_leaves` with the seals."""
+    if not _is_pg(session) or not _sql_supported(kind) or not _escapes_like_python(session):
+        return None
+    # The driver's own SQL: `:name` in the JSON text is no parameter (no `%` in it either).
+    rows, first = session.connection().exec_driver_sql(pg_check_sql(kind)).one()
+    return int(rows), first
+
+
+def pg_leaf_of(session: Session, kind: Kind, fact_key: str) -> str | None:
+    """Return the leaf hash of the row of one fact as `pg_check_sql` makes it, or None
+    when the table has no such row."""
+    try:
+        key = int(fact_key) if kind.numeric else fact_key
+    except ValueError:  # a seal's fact key that no row can have
+        return None
+    if kind.fact_key(key) != fact_key:  # "5" for "000000000005": not that row's seal
+        return None
+    sql = pg_leaf_sql(kind, where=f"{_quoted(kind.key.name)} = %(key)s")
+    row = session.connection().exec_driver_sql(sql, {"key": key}).one_or_none()
+    return None if row is None else str(row[1])
 
 
 def _postgresql(session: Session, kind: Kind) -> Iterator[tuple[str, str]]:
