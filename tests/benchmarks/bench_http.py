@@ -232,7 +232,10 @@ def bench(url: str, *, duration: int, connections: list[int], workers: int,
               for sid in checked]
     auth = {"Authorization": f"Bearer {token}"}
     results, page_bytes = {}, 0
+    waits = {}
     for patches in patch_sets:
+        for old in common.WORKDIR.glob("lock_wait_*.json"):
+            old.unlink()
         port = free_port()
         server = start_gunicorn(url, port, workers, patches, options)
         try:
@@ -283,8 +286,12 @@ def bench(url: str, *, duration: int, connections: list[int], workers: int,
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
+        if "lock-wait" in patches:  # each worker's totals, written at its exit
+            found = [json.loads(f.read_text()) for f in common.WORKDIR.glob("lock_wait_*.json")]
+            waits[patches] = {k: (max if k.endswith("max_s") else sum)(w[k] for w in found)
+                              for k in (found[0] if found else {})}
     return {"url": url, "today": today.isoformat(), "page_bytes": page_bytes,
-            "options": list(options), "results": results}
+            "options": list(options), "results": results, "lock_waits": waits}
 
 
 def report(result: dict, build: dict | None, workers: int) -> str:
@@ -307,6 +314,14 @@ def report(result: dict, build: dict | None, workers: int) -> str:
     out.append(common.table(["target", "conns", "req/s", "p50 ms", "p95 ms", "p99 ms",
                              "max ms", "errors", "baseline req/s / req/s", "p95 / baseline p95",
                              "load after"], rows))
+    for patches, w in result.get("lock_waits", {}).items():
+        if w.get("begin_write_calls"):
+            out.append(f"\n{patches}, all targets and workers together: "
+                       f"{w['begin_write_calls']:,} begin_write calls, mean "
+                       f"{1000 * w['begin_write_s'] / w['begin_write_calls']:.2f} ms, max "
+                       f"{1000 * w['begin_write_max_s']:.1f} ms; {w['commits']:,} commits, mean "
+                       f"{1000 * w['commit_s'] / max(1, w['commits']):.2f} ms, max "
+                       f"{1000 * w['commit_max_s']:.1f} ms")
     return "\n".join(out) + "\n"
 
 
