@@ -15,6 +15,7 @@ def is_postgres(session: Session) -> bool:
 
 
 WRITING = "citypoints.writing"  # session.info: this session has begun to write
+_SQLITE_LOCKED = "citypoints.sqlite_locked"  # session.info: the transaction holding the lock
 RECORDS = "records"  # whatever decides how records count: shared by one-record writers,
 #                      held alone by a bulk import, which fixes points for many subjects
 
@@ -36,6 +37,10 @@ def begin_write(session: Session, key: str, *, shared: bool = False) -> None:
             {"k": zlib.crc32(key.encode()) - 2**31},
         )
     else:
+        # SQLite has one lock for every key: a transaction that holds it (a recording takes
+        # the records', the subject's and the audit chain's) does not ask again.
+        if session.info.get(_SQLITE_LOCKED) is session.get_transaction() is not None:
+            return
         take = text("UPDATE scheduler_lock SET holder = holder WHERE name = '~'")
         try:
             session.execute(take)
@@ -47,6 +52,7 @@ def begin_write(session: Session, key: str, *, shared: bool = False) -> None:
             # afresh with the lock as the first statement, which waits the busy timeout.
             session.rollback()
             session.execute(take)
+        session.info[_SQLITE_LOCKED] = session.get_transaction()
 
 
 def begin_record_write(session: Session, subject_id: str) -> None:

@@ -26,6 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules"
 WORKDIR = Path(os.environ.get("CITYPOINTS_BENCH_DIR", "/tmp/citypoints-bench"))
 PG_SERVER = os.environ.get("CITYPOINTS_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
+# Put before the name of every PostgreSQL database a benchmark creates (its cities and their
+# copies), so that people benchmarking on one server at once do not drop each other's.
+PG_PREFIX = os.environ.get("CITYPOINTS_BENCH_PG_PREFIX", "")
 CITY_TODAY = date(2026, 11, 20)  # the benchmark city's "today": figures do not drift by date
 SECRET = "benchmark-only-secret-key-not-for-production-0123456789"
 
@@ -124,7 +127,7 @@ def sqlite_path(url: str) -> Path:
 def copy_city(url: str, name: str) -> str:
     """Copy a city (SQLite file or PostgreSQL template) for a run that changes it."""
     if is_pg(url):
-        return create_pg_database(name, template=url.rsplit("/", 1)[1])
+        return create_pg_database(PG_PREFIX + name, template=url.rsplit("/", 1)[1])
     source = sqlite_path(url)
     target = source.with_name(name + ".sqlite3")
     remove_sqlite(target)
@@ -154,7 +157,7 @@ def city_url(name: str, *, on: str, subjects: int, records: int) -> str:
     tag = f"{subjects // 1000}k_{records // 1000}k"
     prefix = f"{name}_" if name else ""
     if on == "postgresql":
-        return pg_url(f"citypoints_bench_{prefix}{tag}")
+        return pg_url(f"{PG_PREFIX}citypoints_bench_{prefix}{tag}")
     return f"sqlite:///{WORKDIR / f'{prefix}city_{tag}.sqlite3'}"
 
 

@@ -108,3 +108,59 @@ def sqlite_cache():
         return engine
 
     db.make_engine = make_engine
+
+
+# ------------------------------------------------------------------------------ measuring
+@patch
+def lock_wait():
+    """Not a change: measure, in each gunicorn worker, the time spent in `locks.begin_write`
+    (waiting for SQLite's write lock, or a PostgreSQL advisory lock) and in COMMIT, per
+    request that took a lock. Each worker writes its totals at exit to
+    $CITYPOINTS_BENCH_DIR/lock_wait_<pid>.json (bench_http prints them)."""
+    import atexit
+    import json
+    import sys
+    import time
+
+    from sqlalchemy.orm import Session
+
+    import app.services.locks as locks
+    from tests.benchmarks import common
+
+    totals = {"begin_write_calls": 0, "begin_write_s": 0.0, "begin_write_max_s": 0.0,
+              "commits": 0, "commit_s": 0.0, "commit_max_s": 0.0}
+    original, commit = locks.begin_write, Session.commit
+
+    def begin_write(session, key, *, shared=False):
+        started = time.perf_counter()
+        try:
+            return original(session, key, shared=shared)
+        finally:
+            spent = time.perf_counter() - started
+            totals["begin_write_calls"] += 1
+            totals["begin_write_s"] += spent
+            totals["begin_write_max_s"] = max(totals["begin_write_max_s"], spent)
+
+    def timed_commit(self):
+        started = time.perf_counter()
+        try:
+            return commit(self)
+        finally:
+            spent = time.perf_counter() - started
+            totals["commits"] += 1
+            totals["commit_s"] += spent
+            totals["commit_max_s"] = max(totals["commit_max_s"], spent)
+
+    for module in list(sys.modules.values()):
+        if getattr(module, "begin_write", None) is original:
+            module.begin_write = begin_write
+    Session.commit = timed_commit
+
+    def write():
+        import os
+
+        common.WORKDIR.mkdir(parents=True, exist_ok=True)
+        path = common.WORKDIR / f"lock_wait_{os.getpid()}.json"
+        path.write_text(json.dumps(totals))
+
+    atexit.register(write)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlalchemy import and_, exists, insert, or_, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from app.models import (
@@ -70,6 +72,8 @@ def add_notices(session: Session, notices: Iterable[NewNotice], *, today: date) 
     unique: dict[str, NewNotice] = {}
     for notice in notices:
         unique.setdefault(notice.dedupe_key, notice)
+    if len(unique) == 1:
+        return _add_one(session, next(iter(unique.values())), today=today)
     keys = list(unique)
     added = 0
     for i in range(0, len(keys), CHUNK):
@@ -93,6 +97,30 @@ def add_notices(session: Session, notices: Iterable[NewNotice], *, today: date) 
             for nid in ids])
         added += len(fresh)
     return added
+
+
+def _add_one(session: Session, notice: NewNotice, *, today: date) -> int:
+    """Store one notice unless its dedupe key is known, and its outbox row: two statements
+    (a recording's notice), not the four of a batch, built once and sent as Core (no ORM
+    bulk machinery for one row)."""
+    conn = session.connection()
+    now = utcnow()
+    notice_id = conn.execute(_ONE_NOTICE[conn.dialect.name == "postgresql"], {
+        "subject_id": notice.subject_id, "kind": notice.kind, "dedupe_key": notice.dedupe_key,
+        "title": notice.title[:300], "body": notice.body, "record_id": notice.record_id,
+        "list_entry_id": notice.list_entry_id, "objection_id": notice.objection_id,
+        "content": notice.content, "notified_on": today, "created_at": now}).scalar()
+    if notice_id is None:
+        return 0
+    conn.execute(_ONE_OUTBOX, {"notice_id": notice_id, "state": "pending", "attempts": 0,
+                               "created_at": now})
+    return 1
+
+
+_ONE_NOTICE = {postgres: insert_of(Notice.__table__).on_conflict_do_nothing(
+    index_elements=["dedupe_key"]).returning(Notice.__table__.c.id)
+    for postgres, insert_of in ((True, postgresql_insert), (False, sqlite_insert))}
+_ONE_OUTBOX = insert(NoticeOutbox.__table__)
 
 
 # --- records ---------------------------------------------------------------------------------

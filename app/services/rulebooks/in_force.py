@@ -95,14 +95,68 @@ def rulebook_timeline(session: Session, rulebook: Rulebook) -> RulebookTimeline:
     return memo[key]
 
 
+# The timelines this process has built, by what they depend on: the database, the city's
+# time zone (an event's first day is its city day), the caller's rulebook (its entries
+# answer with that very object, kept here so its id is not reused) and every in-force and
+# cancellation event (their ids, times and fingerprints: events are only ever added, and
+# the time tells apart an event rolled back and another given the same id). A measure
+# check or a standing reads those few rows, in one statement as before, but neither loads
+# them as objects nor works out the timeline again; a rulebook put in force or cancelled,
+# in this or any process, is a new key at the next call.
+_TIMELINES: dict[tuple, tuple[Rulebook, RulebookTimeline]] = {}
+_TIMELINES_LOCK = threading.Lock()
+_EVENTS = (select(RulebookEvent.id, RulebookEvent.action, RulebookEvent.fingerprint,
+                  RulebookEvent.at, RulebookEvent.details)
+           .where(RulebookEvent.action.in_((IN_FORCE, CANCELLED))).order_by(RulebookEvent.id))
+
+
 def _timeline(session: Session, rulebook: Rulebook) -> RulebookTimeline:
-    entries = [entry for _, entry in put_in_force_entries(session)]
+    rows = session.execute(_EVENTS).all()
+    if not rows:  # nothing was ever put in force: the caller's rulebook, every day
+        return RulebookTimeline.always(rulebook)
+    key = (str(session.get_bind().url), str(clock.city_zone()), rulebook.fingerprint,
+           id(rulebook), tuple((r.id, r.action, r.fingerprint, r.at) for r in rows))
+    with _TIMELINES_LOCK:
+        found = _TIMELINES.get(key)
+    if found is not None and found[0] is rulebook:
+        return found[1]
+    timeline = _timeline_of(session, rulebook, rows)
+    with _TIMELINES_LOCK:
+        if len(_TIMELINES) >= _KEEP:
+            _TIMELINES.pop(next(iter(_TIMELINES)))
+        _TIMELINES[key] = (rulebook, timeline)
+    return timeline
+
+
+def _timeline_of(session: Session, rulebook: Rulebook, rows: list) -> RulebookTimeline:
+    """The timeline from the in-force and cancellation events `rows` (as put_in_force_entries
+    and was_cancelled read them)."""
+    cancelled = {json.loads(r.details or "{}").get("event") for r in rows
+                 if r.action == CANCELLED}
+    entries = []
+    for row in rows:
+        if row.action != IN_FORCE or row.id in cancelled or not row.fingerprint:
+            continue
+        found = _load(session, row.fingerprint)
+        if found is not None:
+            entries.append(InForce(first_day(found, put_in_force_on=clock.day_of(row.at)),
+                                   found))
     if not any(e.fingerprint == rulebook.fingerprint for e in entries):
-        if entries and was_cancelled(session, rulebook.fingerprint):
+        if entries and _was_cancelled(rows, rulebook.fingerprint):
             return RulebookTimeline(entries)
         return RulebookTimeline.always(rulebook)
     return RulebookTimeline(InForce(e.first_day, rulebook)
                             if e.fingerprint == rulebook.fingerprint else e for e in entries)
+
+
+def _was_cancelled(rows: list, fingerprint: str) -> bool:
+    """was_cancelled, from the events already read."""
+    latest = max((r.id for r in rows if r.action == IN_FORCE and r.fingerprint == fingerprint),
+                 default=None)
+    if latest is None:
+        return False
+    details = [r.details for r in rows if r.action == CANCELLED and r.fingerprint == fingerprint]
+    return bool(details) and json.loads(details[-1] or "{}").get("event") == latest
 
 
 def was_cancelled(session: Session, fingerprint: str) -> bool:

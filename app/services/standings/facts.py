@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from app.errors import InvalidInput, NotFound
@@ -115,19 +115,34 @@ def load_facts(session: Session, subject: Subject) -> tuple[list[RecordFact], li
     return _read_facts(session, subject)
 
 
+def _core(columns) -> tuple:
+    return tuple(column.table.c[column.key] for column in columns)
+
+
+# Plain rows of the columns the facts use, not ORM objects, by statements built once and
+# sent as Core: a page or a check reads up to a few hundred records of one subject, and it
+# is the busiest read of the application (the ORM's per-statement work cost more than the
+# reads themselves).
+_SUBJECT = bindparam("subject_id")
+_RECORDS = select(*_core(RECORD_FACT_COLUMNS)).where(
+    Record.__table__.c.subject_id == _SUBJECT).order_by(Record.__table__.c.id)
+_ENTRIES = select(*_core(ENTRY_FACT_COLUMNS)).where(
+    ListEntry.__table__.c.subject_id == _SUBJECT).order_by(ListEntry.__table__.c.id)
+_objection = Objection.__table__.c
+_DISPUTES = select(_objection.record_id, _objection.filed_on, _objection.decided_on).where(
+    _objection.subject_id == _SUBJECT).order_by(_objection.record_id, _objection.level)
+
+
 def _read_facts(session: Session, subject: Subject) -> tuple[list[RecordFact],
                                                               list[ListEntryFact]]:
-    # Plain rows of the columns the facts use, not ORM objects: a page or a check reads
-    # up to a few hundred records, and it is the busiest read of the application.
-    records = session.execute(
-        select(*RECORD_FACT_COLUMNS).where(Record.subject_id == subject.subject_id)
-        .order_by(Record.id))
-    entries = session.execute(
-        select(*ENTRY_FACT_COLUMNS).where(ListEntry.subject_id == subject.subject_id)
-        .order_by(ListEntry.id))
-    disputes = load_disputes(session, [subject.subject_id])
-    return ([record_fact(r, disputes.get(r.id, ())) for r in records],
-            [list_entry_fact(e) for e in entries])
+    if session.autoflush:  # what the ORM statements did: pending changes are read too
+        session.flush()
+    key = {"subject_id": subject.subject_id}
+    disputes: dict[int, list[Dispute]] = {}
+    for record_id, filed_on, decided_on in session.execute(_DISPUTES, key):
+        disputes.setdefault(record_id, []).append(Dispute(filed_on, decided_on))
+    return ([record_fact(r, tuple(disputes.get(r.id, ()))) for r in session.execute(_RECORDS, key)],
+            [list_entry_fact(e) for e in session.execute(_ENTRIES, key)])
 
 
 def load_represented(session: Session, subject: Subject) -> list[tuple[SubjectFact,

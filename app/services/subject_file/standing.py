@@ -24,7 +24,7 @@ from app.services.standings.facts import (
     standing_for,
     subject_fact,
 )
-from app.services.transaction import atomic
+from app.services.transaction import atomic, transaction
 from app.standing import UpcomingChange, next_changes
 from app.standing.model import ActiveMeasure, PendingMeasure, Standing
 
@@ -86,11 +86,19 @@ class MeasureCheck:
         return tuple(found.reasons) if found is not None else ()
 
 
-@atomic
 def check_measure(session: Session, *, rulebook: Rulebook, code: str, subject_id: str,
                   as_of: date, viewer: str) -> MeasureCheck:
-    """Say whether measure `code` applies to a subject on `as_of`, and why; audit the look."""
-    with facts_read_once(session):  # the rulebooks in force are read once for both questions
+    """Say whether measure `code` applies to a subject on `as_of`, and why; audit the look.
+
+    Two transactions (or the caller's one): the standing is read first, then the look is
+    appended to the audit chain in a transaction that takes the chain's write lock as its
+    first statement and holds it for the head, one INSERT and the commit. On SQLite a
+    reader that then asked for the lock would fail at once whenever another writer had
+    committed since its snapshot began, and start again under the lock (see
+    locks.begin_write): under load most checks did, and held everyone's lock for the reads.
+    A check whose audit cannot be written fails: no look goes unaudited.
+    """
+    with transaction(session), facts_read_once(session):  # the rulebooks in force: once
         rulebook = in_force_on(session, rulebook, as_of).rulebook
         measure = rulebook.measure(code)
         if measure is None:
@@ -99,7 +107,9 @@ def check_measure(session: Session, *, rulebook: Rulebook, code: str, subject_id
         standing = standing_for(session, rulebook=rulebook, subject_id=subject_id, as_of=as_of)
     active = next((m for m in standing.measures if m.measure.code == code), None)
     pending = next((m for m in standing.pending_measures if m.measure.code == code), None)
-    audit.append(session, actor=viewer, action="measure.check", subject_id=standing.subject_id,
-                 target=f"subject:{standing.subject_id}",
-                 details={"measure": code, "as_of": as_of, "applies": active is not None})
+    event = audit.Event(actor=viewer, action="measure.check", subject_id=standing.subject_id,
+                        target=f"subject:{standing.subject_id}",
+                        details={"measure": code, "as_of": as_of, "applies": active is not None})
+    with transaction(session):
+        audit.append_many(session, [event])  # Core: one INSERT, no ORM flush
     return MeasureCheck(measure, standing, active, pending)
