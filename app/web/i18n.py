@@ -194,8 +194,10 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     babel.init_app(app, locale_selector=select_locale)
-    # The same newstyle callables Flask-Babel installs, with the catalogue found once a page.
-    app.jinja_env.globals.update(gettext=_template_gettext, ngettext=_template_ngettext)
+    # The same newstyle callables Flask-Babel installs, with the catalogue found once a page;
+    # `_` is gettext itself, not Jinja's alias that looks `gettext` up and calls it again.
+    app.jinja_env.globals.update(gettext=_template_gettext, ngettext=_template_ngettext,
+                                 _=_template_gettext)
     app.register_blueprint(bp)
     app.add_template_filter(local_title, "local_title")
     app.add_template_filter(local_text, "local_text")
