@@ -12,8 +12,10 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from babel.dates import format_date
-from flask import Blueprint, Flask, abort, redirect, request
-from flask_babel import Babel, format_decimal, get_locale, ngettext
+from flask import Blueprint, Flask, abort, g, redirect, request
+from flask_babel import Babel, format_decimal, get_locale, get_translations, ngettext
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from app import clock
 from app.rulebook.model import Duration, text_in, title_in
@@ -36,10 +38,65 @@ def select_locale() -> str:
     return request.accept_languages.best_match(list(LANGUAGES), default=DEFAULT)
 
 
+def _request_locale():
+    """Return the request's locale as Flask-Babel chose it (or one `force_locale` put).
+
+    Flask-Babel keeps it on `g._flask_babel.babel_locale` once chosen; reading it there is
+    one context lookup, where `get_locale()` takes three and a page asks a few hundred times
+    (every title, text and day). Anything else (not chosen yet, outside a request, another
+    Flask-Babel) goes the documented way.
+    """
+    try:
+        locale = g._flask_babel.babel_locale
+    except (AttributeError, RuntimeError):
+        return get_locale()
+    return locale if locale is not None else get_locale()
+
+
 def current_language() -> str:
     """Return the code (en, zh) of the language pages are rendered in."""
-    locale = get_locale()
+    locale = _request_locale()
     return locale.language if locale is not None and locale.language in LANGUAGES else DEFAULT
+
+
+def page_translations():
+    """Return the message catalogue of the request's language.
+
+    The same object `flask_babel.get_translations()` returns, remembered on the request for
+    the locale it was found for: a page translates 100-200 messages, and Flask-Babel looks
+    the catalogue up again for each (about ten context lookups and a locale formatted to a
+    string each time). A `force_locale` block puts another locale object, so it gets its
+    own catalogue, and the page's again once the block restores the page's locale.
+    """
+    try:
+        ctx = g._flask_babel
+        locale = ctx.babel_locale
+    except (AttributeError, RuntimeError):
+        return get_translations()
+    cached = ctx.__dict__.get("citypoints_translations")
+    if locale is not None and cached is not None and cached[0] is locale:
+        return cached[1]
+    translations = get_translations()
+    ctx.citypoints_translations = (ctx.babel_locale, translations)
+    return translations
+
+
+@pass_context
+def _template_gettext(context, string: str, **variables):
+    # Jinja's newstyle gettext (jinja2.ext._make_new_gettext) over page_translations().
+    message = page_translations().ugettext(string)
+    if context.eval_ctx.autoescape:
+        message = Markup(message)
+    return message % variables
+
+
+@pass_context
+def _template_ngettext(context, singular: str, plural: str, num: int, **variables):
+    variables.setdefault("num", num)
+    message = page_translations().ungettext(singular, plural, num)
+    if context.eval_ctx.autoescape:
+        message = Markup(message)
+    return message % variables
 
 
 def _safe_next(target: str | None) -> str:
@@ -137,6 +194,10 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     babel.init_app(app, locale_selector=select_locale)
+    # The same newstyle callables Flask-Babel installs, with the catalogue found once a page;
+    # `_` is gettext itself, not Jinja's alias that looks `gettext` up and calls it again.
+    app.jinja_env.globals.update(gettext=_template_gettext, ngettext=_template_ngettext,
+                                 _=_template_gettext)
     app.register_blueprint(bp)
     app.add_template_filter(local_title, "local_title")
     app.add_template_filter(local_text, "local_text")

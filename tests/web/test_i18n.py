@@ -320,3 +320,23 @@ def test_a_day_reads_in_the_pages_language_and_an_instant_as_the_citys_day(app):
         assert local_day(date(2026, 1, 31)) == "2026年1月31日"
         assert local_day(instant) == "2026年12月4日"
         assert local_day(date(2026, 1, 31)) == "2026年1月31日"  # the same, from the cache
+
+
+def test_template_messages_follow_the_locale_a_block_forces(app):
+    """The templates' gettext keeps the catalogue found for the request's locale: a
+    force_locale block inside the request reads its own language, and the page's language
+    comes back after it (the catalogue is remembered per locale, not per request)."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    page = "{{ _('My standing') }} | {{ ngettext('%(num)s day', '%(num)s days', 3) }}"
+    with app.test_request_context("/", headers=ZH):
+        assert render_template_string(page) == "我的信用状况 | 3 天"
+        with force_locale("en"):
+            assert render_template_string(page) == "My standing | 3 days"
+        assert render_template_string(page) == "我的信用状况 | 3 天"
+    with app.test_request_context("/"):
+        assert render_template_string(page) == "My standing | 3 days"
+        with force_locale("zh"):
+            assert render_template_string(page) == "我的信用状况 | 3 天"
+        assert render_template_string(page) == "My standing | 3 days"
