@@ -119,7 +119,7 @@ def _recompute(session: Session, rulebook: Rulebook, as_of: date, run_id: int,
     if base is not None:
         recomputed = scope_table(session, rulebook, base, as_of)
         sliced = incremental_points(session, rulebook=rulebook, base=base, as_of=as_of,
-                                    table="cp_new", slices=n_slices)
+                                    table="cp_new", n_slices=n_slices)
     else:
         sliced = fill_points(session, rulebook=rulebook, day=as_of, table="cp_new",
                              run_id=run_id, slices=n_slices)

@@ -13,12 +13,14 @@ from sqlmodel import Session
 from app.models import Run
 from app.rulebook import Rulebook
 from app.services.locks import is_postgres
+from app.services.standings.recompute import slices
 from app.services.standings.recompute.conditions import holds_sql
 from app.services.standings.recompute.delta import DREC, changing_records, delta_points
 from app.services.standings.recompute.slices import SlicedPoints
 from app.services.standings.recompute.sql import Sql, in_list, run, union
 
-log = logging.getLogger(__name__)
+# RECOMPUTE_SLICES is the slices' setting: what ignores it says so in their log.
+log = logging.getLogger(slices.__name__)
 
 # The register's updated_at is the app's clock, taken before its write waits for the run's
 # lock: subjects changed this long before the last run started are looked at again.
@@ -114,12 +116,12 @@ def scope_table(session: Session, rulebook: Rulebook, base: Run, as_of: date) ->
 
 
 def incremental_points(session: Session, *, rulebook: Rulebook, base: Run, as_of: date,
-                       table: str, slices: int = 1) -> SlicedPoints:
+                       table: str, n_slices: int = 1) -> SlicedPoints:
     """Fill temporary table `table` with the points and tiers on `as_of` of the subjects in
     cp_scope (after `scope_table`), from the stored ones where that is exact (`delta`)."""
-    if slices > 1:
+    if n_slices > 1:
         log.info("RECOMPUTE_SLICES=%d ignored: an incremental run computes its few subjects "
-                 "on one connection", slices)
+                 "on one connection", n_slices)
     started = time.perf_counter()
     delta_points(session, rulebook=rulebook, base=base, as_of=as_of,
                  since=changes_since(base), table=table)
