@@ -412,3 +412,55 @@ def test_a_representative_follows_the_organisation_into_an_incremental_run(sessi
     assert summary.scope == "incremental"
     assert _stored(session)[2] == {(changing, "BAN"), (p_new, "BAN")}
     assert _stored(session) == _evaluated(session, rulebook, day + timedelta(days=1))
+
+
+def test_the_day_s_changes_are_added_to_the_stored_points(session, monkeypatch):
+    """The points of subjects nobody touched since the base run are the stored ones plus
+    the records that start or stop counting (a lapse, a new record dated back); a void
+    makes its subject's points be summed again from all its records."""
+    from app.services.standings.recompute import scope
+
+    rulebook = _one_rule_rulebook((), (), fingerprint="delta")
+    day = date(2026, 3, 1)
+    lapsing, dated_back, voided, quiet = (new_person_id() for _ in range(4))
+    session.execute(insert(Subject), [{"subject_id": sid, "kind": "person", "name": sid,
+                                       "registered_at": REGISTERED, "updated_at": REGISTERED}
+                                      for sid in (lapsing, dated_back, voided, quiet)])
+    session.commit()
+    rc.recompute(session, rulebook=rulebook, as_of=day)  # stores the rulebook and department
+    record = {"rule_code": "R", "rule_version": 1, "rulebook_fingerprint": "delta",
+              "department_code": "dept", "base_points": -100, "points": -100, "evidence": "",
+              "note": ""}
+    session.execute(insert(Record), [
+        {**record, "subject_id": lapsing, "occurred_on": day - timedelta(days=364),
+         "ends_on": day + timedelta(days=1)},
+        {**record, "subject_id": voided, "occurred_on": day - timedelta(days=30),
+         "ends_on": day + timedelta(days=335)},
+        {**record, "subject_id": quiet, "occurred_on": day - timedelta(days=30),
+         "ends_on": day + timedelta(days=335)}])
+    session.commit()
+    rc.recompute(session, rulebook=rulebook, as_of=day)
+    assert {sid: p for sid, (p, _t) in _stored(session)[0].items()} == {
+        lapsing: 900, dated_back: 1000, voided: 900, quiet: 900}
+    # After the run: a record dated back ten days (as records.conduct stores one, audited)
+    # and a void.
+    session.execute(insert(Record), [{**record, "subject_id": dated_back,
+                                      "occurred_on": day - timedelta(days=10),
+                                      "ends_on": day + timedelta(days=355)}])
+    new_id = session.execute(select(Record.id).where(Record.subject_id == dated_back)).scalar()
+    audit.append(session, actor="t", action="record.create", subject_id=dated_back,
+                 target=f"record:{new_id}")
+    session.commit()
+    void_record(session, record_id=session.execute(select(Record.id).where(
+        Record.subject_id == voided)).scalar(), department="dept", reason="error", actor="t")
+    exact = []
+    delta_points = scope.delta_points
+    monkeypatch.setattr(scope, "delta_points",
+                        lambda *a, **k: exact.append(delta_points(*a, **k)) or exact[-1])
+    summary = rc.recompute(session, rulebook=rulebook, as_of=day + timedelta(days=1),
+                           incremental=True)
+    assert summary.scope == "incremental" and summary.recomputed == 3
+    assert exact == [1]  # the voided record's subject; the others by their changes
+    assert {sid: p for sid, (p, _t) in _stored(session)[0].items()} == {
+        lapsing: 1000, dated_back: 900, voided: 1000, quiet: 900}
+    assert _stored(session) == _evaluated(session, rulebook, day + timedelta(days=1))

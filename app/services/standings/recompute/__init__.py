@@ -30,7 +30,7 @@ from app.services.standings.recompute import bookkeeping, writes
 from app.services.standings.recompute.bookkeeping import last_runs, standings_day
 from app.services.standings.recompute.measures import measures_table
 from app.services.standings.recompute.points import points_table
-from app.services.standings.recompute.scope import scope_table
+from app.services.standings.recompute.scope import drop_scope, incremental_points, scope_table
 from app.services.standings.recompute.slices import (
     check_slices,
     discard_staging,
@@ -118,9 +118,11 @@ def _recompute(session: Session, rulebook: Rulebook, as_of: date, run_id: int,
     progress(1, _STEPS, "points")
     if base is not None:
         recomputed = scope_table(session, rulebook, base, as_of)
-    sliced = fill_points(session, rulebook=rulebook, day=as_of, table="cp_new",
-                         run_id=run_id, slices=n_slices,
-                         restrict="cp_scope" if base is not None else None)
+        sliced = incremental_points(session, rulebook=rulebook, base=base, as_of=as_of,
+                                    table="cp_new", n_slices=n_slices)
+    else:
+        sliced = fill_points(session, rulebook=rulebook, day=as_of, table="cp_new",
+                             run_id=run_id, slices=n_slices)
     progress(2, _STEPS, "tier changes")
     changes = writes.log_tier_changes(session, as_of, run_id)
     progress(3, _STEPS, "writing standings, flags and measures")
@@ -131,7 +133,8 @@ def _recompute(session: Session, rulebook: Rulebook, as_of: date, run_id: int,
         writes.write_full(session, rulebook, as_of, run_id, timeline)
         recomputed = subjects = run(session, "SELECT COUNT(*) FROM cp_new").scalar_one()
     drop_points(session, "cp_new", sliced)
-    run(session, "DROP TABLE IF EXISTS cp_scope")
+    if base is not None:
+        drop_scope(session)
     scope = "incremental" if base is not None else "full"
     progress(_STEPS, _STEPS, "done")
     duration = int((time.perf_counter() - started) * 1000)
