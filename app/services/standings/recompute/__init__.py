@@ -35,6 +35,7 @@ from app.services.standings.recompute.slices import (
     check_slices,
     discard_staging,
     drop_points,
+    fill_deltas,
     fill_points,
 )
 from app.services.standings.recompute.sql import run
@@ -118,19 +119,28 @@ def _recompute(session: Session, rulebook: Rulebook, as_of: date, run_id: int,
     progress(1, _STEPS, "points")
     if base is not None:
         recomputed = scope_table(session, rulebook, base, as_of)
-    sliced = fill_points(session, rulebook=rulebook, day=as_of, table="cp_new",
-                         run_id=run_id, slices=n_slices,
-                         restrict="cp_scope" if base is not None else None)
-    progress(2, _STEPS, "tier changes")
-    changes = writes.log_tier_changes(session, as_of, run_id)
+        points = "cp_new"
+        sliced = fill_points(session, rulebook=rulebook, day=as_of, table=points,
+                             run_id=run_id, slices=n_slices, restrict="cp_scope")
+        progress(2, _STEPS, "tier changes")
+        changes = writes.log_tier_changes(session, as_of, run_id)
+    else:
+        # A full run sums the records of the subjects that have any (the floor's aggregate),
+        # and works out every subject's points and tier beside its stored standing.
+        points = "cp_agg"
+        sliced = fill_deltas(session, rulebook=rulebook, day=as_of, table=points,
+                             run_id=run_id, slices=n_slices)
+        progress(2, _STEPS, "tier changes")
+        same = writes.same_rulebook(session, rulebook, run_id)
+        changes = writes.log_tier_changes_full(session, rulebook, as_of, run_id, points, same)
     progress(3, _STEPS, "writing standings, flags and measures")
     if base is not None:
         writes.write_incremental(session, rulebook, as_of, run_id, timeline)
         subjects = run(session, "SELECT COUNT(*) FROM standing").scalar_one()
     else:
-        writes.write_full(session, rulebook, as_of, run_id, timeline)
-        recomputed = subjects = run(session, "SELECT COUNT(*) FROM cp_new").scalar_one()
-    drop_points(session, "cp_new", sliced)
+        writes.write_full(session, rulebook, as_of, run_id, timeline, same)
+        recomputed = subjects = run(session, "SELECT COUNT(*) FROM standing").scalar_one()
+    drop_points(session, points, sliced)
     run(session, "DROP TABLE IF EXISTS cp_scope")
     scope = "incremental" if base is not None else "full"
     progress(_STEPS, _STEPS, "done")
