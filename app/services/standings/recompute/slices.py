@@ -36,12 +36,7 @@ from sqlmodel import Session
 
 from app.rulebook import Rulebook
 from app.services.locks import is_postgres
-from app.services.standings.recompute.points import (
-    deltas_select,
-    deltas_table,
-    points_select,
-    points_table,
-)
+from app.services.standings.recompute.points import deltas_table, points_select, points_table
 from app.services.standings.recompute.sql import Sql, run
 
 log = logging.getLogger(__name__)
@@ -103,40 +98,29 @@ def fill_points(session: Session, *, rulebook: Rulebook, day: date, table: str,
         started = time.perf_counter()
         points_table(session, rulebook=rulebook, day=day, table=table, restrict=restrict)
         return SlicedPoints(1, [time.perf_counter() - started])
-    select = points_select(session, rulebook=rulebook, day=day, where=SLICE_OF)
-    return _fill_in_slices(session, select=select, columns=POINTS_CASTS, table=table,
-                           run_id=run_id, slices=slices)
-
-
-# The columns of a slice's table, typed as the temporary table of one connection would be.
-POINTS_CASTS = ("subject_id::varchar(18) AS subject_id, points::integer AS points, "
-                "tier::varchar(16) AS tier")
-DELTAS_CASTS = "subject_id::varchar(18) AS subject_id, delta::integer AS delta"
+    return _fill_in_slices(session, rulebook=rulebook, day=day, table=table, run_id=run_id,
+                           slices=slices)
 
 
 def fill_deltas(session: Session, *, rulebook: Rulebook, day: date, table: str,
-                run_id: int, slices: int) -> SlicedPoints:
-    """Fill temporary table `table` as `deltas_table` does (the full run's sums of the
-    records of the subjects that have any) on the run's own connection, or in `slices`
-    slices on PostgreSQL, as `fill_points` does; `drop_points` drops either."""
+                slices: int) -> SlicedPoints:
+    """Fill temporary table `table` as `deltas_table` does: SQLite's full run, the sums of
+    the records of the subjects that have any, on the run's own connection (SQLite ignores
+    `slices`); `drop_points` drops it."""
     check_slices(slices)
-    if slices > 1 and not is_postgres(session):
+    if slices > 1:
         log.info("RECOMPUTE_SLICES=%d ignored: SQLite computes on one connection", slices)
-    if slices == 1 or not is_postgres(session):
-        started = time.perf_counter()
-        deltas_table(session, rulebook=rulebook, day=day, table=table)
-        return SlicedPoints(1, [time.perf_counter() - started])
-    select = deltas_select(session, rulebook=rulebook, day=day, where=SLICE_OF)
-    return _fill_in_slices(session, select=select, columns=DELTAS_CASTS, table=table,
-                           run_id=run_id, slices=slices)
+    started = time.perf_counter()
+    deltas_table(session, rulebook=rulebook, day=day, table=table)
+    return SlicedPoints(1, [time.perf_counter() - started])
 
 
-def _fill_in_slices(session: Session, *, select: Sql, columns: str, table: str,
+def _fill_in_slices(session: Session, *, rulebook: Rulebook, day: date, table: str,
                     run_id: int, slices: int) -> SlicedPoints:
     drop_staging(session)  # a run whose process died left its slices (we hold the run lock)
     snapshot = run(session, "SELECT pg_export_snapshot()").scalar_one()
     engine = _slice_engine(session)
-    names = ", ".join(c.rsplit(" AS ", 1)[1] for c in columns.split(", "))
+    select = points_select(session, rulebook=rulebook, day=day, where=SLICE_OF)
     tables = [staging_table(run_id, k) for k in range(slices)]
     outcome = SlicedPoints(slices, [0.0] * slices, [0] * slices)
     connections: dict[int, Connection] = {}
@@ -148,8 +132,7 @@ def _fill_in_slices(session: Session, *, select: Sql, columns: str, table: str,
             with guard:
                 connections[k] = conn
             outcome.rows[k] = fill_slice(conn, snapshot=snapshot, table=tables[k],
-                                         select=select, slice_=k, slices=slices, run_id=run_id,
-                                         columns=columns)
+                                         select=select, slice_=k, slices=slices, run_id=run_id)
             conn.commit()
         outcome.seconds[k] = time.perf_counter() - started
 
@@ -173,7 +156,7 @@ def _fill_in_slices(session: Session, *, select: Sql, columns: str, table: str,
     # a table of its own: copying a million rows cost what the slices saved.
     run(session, f"DROP TABLE IF EXISTS {table}")
     run(session, f"CREATE TEMPORARY VIEW {table} AS " +
-        " UNION ALL ".join(f"SELECT {names} FROM {t}" for t in tables))
+        " UNION ALL ".join(f"SELECT subject_id, points, tier FROM {t}" for t in tables))
     outcome.staging = tables
     log.info("recompute %s: points in %d slices, %s s", run_id, slices,
              ", ".join(f"{s:.2f}" for s in outcome.seconds))
@@ -194,10 +177,9 @@ def _slice_engine(session: Session) -> Engine:
 
 
 def fill_slice(conn: Connection, *, snapshot: str, table: str, select: Sql, slice_: int,
-               slices: int, run_id: int, columns: str = POINTS_CASTS) -> int:
-    """Sum the points of slice `slice_` into a new UNLOGGED table `table` (the `columns` of
-    `select`, typed), reading the facts in the run's `snapshot`; return its rows (the caller
-    commits)."""
+               slices: int, run_id: int) -> int:
+    """Sum the points of slice `slice_` into a new UNLOGGED table `table`, reading the facts
+    in the run's `snapshot`; return its rows (the caller commits)."""
     if not _SNAPSHOT.match(snapshot):
         raise ValueError(f"not a snapshot id: {snapshot!r}")
     conn.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))  # first, before any query
@@ -208,7 +190,8 @@ def fill_slice(conn: Connection, *, snapshot: str, table: str, select: Sql, slic
     conn.execute(text("SET LOCAL work_mem = '64MB'"))
     conn.execute(text("SET LOCAL jit = off"))
     conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-    sql = Sql(f"CREATE UNLOGGED TABLE {table} AS SELECT {columns} FROM ({select}) p",
+    sql = Sql(f"CREATE UNLOGGED TABLE {table} AS SELECT subject_id::varchar(18) AS subject_id, "
+              f"points::integer AS points, tier::varchar(16) AS tier FROM ({select}) p",
               select, slices=slices, slice=slice_)
     rows = conn.execute(text(sql.text).bindparams(*sql.binds.values())).rowcount
     # The run looks subjects up in it (the walk-back's candidates), and plans its joins.
