@@ -59,6 +59,9 @@ FLOOR_FORMS = {
     "postgresql": {"as planned": "record", "no parallel workers": "record"},
 }
 SCRATCH = "bench_floor"
+# The statement of the run's points step: a full run sums the records into cp_agg (an
+# incremental one, and runs before 2026-12-08, computed every subject's points into cp_new).
+POINTS_STEP = ("INSERT cp_agg", "INSERT cp_new")
 MODULE = "tests.benchmarks.bench_recompute"
 CONFIG_PATCHES = ("sqlite-cache",)
 
@@ -117,7 +120,7 @@ def _timing_statements(session, phases: dict, statements: dict, captured: dict |
 
     def after(conn, _cursor, statement, parameters, _context, _executemany):
         key = _statement_key(statement)
-        if captured is not None and key == "INSERT cp_new" and "sql" not in captured:
+        if captured is not None and key in POINTS_STEP and "sql" not in captured:
             captured.update(sql=statement, params=parameters)
         phases[key] += time.perf_counter() - conn.info.pop("bench_started")
         statements[key] += 1
@@ -149,6 +152,7 @@ def _timing_points(cpu: dict):
     from app.services.standings.recompute import slices as slicing
 
     fill, points = slicing.fill_slice, slicing.points_table
+    deltas = getattr(slicing, "deltas_table", None)
 
     def fill_slice(conn, **kwargs):
         driver = conn.connection.driver_connection
@@ -164,11 +168,21 @@ def _timing_points(cpu: dict):
         points(session, **kwargs)
         cpu[0] = None if before is None else _backend_cpu(driver) - before
 
+    def deltas_table(session, **kwargs):
+        driver = session.connection().connection.driver_connection
+        before = _backend_cpu(driver) if common.is_pg(str(session.get_bind().url)) else None
+        deltas(session, **kwargs)
+        cpu[0] = None if before is None else _backend_cpu(driver) - before
+
     slicing.fill_slice, slicing.points_table = fill_slice, points_table
+    if deltas is not None:
+        slicing.deltas_table = deltas_table
     try:
         yield
     finally:
         slicing.fill_slice, slicing.points_table = fill, points
+        if deltas is not None:
+            slicing.deltas_table = deltas
 
 
 def child_recompute(url: str, day: date, slices: int = 1) -> dict:
@@ -389,8 +403,9 @@ def slices_report(runs: list[dict]) -> str:
         one = run["recompute"][""]
         for n, rec in [(1, one), *sorted(run["sliced"].items())]:
             phases = rec["phases"]
-            copy = phases.get("INSERT cp_new", 0.0) if n > 1 else None
-            points = max(rec["slice_seconds"]) if n > 1 else phases.get("INSERT cp_new", 0.0)
+            step = sum(phases.get(k, 0.0) for k in POINTS_STEP)
+            copy = step if n > 1 else None
+            points = max(rec["slice_seconds"]) if n > 1 else step
             rest = rec["seconds"] - points - (copy or 0.0)
             cpu = rec.get("points_cpu") or []
             run_cpu = rec.get("run_cpu")

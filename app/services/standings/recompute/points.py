@@ -111,17 +111,54 @@ def points_select(session: Session, *, rulebook: Rulebook, day: date,
         only = f"{only} AND " if only else "WHERE "
         only += where.text.format(sid="s.subject_id")
         join_r += where.text.format(sid="r.subject_id") + " AND "
+    deltas = _deltas(rulebook, day, records, join_r)
+    return Sql(f"""
+        SELECT s.subject_id AS subject_id, {points} AS points, {tier} AS tier
+        FROM {subjects}
+        LEFT JOIN ({deltas}) a ON a.subject_id = s.subject_id
+        {only}
+    """, points, tier, deltas, *parts)
+
+
+def _deltas(rulebook: Rulebook, day: date, records: str, join_r: str) -> Sql:
+    """Return the SELECT of (subject_id, delta) over `records` (text naming the records `r`):
+    each subject's sum of the points its records count with on `day`, for the subjects that
+    have a record that counts; `join_r`: further conditions on `r`, each followed by AND."""
     counts = Sql.of(record_counts(R, day, suspend=rulebook.scheme.objections.suspend_record,
                                   name="d"))
     counted = relief_sql(rulebook, day)
     return Sql(f"""
-        SELECT s.subject_id AS subject_id, {points} AS points, {tier} AS tier
-        FROM {subjects}
-        LEFT JOIN (
             SELECT r.subject_id AS subject_id, SUM({counted}) AS delta
             FROM {records}
             WHERE {join_r}{counts}
             GROUP BY r.subject_id
-        ) a ON a.subject_id = s.subject_id
-        {only}
-    """, points, tier, counted, counts, *parts)
+    """, counted, counts)
+
+
+DELTAS_COLUMNS = "subject_id VARCHAR(18) PRIMARY KEY, delta INTEGER"
+
+
+def deltas_select(session: Session, *, rulebook: Rulebook, day: date) -> Sql:
+    """Return the SELECT of (subject_id, delta) that `deltas_table` stores: the points the
+    records that count on `day` add to the starting points, for each subject that has one."""
+    # As points_select: SQLite reads the records live on the day by the window index.
+    records = "record r" if is_postgres(session) else "record r INDEXED BY ix_record_window"
+    return _deltas(rulebook, day, records, "")
+
+
+def deltas_table(session: Session, *, rulebook: Rulebook, day: date, table: str) -> None:
+    """Fill temporary table `table` (subject_id, delta) with the sum of the points of the
+    records that count on `day`, for each subject that has one; a subject without one is at
+    the starting points (or unscored, without consent where the scheme requires it).
+
+    SQLite's full run's aggregate: the floor's one pass over the live records, and a row
+    written for each subject with records rather than for every subject (see
+    writes.log_tier_changes_full, which puts the subjects and their stored standings beside
+    it). PostgreSQL's full run measured cheaper with points_table (2026-12-08).
+    """
+    select = deltas_select(session, rulebook=rulebook, day=day)
+    run(session, f"DROP TABLE IF EXISTS {table}")
+    run(session, f"CREATE TEMPORARY TABLE {table} ({DELTAS_COLUMNS})")
+    run(session, f"INSERT INTO {table} (subject_id, delta) {select}", select)
+    if is_postgres(session):  # temporary tables get no statistics otherwise
+        run(session, f"ANALYZE {table}")

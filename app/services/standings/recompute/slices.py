@@ -36,7 +36,7 @@ from sqlmodel import Session
 
 from app.rulebook import Rulebook
 from app.services.locks import is_postgres
-from app.services.standings.recompute.points import points_select, points_table
+from app.services.standings.recompute.points import deltas_table, points_select, points_table
 from app.services.standings.recompute.sql import Sql, run
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,19 @@ def fill_points(session: Session, *, rulebook: Rulebook, day: date, table: str,
         return SlicedPoints(1, [time.perf_counter() - started])
     return _fill_in_slices(session, rulebook=rulebook, day=day, table=table, run_id=run_id,
                            slices=slices)
+
+
+def fill_deltas(session: Session, *, rulebook: Rulebook, day: date, table: str,
+                slices: int) -> SlicedPoints:
+    """Fill temporary table `table` as `deltas_table` does: SQLite's full run, the sums of
+    the records of the subjects that have any, on the run's own connection (SQLite ignores
+    `slices`); `drop_points` drops it."""
+    check_slices(slices)
+    if slices > 1:
+        log.info("RECOMPUTE_SLICES=%d ignored: SQLite computes on one connection", slices)
+    started = time.perf_counter()
+    deltas_table(session, rulebook=rulebook, day=day, table=table)
+    return SlicedPoints(1, [time.perf_counter() - started])
 
 
 def _fill_in_slices(session: Session, *, rulebook: Rulebook, day: date, table: str,
