@@ -40,6 +40,21 @@ class FileRefs:
         self._first_line[ref] = line
         return None
 
+    def peek_refs(self, drafts: Iterable[Any], key_of: RefKey) -> list[str]:
+        """Return every reference `drafts` will have when they follow the facts already
+        given to ref_of (counting identical facts on from there), without counting them."""
+        counts: dict[tuple[str, ...], int] = defaultdict(int)
+        found = set()
+        for draft in drafts:
+            external_ref, key = key_of(draft)
+            ref = external_ref.strip()
+            if not ref:
+                counts[key] += 1
+                raw = "\x1f".join([*key, str(self._counts.get(key, 0) + counts[key])])
+                ref = "auto:" + hashlib.sha256(raw.encode()).hexdigest()[:40]
+            found.add(ref)
+        return sorted(found)
+
     @classmethod
     def all_refs(cls, drafts: Iterable[Any], key_of: RefKey) -> list[str]:
         """Return every reference of `drafts` (to look up those already stored)."""
