@@ -148,6 +148,21 @@ def test_a_reference_used_in_two_chunks_names_the_first_line(session, rulebook,
     assert "used twice in this file (first on line 2)" in problem.message
 
 
+def test_a_replay_used_in_two_chunks_names_the_first_line(session, rulebook, make_subject):
+    people = [make_subject(session).subject_id for _ in range(2)]
+    stored = _tickets(people, 1, start=40)
+    _import(session, rulebook, stored, chunk_rows=2)
+    before = _counts(session)
+    rows = [*_tickets(people, 2), stored[0], *_tickets(people, 2, start=10), stored[0]]
+    with pytest.raises(InvalidInput) as raised:
+        _import(session, rulebook, rows, chunk_rows=2)
+    session.rollback()
+    assert _counts(session) == before
+    (problem,) = raised.value.problems
+    assert problem.where == "bulk.csv:7"
+    assert "used twice in this file (first on line 4)" in problem.message
+
+
 def test_derived_references_count_identical_rows_across_chunks(session, rulebook,
                                                               make_subject):
     person = make_subject(session).subject_id

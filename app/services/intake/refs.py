@@ -55,6 +55,11 @@ class FileRefs:
             found.add(ref)
         return sorted(found)
 
+    def forget_lines(self) -> None:
+        """Forget the references noted so far (their facts are written, and found again by
+        a lookup of the stored ones); derived references still count from them."""
+        self._first_line.clear()
+
     @classmethod
     def all_refs(cls, drafts: Iterable[Any], key_of: RefKey) -> list[str]:
         """Return every reference of `drafts` (to look up those already stored)."""

@@ -3,6 +3,7 @@ or into whatever `make` builds from each row (the typed drafts of app.services.i
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -63,8 +64,47 @@ def iter_rows(
     A CSV file is decoded as it is read: a file of a million rows is never held as text
     (io.StringIO holds text as 4 bytes a character)."""
     if isinstance(data, bytes):
+        _check_utf8(data, name)
+        # what the file starts with (a file of only white space is read whole: it is empty)
+        text = data[:_HEAD].decode("utf-8-sig", "ignore")
+        if not text.strip() or len(data) <= _HEAD:
+            text = data.decode("utf-8-sig")
+    else:
+        text = data.lstrip("\ufeff")
+    if not text.strip():
+        raise InvalidInput(f"{name} is empty", problems=[Problem("the file is empty", where=name)])
+    build = make or _row
+    if text.lstrip()[:1] == "{":
+        if isinstance(data, bytes):
+            text = data.decode("utf-8-sig")
+        return _json_lines(text, name=name, columns=columns, required=required, make=build,
+                           problems=problems)
+    source: io.TextIOBase
+    if isinstance(data, bytes):
+        del text  # the rows are decoded as they are parsed
+        source = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    else:
+        source = io.StringIO(text, newline="")
+    return _csv_rows(source, name=name, columns=columns, required=required, make=build,
+                     problems=problems)
+
+
+_HEAD = 1 << 16
+_STEP = 1 << 20
+
+
+def _check_utf8(data: bytes, name: str) -> None:
+    """Raise InvalidInput if `data` is not UTF-8, naming the byte and line; a megabyte at a
+    time (decoding a file whole to check it held the whole file as text too)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for i in range(0, len(data), _STEP):
+            decoder.decode(view[i:i + _STEP])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
         try:
-            text = data.decode("utf-8-sig")  # checked whole first: a bad byte changes nothing
+            data.decode("utf-8-sig")  # a bad file only: where exactly
         except UnicodeDecodeError as error:
             line = data[: error.start].count(b"\n") + 1
             raise InvalidInput(
@@ -72,22 +112,6 @@ def iter_rows(
                 problems=[Problem(f"bytes that are not UTF-8 at byte {error.start}",
                                   where=f"{name}:{line}")],
             ) from None
-    else:
-        text = data.lstrip("\ufeff")
-    if not text.strip():
-        raise InvalidInput(f"{name} is empty", problems=[Problem("the file is empty", where=name)])
-    build = make or _row
-    if text.lstrip()[:1] == "{":
-        return _json_lines(text, name=name, columns=columns, required=required, make=build,
-                           problems=problems)
-    if isinstance(data, bytes):
-        del text  # read again as it is parsed
-        source: io.TextIOBase = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig",
-                                                 newline="")
-    else:
-        source = io.StringIO(text, newline="")
-    return _csv_rows(source, name=name, columns=columns, required=required, make=build,
-                     problems=problems)
 
 
 def raise_unread(name: str, problems: list[Problem]) -> None:

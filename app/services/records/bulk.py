@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date
@@ -24,10 +25,11 @@ from app.rulebook import Rulebook
 from app.services.audit import seals
 from app.services.due_process import notices as notices
 
-# The page cache an import gives its SQLite connection: 1 KiB a row, at most 256 MiB (it
-# counts in the import's memory: 1 GiB made a million-row import peak above 1.5 GB).
+# The page cache an import gives its SQLite connection: 1 KiB a row, at most 192 MiB. It
+# counts in the import's memory (the goal: under 500 MB for a million rows); 1 GiB made a
+# million-row import peak above 1.5 GB.
 SQLITE_CACHE_KIB_PER_ROW = 1
-SQLITE_CACHE_MAX_KIB = 256 * 1024
+SQLITE_CACHE_MAX_KIB = 192 * 1024
 
 # The columns an import writes, in the order of a checked record's values.
 COLUMNS = ("subject_id", "rule_code", "rule_version", "rulebook_fingerprint", "department_code",
@@ -164,7 +166,8 @@ class RecordWriter:
         self.after_record = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM record")).scalar()
         self.after_notice = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM notice")).scalar()
         self.versions: set[tuple[str, int]] = set()
-        self.ids = array("q")
+        self.ids = array("q")  # ascending: SQLite's after the highest, PostgreSQL's sequence
+        self.lines = array("q")  # the file line of each
         self.digests = bytearray()  # the leaf hashes, 32 bytes each
         self.leaves: _Leaves | None = None
         self.first_ref: str | None = None
@@ -187,10 +190,19 @@ class RecordWriter:
             found = self._days[value] = self._to_day(value)
         return found
 
-    def write(self, new: list[tuple]) -> None:
-        """Insert these new records (checked values in COLUMNS order), in order."""
+    def line_of(self, record_id: int) -> int | None:
+        """Return the file line of a record this writer wrote, or None."""
+        n = bisect_left(self.ids, record_id)
+        if n < len(self.ids) and self.ids[n] == record_id and n < len(self.lines):
+            return self.lines[n]
+        return None
+
+    def write(self, new: list[tuple], lines: Iterable[int] = ()) -> None:
+        """Insert these new records (checked values in COLUMNS order), in order; `lines`:
+        the file line of each (for line_of)."""
         if not new:
             return
+        self.lines.extend(lines)
         if self.leaves is None:
             self.leaves = _Leaves(seals.plain(new[0][14]))
             self.first_ref = new[0][13]

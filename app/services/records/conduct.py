@@ -118,6 +118,11 @@ class _RecordChecks:
         # An import written in chunks: the highest record id before it (it holds the write
         # lock). Prior records are those up to it; its own are added as they are checked.
         self.before: int | None = None
+        # The file line of a record an earlier chunk wrote (given its id), or None for one
+        # stored before: the references of written chunks are looked up in the database,
+        # not kept (a million of them took 150 MB).
+        self.written_line: Callable[[int], int | None] | None = None
+        self.replayed: dict[str, int] = {}  # the line of each stored record the file replays
 
     def _subject(self, raw: str) -> tuple[str, str | None, str | None]:
         """Return (subject_id, kind, problem) for an identifier, checked once per file."""
@@ -298,6 +303,10 @@ class _RecordChecks:
         assert rule is not None and check.occurred_on is not None
         ref = self.refs.ref_of(raw_ref, (raw_id, check.code, check.day, evidence))
         first = self.refs.used_before(ref, line)
+        if first is None and ref in self.existing:  # stored: by an earlier chunk?
+            first = self.replayed.get(ref)
+            if first is None and self.written_line is not None:
+                first = self.written_line(self.existing[ref][0])
         if first is not None:
             problems.append(Problem(
                 f"{ref!r} is used twice in this file (first on line {first})",
@@ -319,6 +328,7 @@ class _RecordChecks:
                 problems.append(problem)
                 self.reused.append(problem)
                 return None
+            self.replayed[ref] = line
             return Checked(line, existing=rid)
         if check.limited:
             prior = self.prior.setdefault((subject_id, code), [])
@@ -401,7 +411,12 @@ def import_records(session: Session, drafts: Iterable[RecordDraft], *, rulebook:
                                       for values in new)
             elif new:
                 grow(min(SQLITE_CACHE_MAX_KIB, SQLITE_CACHE_KIB_PER_ROW * (len(writer) + len(new))))
-                writer.write(new)
+                writer.write(new, [c.line for c in checked if c.existing is None])
+            if writer is not None:
+                # Written (or replays of stored records): a later use of these references
+                # is found in the database, and its first line by the record's id.
+                checks.refs.forget_lines()
+                checks.written_line = writer.line_of
         if consume and isinstance(drafts, list):
             drafts.clear()
         if unread:
