@@ -46,9 +46,9 @@ class FileRefs:
         counts: dict[tuple[str, ...], int] = defaultdict(int)
         found = set()
         for draft in drafts:
-            external_ref, key = key_of(draft)
-            ref = external_ref.strip()
-            if not ref:
+            ref = draft.external_ref.strip()
+            if not ref:  # the key only where it is needed (the rest give their own)
+                _, key = key_of(draft)
                 counts[key] += 1
                 raw = "\x1f".join([*key, str(self._counts.get(key, 0) + counts[key])])
                 ref = "auto:" + hashlib.sha256(raw.encode()).hexdigest()[:40]

@@ -193,8 +193,14 @@ class _RecordChecks:
         Called once per chunk of a file, in file order: only what earlier chunks did not
         fetch is fetched, and prior records only from before the import (`self.before`),
         since the import's own earlier records are in `self.prior` already."""
-        ids = sorted({d.subject_id.strip().upper() for d in drafts}
-                     - self.subjects.keys() - self._absent)
+        # One pass over the chunk: its subjects, (code, day) pairs and (subject, code) pairs.
+        named: set[tuple[str, str]] = set()
+        pairs: set[tuple[str, date | None]] = set()
+        for d in drafts:
+            code = d.rule_code.strip()
+            named.add((d.subject_id.strip().upper(), code))
+            pairs.add((code, d.occurred_on))
+        ids = sorted({sid for sid, _ in named} - self.subjects.keys() - self._absent)
         for sid, kind in self._rows_in(ids, lambda keys: select(Subject.subject_id, Subject.kind)
                                        .where(Subject.subject_id.in_(keys))):
             self.subjects[sid] = kind
@@ -212,7 +218,7 @@ class _RecordChecks:
         # use, and only those in the windows (repeat) and periods (cap) their dates reach;
         # a (subject, code) already fetched for another window gets only what it lacks.
         windows: dict[str, tuple[date, date]] = {}
-        for code, day in {(d.rule_code.strip(), d.occurred_on) for d in drafts}:
+        for code, day in pairs:
             check = self._rule(code, day)
             if check.limited and check.rule is not None and check.occurred_on is not None:
                 rule, day = check.rule, check.occurred_on
@@ -228,9 +234,8 @@ class _RecordChecks:
         if not windows:
             return
         wanted: dict[tuple[str, date, date], list[str]] = {}
-        for sid, code in sorted({(d.subject_id.strip().upper(), d.rule_code.strip())
-                                 for d in drafts if d.rule_code.strip() in windows}):
-            if sid not in self.subjects:
+        for sid, code in sorted(named):
+            if code not in windows or sid not in self.subjects:
                 continue
             low, high = windows[code]
             had = self._windows.get((sid, code))
