@@ -131,7 +131,7 @@ def page_cache(session: Session) -> Iterator:
     try:
         yield grow
     finally:
-        for undo in restore:
+        for undo in reversed(restore):  # the one it had first is the one it gets back
             undo()  # a web worker must not keep a gigabyte of pages
 
 
