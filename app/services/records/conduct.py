@@ -122,7 +122,23 @@ class _RecordChecks:
         # stored before: the references of written chunks are looked up in the database,
         # not kept (a million of them took 150 MB).
         self.written_line: Callable[[int], int | None] | None = None
+        self._priors: dict[tuple[date, int], PriorRecord] = {}
+        self._spans: dict[tuple[date, date], tuple[date, date]] = {}
         self.replayed: dict[str, int] = {}  # the line of each stored record the file replays
+
+    def _prior_record(self, occurred_on: date, points: int) -> PriorRecord:
+        """Return the one PriorRecord of this day and points (they are immutable): a file of
+        a million rows and the records stored before it make millions of them, of a few
+        thousand distinct values (a million objects with their dates and ints: 110 MB)."""
+        key = (occurred_on, points)
+        found = self._priors.get(key)
+        if found is None:
+            found = self._priors[key] = PriorRecord(occurred_on, points)
+        return found
+
+    def _span(self, low: date, high: date) -> tuple[date, date]:
+        """Return the one (low, high) tuple of these days (most subjects share a few)."""
+        return self._spans.setdefault((low, high), (low, high))
 
     def _subject(self, raw: str) -> tuple[str, str | None, str | None]:
         """Return (subject_id, kind, problem) for an identifier, checked once per file."""
@@ -241,14 +257,14 @@ class _RecordChecks:
             had = self._windows.get((sid, code))
             if had is None:
                 gaps = [(low, high)]
-                self._windows[(sid, code)] = (low, high)
+                self._windows[(sid, code)] = self._span(low, high)
             else:
                 gaps = []
                 if low < had[0]:
                     gaps.append((low, had[0] - timedelta(days=1)))
                 if high > had[1]:
                     gaps.append((had[1] + timedelta(days=1), high))
-                self._windows[(sid, code)] = (min(low, had[0]), max(high, had[1]))
+                self._windows[(sid, code)] = self._span(min(low, had[0]), max(high, had[1]))
             for gap in gaps:
                 wanted.setdefault((code, *gap), []).append(sid)
         for (code, low, high), sids in wanted.items():
@@ -258,7 +274,7 @@ class _RecordChecks:
                         Record.occurred_on.between(low, high),
                         Record.id <= (self.before if self.before is not None else Record.id),
                         Record.voided_at.is_(None), Record.annulled_on.is_(None))):
-                self.prior.setdefault((sid, code), []).append(PriorRecord(occ, pts))
+                self.prior.setdefault((sid, code), []).append(self._prior_record(occ, pts))
 
     def _rows_in(self, keys: list[str], query: Callable) -> Iterator:
         """Yield the rows of query(chunk) for each chunk of CHUNK distinct `keys`.
@@ -338,7 +354,7 @@ class _RecordChecks:
         if check.limited:
             prior = self.prior.setdefault((subject_id, code), [])
             fixed = fix_points(rule=rule, occurred_on=occurred_on, prior=prior)
-            prior.append(PriorRecord(occurred_on, fixed.points))
+            prior.append(self._prior_record(occurred_on, fixed.points))
             base, factor, points, note = fixed.base_points, fixed.factor, fixed.points, fixed.note
         else:  # what fix_points gives a rule without repeat or cap
             base, factor, points, note = rule.points, 1, rule.points, ""
