@@ -50,18 +50,19 @@ def subjects_import(file: str, actor: str, department: str | None,
 @click.option("--as", "actor", default=None, help="Who imports (audited); default cli:DEPT.")
 def records_import(file: str, department: str, actor: str | None) -> None:
     """Import a CSV or JSON-lines file of records: all rows valid or nothing written."""
-    from app.services.intake.drafts import RECORD_FILE, read_drafts
-    from app.services.records.conduct import import_records
+    from app.services.records.conduct import import_records_file
 
     with session_scope() as session:
         try:
-            drafts = read_drafts(Path(file).read_bytes(), name=file, kind=RECORD_FILE)
+            data = Path(file).read_bytes()
+            # the rows are read as they are checked: the bar's length is the file's lines
+            total = max(0, data.count(b"\n") - (0 if data.endswith(b"\n") else -1) - 1)
             with TerminalProgress("checking rows") as bar:
-                result = import_records(session, drafts, rulebook=rulebook(),
-                                        department=department,
-                                        recorded_by=actor or f"cli:{department}",
-                                        today=today(), name=file,
-                                        progress=bar.rows(len(drafts)))
+                result = import_records_file(session, data=data, rulebook=rulebook(),
+                                             department=department,
+                                             recorded_by=actor or f"cli:{department}",
+                                             today=today(), name=file,
+                                             progress=bar.rows(total))
         except CitypointsError as error:
             fail(error)
     click.echo(f"{file}: {result.rows} rows, {result.added} records added, "

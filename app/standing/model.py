@@ -66,7 +66,7 @@ class ListEntryFact:
     decision_ref: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # an import of a million rows keeps a million
 class PriorRecord:
     """A record already stored for the same subject and rule, used to fix a new one's points."""
 

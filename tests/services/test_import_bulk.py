@@ -183,7 +183,7 @@ def test_a_reference_recorded_meanwhile_is_a_conflict_and_nothing_is_written(
     _import(session, rulebook, [(person, "TRAFFIC-TICKET", "2026-01-05", "", "t-1")])
     before = len(_records(session))
     # As if another import stored t-1 between this file's check and its insert.
-    monkeypatch.setattr(records.FileRefs, "all_refs", classmethod(lambda cls, *a, **k: []))
+    monkeypatch.setattr(records.FileRefs, "peek_refs", lambda self, *a, **k: [])
     rows = [(person, "TRAFFIC-TICKET", "2026-02-05", "", "t-0"),
             (person, "TRAFFIC-TICKET", "2026-01-05", "", "t-1")]
     with pytest.raises(Conflict):

@@ -106,6 +106,20 @@ def check_all(checks: Checks[Any], drafts: Sequence[Any], *, done: str,
     return Batch(checked)
 
 
+def check_chunk(checks: Checks[Any], drafts: Sequence[Any],
+                problems: list[Problem]) -> list[Checked]:
+    """Check one chunk of a file's drafts, in file order, after the chunks before it (the
+    checks keep what those planned); add its problems to `problems`, return what passed."""
+    checks.preload(drafts)
+    checked: list[Checked] = []
+    check, keep = checks.check, checked.append
+    for draft in drafts:
+        item = check(draft, problems)
+        if item is not None:
+            keep(item)
+    return checked
+
+
 def check_one(checks: Checks[Any], draft: Any, *, noun: str) -> Checked:
     """Check one draft (from a form or an API call); raise the error its problems call for:
     ForbiddenInput where access is the reason, ExternalRefConflict for a reference used for

@@ -9,13 +9,14 @@ A draft from a file carries its line, so each problem names the file and the lin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Generic, TypeVar
 
-from app.services.intake.rows import parse_iso_date, read_rows
+from app.errors import Problem
+from app.services.intake.rows import iter_rows, parse_iso_date, read_rows
 
 Unread = tuple[tuple[str, str], ...]  # (field, why its text could not be read)
 
@@ -157,3 +158,11 @@ def read_drafts(data: bytes | str, *, name: str, kind: FileKind[Draft]) -> list[
     InvalidInput naming each line that cannot be read as a row."""
     return read_rows(data, name=name, columns=kind.columns, required=kind.required,
                      make=kind.read)
+
+
+def iter_drafts(data: bytes | str, *, name: str, kind: FileKind[Draft],
+                problems: list[Problem]) -> Iterator[Draft]:
+    """Yield a file's drafts one by one (see read_drafts), adding each line that cannot be
+    read as a row to `problems` (app.services.intake.rows.raise_unread raises them)."""
+    return iter_rows(data, name=name, columns=kind.columns, required=kind.required,
+                     make=kind.read, problems=problems)

@@ -40,6 +40,26 @@ class FileRefs:
         self._first_line[ref] = line
         return None
 
+    def peek_refs(self, drafts: Iterable[Any], key_of: RefKey) -> list[str]:
+        """Return every reference `drafts` will have when they follow the facts already
+        given to ref_of (counting identical facts on from there), without counting them."""
+        counts: dict[tuple[str, ...], int] = defaultdict(int)
+        found = set()
+        for draft in drafts:
+            ref = draft.external_ref.strip()
+            if not ref:  # the key only where it is needed (the rest give their own)
+                _, key = key_of(draft)
+                counts[key] += 1
+                raw = "\x1f".join([*key, str(self._counts.get(key, 0) + counts[key])])
+                ref = "auto:" + hashlib.sha256(raw.encode()).hexdigest()[:40]
+            found.add(ref)
+        return sorted(found)
+
+    def forget_lines(self) -> None:
+        """Forget the references noted so far (their facts are written, and found again by
+        a lookup of the stored ones); derived references still count from them."""
+        self._first_line.clear()
+
     @classmethod
     def all_refs(cls, drafts: Iterable[Any], key_of: RefKey) -> list[str]:
         """Return every reference of `drafts` (to look up those already stored)."""

@@ -10,7 +10,8 @@ import hashlib
 import json
 import re
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
@@ -24,7 +25,11 @@ from app.rulebook import Rulebook
 from app.services.audit import seals
 from app.services.due_process import notices as notices
 
-SQLITE_CACHE_MAX_KIB = 1024 * 1024  # 1 GiB, for files of a million rows and more
+# The page cache an import gives its SQLite connection: 1 KiB a row, at most 128 MiB. It
+# counts in the import's memory (the goal: under 500 MB for a million rows; with 192 MiB a
+# million-row import reached 550 MB by its 150,000th row); 1 GiB made it peak above 1.5 GB.
+SQLITE_CACHE_KIB_PER_ROW = 1
+SQLITE_CACHE_MAX_KIB = 128 * 1024
 
 # The columns an import writes, in the order of a checked record's values.
 COLUMNS = ("subject_id", "rule_code", "rule_version", "rulebook_fingerprint", "department_code",
@@ -100,8 +105,13 @@ def _encode(value: object) -> str:
 
 
 def _seal(session: Session, ids: Iterable[int], leaves: Iterable[bytes | bytearray]) -> None:
-    """Seal the records `ids` with their leaf hashes (concatenated in any pieces)."""
-    seals.add_leaf_run(session, seals.LeafRun("record", array("q", ids), b"".join(leaves)))
+    """Seal the records `ids` with their leaf hashes (concatenated in any pieces). An array
+    of ids and one piece are kept as they are: at a million rows each copy is 8 or 32 MB
+    more at the commit, the import's peak."""
+    pieces = list(leaves)
+    digests = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+    seals.add_leaf_run(session, seals.LeafRun(
+        "record", ids if isinstance(ids, array) else array("q", ids), digests))  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -126,102 +136,145 @@ def page_cache(session: Session) -> Iterator:
     try:
         yield grow
     finally:
-        for undo in restore:
+        for undo in reversed(restore):  # the one it had first is the one it gets back
             undo()  # a web worker must not keep a gigabyte of pages
 
 
 def store_records(session: Session, new: list[tuple], *, rulebook: Rulebook, department: str,
-           today: date) -> None:
+                  today: date) -> None:
     """Insert the new records in file order, each with its notice and outbox row, inside
-    the caller's transaction."""
-    conn = session.connection()
-    versions = {(v[1], v[2]) for v in new}
-    leaves = _Leaves(seals.plain(new[0][14]))
-    if conn.dialect.name == "postgresql":
-        fields: list[str] = []
-        refs = _store_postgres(conn, new, rulebook=rulebook, department=department,
-                               today=today, versions=versions, fields=fields,
-                               make_fields=leaves.fields)
-        ids = [refs[v[13]] for v in new]
-        _seal(session, ids, map(leaves.leaf, ids, fields))
-    else:
-        after_record = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM record")).scalar()
-        after_notice = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM notice")).scalar()
+    the caller's transaction (in one piece: see RecordWriter for a file in chunks)."""
+    writer = RecordWriter(session, rulebook=rulebook, department=department, today=today)
+    writer.write(new)
+    writer.finish()
+
+
+class RecordWriter:
+    """Writes an import's new records chunk by chunk inside the caller's transaction (which
+    holds the records' write lock), then their notices, outbox rows and seal in `finish`.
+
+    Each chunk's records go in by the driver's executemany (SQLite) or COPY (PostgreSQL),
+    with ids the writer gives them: on SQLite those after the highest one, on PostgreSQL
+    ids taken from the record sequence; the seal's leaves are hashed in the same pass, so
+    only the ids (8 bytes) and leaf hashes (32 bytes) of the rows are kept, not the rows.
+    The notices are made by the database, from the records, in one INSERT ... SELECT.
+    """
+
+    def __init__(self, session: Session, *, rulebook: Rulebook, department: str,
+                 today: date) -> None:
+        self.session = session
+        self.rulebook = rulebook
+        self.department = department
+        self.today = today
+        self.conn = conn = session.connection()
+        self.pg = conn.dialect.name == "postgresql"
+        self.after_record = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM record")).scalar()
+        self.after_notice = conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM notice")).scalar()
+        self.versions: set[tuple[str, int]] = set()
+        self.ids = array("q")  # ascending: SQLite's after the highest, PostgreSQL's sequence
+        self.lines = array("q")  # the file line of each
+        self.digests = bytearray()  # the leaf hashes, 32 bytes each
+        self.leaves: _Leaves | None = None
+        self.first_ref: str | None = None
+        self.next_id = self.after_record + 1  # SQLite
         table = Record.__table__
-        to_day = table.c.occurred_on.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-        stamp = (table.c.recorded_at.type.dialect_impl(conn.dialect)
-                 .bind_processor(conn.dialect)(new[0][14]))
-        days: dict[date, str] = {}
+        self._to_day = table.c.occurred_on.type.dialect_impl(conn.dialect).bind_processor(
+            conn.dialect)
+        self._to_stamp = table.c.recorded_at.type.dialect_impl(conn.dialect).bind_processor(
+            conn.dialect)
+        self._days: dict[date, str] = {}
 
-        def day(value: date | None) -> str | None:
-            if value is None:
-                return None
-            text_ = days.get(value)
-            if text_ is None:
-                text_ = days[value] = to_day(value)
-            return text_
+    def __len__(self) -> int:
+        return len(self.ids)
 
-        sql = (f"INSERT INTO record ({', '.join(COLUMNS)}) "
-               f"VALUES ({', '.join('?' * len(COLUMNS))})")
-        # the import holds the write lock: its rows take the ids after the highest one
-        ids = range(after_record + 1, after_record + 1 + len(new))
-        digests = bytearray()  # the leaf hashes, 32 bytes each
-        make_fields, leaf = leaves.fields, leaves.leaf
-        cursor = conn.connection.dbapi_connection.cursor()
+    def _day(self, value: date | None) -> str | None:
+        if value is None:
+            return None
+        found = self._days.get(value)
+        if found is None:
+            found = self._days[value] = self._to_day(value)
+        return found
+
+    def line_of(self, record_id: int) -> int | None:
+        """Return the file line of a record this writer wrote, or None."""
+        n = bisect_left(self.ids, record_id)
+        if n < len(self.ids) and self.ids[n] == record_id and n < len(self.lines):
+            return self.lines[n]
+        return None
+
+    def write(self, new: list[tuple], lines: Iterable[int] = ()) -> None:
+        """Insert these new records (checked values in COLUMNS order), in order; `lines`:
+        the file line of each (for line_of)."""
+        if not new:
+            return
+        self.lines.extend(lines)
+        if self.leaves is None:
+            self.leaves = _Leaves(seals.plain(new[0][14]))
+            self.first_ref = new[0][13]
+        self.versions.update((v[1], v[2]) for v in new)
+        make_fields, leaf, digests = self.leaves.fields, self.leaves.leaf, self.digests
+        cursor = self.conn.connection.dbapi_connection.cursor()
         try:
-            for i in range(0, len(new), 20000):
+            if self.pg:
+                ids = [row[0] for row in self.conn.execute(text(
+                    "SELECT nextval('record_id_seq') FROM generate_series(1, :n)"),
+                    {"n": len(new)})]
+                stamp = new[0][14].astimezone(UTC).replace(tzinfo=None)  # stored as UTC
+                with cursor.copy(f"COPY record (id, {', '.join(COLUMNS)}) FROM STDIN") as copy:
+                    for record_id, v in zip(ids, new, strict=True):
+                        copy.write_row((record_id, *v[:14], stamp, v[15]))
+                        digests += leaf(record_id, make_fields(v))
+                self.ids.extend(ids)
+            else:
+                day, stamp = self._day, self._to_stamp(new[0][14])
+                first = self.next_id
                 rows = []
-                for record_id, v in zip(ids[i:i + 20000], new[i:i + 20000], strict=True):
-                    rows.append((*v[:5], day(v[5]), day(v[6]), day(v[7]), *v[8:14], stamp, v[15]))
+                for record_id, v in enumerate(new, first):
+                    rows.append((record_id, *v[:5], day(v[5]), day(v[6]), day(v[7]), *v[8:14],
+                                 stamp, v[15]))
                     digests += leaf(record_id, make_fields(v))
-                cursor.executemany(sql, rows)
-        except conn.dialect.loaded_dbapi.IntegrityError as error:
+                cursor.executemany(_SQLITE_INSERT, rows)
+                self.next_id = first + len(new)
+                self.ids.extend(range(first, self.next_id))
+        except self.conn.dialect.loaded_dbapi.IntegrityError as error:
             # the driver's own error: an external_ref recorded since the rows were checked
-            raise IntegrityError(sql, None, error) from error
+            raise IntegrityError("INSERT INTO record", None, error) from error
         finally:
             cursor.close()
-        _seal(session, ids, [digests])
-        notices.notify_imported_after(session, rulebook=rulebook, department=department,
-                                      today=today, after_record=after_record,
-                                      after_notice=after_notice, versions=versions)
-    first = session.execute(select(Record.id).where(
-        Record.department_code == department,
-        Record.external_ref == new[0][13])).scalar_one()
-    notices.check_record_notice(session, rulebook=rulebook, record_id=first, today=today)
+
+    def finish(self) -> None:
+        """Make the notices and outbox rows of every record written, and seal them."""
+        if not self.ids:
+            return
+        session, conn = self.session, self.conn
+        _seal(session, self.ids, [self.digests])
+        self.digests = bytearray()
+        if self.pg:
+            # The import holds the records' write lock: the records above after_record are
+            # its own. Notices are made by others meanwhile: the outbox rows come from the
+            # notices this statement inserts, not from a range of ids.
+            sql = notices.record_notice_sql(
+                self.rulebook, department=self.department, today=self.today,
+                dialect="postgresql", versions=self.versions, records="ins")
+            conn.execute(text(
+                f"WITH {sql.rules}, ins AS (SELECT * FROM record WHERE id > :after), "
+                f"{sql.heads}, "
+                f"nts AS ({notices.NOTICE_INSERT} SELECT {sql.columns} FROM ins r {sql.joins} "
+                "ORDER BY r.id RETURNING id, created_at) "
+                f"{notices.OUTBOX_INSERT} SELECT id, 'pending', 0, created_at FROM nts "
+                "ORDER BY id"), {**sql.params, "after": self.after_record})
+        else:
+            notices.notify_imported_after(session, rulebook=self.rulebook,
+                                          department=self.department, today=self.today,
+                                          after_record=self.after_record,
+                                          after_notice=self.after_notice,
+                                          versions=self.versions)
+        first = session.execute(select(Record.id).where(
+            Record.department_code == self.department,
+            Record.external_ref == self.first_ref)).scalar_one()
+        notices.check_record_notice(session, rulebook=self.rulebook, record_id=first,
+                                    today=self.today)
 
 
-def _store_postgres(conn, new: list[tuple], *, rulebook: Rulebook, department: str,
-                    today: date, versions, fields: list[str],
-                    make_fields: Callable[[tuple], str]) -> dict[str, int]:
-    """COPY the records into a temporary table, then insert records, notices and outbox rows
-    in one statement (other transactions may take record ids meanwhile, so the notices are
-    made from the rows this statement inserts, not from a range of ids). Append each row's
-    canonical fields to `fields`; return the new ids by external_ref."""
-    columns = ", ".join(COLUMNS)
-    stamp = new[0][14].astimezone(UTC).replace(tzinfo=None)  # stored as UTC, like utcnow()
-    cursor = conn.connection.dbapi_connection.cursor()
-    try:
-        cursor.execute("CREATE TEMPORARY TABLE cp_import ON COMMIT DROP AS "
-                       f"SELECT 0 AS n, {columns} FROM record WITH NO DATA")
-        with cursor.copy(f"COPY cp_import (n, {columns}) FROM STDIN") as copy:
-            for n, v in enumerate(new):
-                copy.write_row((n, *v[:14], stamp, v[15]))
-                fields.append(make_fields(v))
-    finally:
-        cursor.close()
-    sql = notices.record_notice_sql(rulebook, department=department, today=today,
-                                    dialect="postgresql", versions=versions, records="ins")
-    refs = dict(conn.execute(text(
-        f"WITH {sql.rules}, "
-        f"ins AS (INSERT INTO record ({columns}) SELECT {columns} FROM cp_import ORDER BY n "
-        "RETURNING id, subject_id, rule_code, rule_version, occurred_on, ends_on, points, note, "
-        f"evidence, external_ref), {sql.heads}, "
-        f"nts AS ({notices.NOTICE_INSERT} SELECT {sql.columns} FROM ins r {sql.joins} "
-        "ORDER BY r.id "
-        "RETURNING id, created_at), "
-        f"obx AS ({notices.OUTBOX_INSERT} SELECT id, 'pending', 0, created_at FROM nts "
-        "ORDER BY id RETURNING 1) "
-        "SELECT external_ref, id FROM ins"),
-        sql.params).all())
-    conn.execute(text("DROP TABLE cp_import"))
-    return refs
+_SQLITE_INSERT = (f"INSERT INTO record (id, {', '.join(COLUMNS)}) "
+                  f"VALUES ({', '.join('?' * (len(COLUMNS) + 1))})")

@@ -9,11 +9,12 @@ stored with its rule version and the rulebook's fingerprint. Imports are a batch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from itertools import islice
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -27,22 +28,32 @@ from app.services.due_process import notices as notices
 from app.services.intake.batch import (
     Checked,
     all_or_nothing,
-    check_all,
+    check_chunk,
     check_one,
     row_of,
     where,
 )
-from app.services.intake.drafts import RECORD_FILE, RecordDraft, read_drafts
+from app.services.intake.drafts import RECORD_FILE, RecordDraft, iter_drafts
 from app.services.intake.refs import FileRefs, differing
+from app.services.intake.rows import raise_unread
 from app.services.intake.text import draft_text_problems
 from app.services.locks import RECORDS, begin_record_write, begin_write
-from app.services.records.bulk import COLUMNS, SQLITE_CACHE_MAX_KIB, page_cache, store_records
+from app.services.records.bulk import (
+    COLUMNS,
+    SQLITE_CACHE_KIB_PER_ROW,
+    SQLITE_CACHE_MAX_KIB,
+    RecordWriter,
+    page_cache,
+)
 from app.services.rulebooks.registry import store_rulebook
 from app.services.transaction import in_transaction, transaction
 from app.standing import fix_points
 from app.standing.model import PriorRecord
 
 CHUNK = 500
+# An import checks and writes this many rows at a time: its memory is bounded by a chunk
+# (and the 40 bytes a row of id and seal), not by its file.
+CHUNK_ROWS = 20_000
 MAX_TEXT = 2000
 _S, _R = Subject.__table__.c, Record.__table__.c
 EARLIEST = date(1949, 10, 1)  # no conduct is recorded from before the People's Republic
@@ -103,6 +114,32 @@ class _RecordChecks:
         self.reused: list[Problem] = []  # an external_ref already used for another record
         self._ids: dict[str, tuple[str, str | None, str | None]] = {}
         self._rules: dict[tuple[str, date | None], _RuleCheck] = {}
+        self._absent: set[str] = set()  # identifiers looked up and not in the register
+        self._windows: dict[tuple[str, str], tuple[date, date]] = {}  # prior records fetched
+        # An import written in chunks: the highest record id before it (it holds the write
+        # lock). Prior records are those up to it; its own are added as they are checked.
+        self.before: int | None = None
+        # The file line of a record an earlier chunk wrote (given its id), or None for one
+        # stored before: the references of written chunks are looked up in the database,
+        # not kept (a million of them took 150 MB).
+        self.written_line: Callable[[int], int | None] | None = None
+        self._priors: dict[tuple[date, int], PriorRecord] = {}
+        self._spans: dict[tuple[date, date], tuple[date, date]] = {}
+        self.replayed: dict[str, int] = {}  # the line of each stored record the file replays
+
+    def _prior_record(self, occurred_on: date, points: int) -> PriorRecord:
+        """Return the one PriorRecord of this day and points (they are immutable): a file of
+        a million rows and the records stored before it make millions of them, of a few
+        thousand distinct values (a million objects with their dates and ints: 110 MB)."""
+        key = (occurred_on, points)
+        found = self._priors.get(key)
+        if found is None:
+            found = self._priors[key] = PriorRecord(occurred_on, points)
+        return found
+
+    def _span(self, low: date, high: date) -> tuple[date, date]:
+        """Return the one (low, high) tuple of these days (most subjects share a few)."""
+        return self._spans.setdefault((low, high), (low, high))
 
     def _subject(self, raw: str) -> tuple[str, str | None, str | None]:
         """Return (subject_id, kind, problem) for an identifier, checked once per file."""
@@ -168,26 +205,40 @@ class _RecordChecks:
                           bool(rule.cap or rule.repeat), occurred_on.isoformat())
 
     def preload(self, drafts: Sequence[RecordDraft]) -> None:
-        """Fetch the subjects, known external refs and prior records the drafts refer to."""
+        """Fetch the subjects, known external refs and prior records the drafts refer to.
+
+        Called once per chunk of a file, in file order: only what earlier chunks did not
+        fetch is fetched, and prior records only from before the import (`self.before`),
+        since the import's own earlier records are in `self.prior` already."""
         # Core columns (_S, _R), not the ORM's: a recording's reads cost less than the ORM's
         # work per statement; pending ORM changes are flushed first, as the ORM would.
         if self.session.autoflush:
             self.session.flush()
-        ids = sorted({d.subject_id.strip().upper() for d in drafts})
+        # One pass over the chunk: its subjects, (code, day) pairs and (subject, code) pairs.
+        named: set[tuple[str, str]] = set()
+        pairs: set[tuple[str, date | None]] = set()
+        for d in drafts:
+            code = d.rule_code.strip()
+            named.add((d.subject_id.strip().upper(), code))
+            pairs.add((code, d.occurred_on))
+        ids = sorted({sid for sid, _ in named} - self.subjects.keys() - self._absent)
         for sid, kind in self._rows_in(ids, lambda keys: select(_S.subject_id, _S.kind)
                                        .where(_S.subject_id.in_(keys))):
             self.subjects[sid] = kind
-        refs = FileRefs.all_refs(drafts, _ref_key)
+        self._absent.update(sid for sid in ids if sid not in self.subjects)
+        # Refs this chunk would derive, counted after the chunks before it. A reference a
+        # chunk before used is "used twice in this file" (checked first), whatever it finds.
+        refs = self.refs.peek_refs(drafts, _ref_key)
+        self.existing = {}
         for rid, ref, sid, code, occ, evidence in self._rows_in(refs, lambda keys: select(
                 _R.id, _R.external_ref, _R.subject_id, _R.rule_code,
                 _R.occurred_on, _R.evidence).where(
                     _R.department_code == self.department, _R.external_ref.in_(keys))):
             self.existing[ref] = (rid, sid, code, occ, evidence)
-        # Points are fixed from earlier records of the capped or repeating rules the file
-        # uses, and only those in the windows (repeat) and periods (cap) its dates reach.
-        pairs = {(d.rule_code.strip(), d.occurred_on) for d in drafts}
-        limited: set[str] = set()
-        first = last = None
+        # Points are fixed from earlier records of the capped or repeating rules the drafts
+        # use, and only those in the windows (repeat) and periods (cap) their dates reach;
+        # a (subject, code) already fetched for another window gets only what it lacks.
+        windows: dict[str, tuple[date, date]] = {}
         for code, day in pairs:
             check = self._rule(code, day)
             if check.limited and check.rule is not None and check.occurred_on is not None:
@@ -198,17 +249,37 @@ class _RecordChecks:
                 if rule.cap is not None:
                     start, end = rule.cap.period_of(day)
                     low, high = min(low, start), max(high, end)
-                limited.add(code)
-                first = low if first is None else min(first, low)
-                last = high if last is None else max(last, high)
-        known = sorted(self.subjects)
-        if limited and known:
-            for sid, code, occ, pts in self._rows_in(known, lambda keys: select(
-                    _R.subject_id, _R.rule_code, _R.occurred_on, _R.points)
-                    .where(_R.subject_id.in_(keys), _R.rule_code.in_(sorted(limited)),
-                           _R.occurred_on.between(first, last),
-                           _R.voided_at.is_(None), _R.annulled_on.is_(None))):
-                self.prior.setdefault((sid, code), []).append(PriorRecord(occ, pts))
+                old = windows.get(code)
+                windows[code] = (low, high) if old is None else (min(old[0], low),
+                                                                 max(old[1], high))
+        if not windows:
+            return
+        wanted: dict[tuple[str, date, date], list[str]] = {}
+        for sid, code in sorted(named):
+            if code not in windows or sid not in self.subjects:
+                continue
+            low, high = windows[code]
+            had = self._windows.get((sid, code))
+            if had is None:
+                gaps = [(low, high)]
+                self._windows[(sid, code)] = self._span(low, high)
+            else:
+                gaps = []
+                if low < had[0]:
+                    gaps.append((low, had[0] - timedelta(days=1)))
+                if high > had[1]:
+                    gaps.append((had[1] + timedelta(days=1), high))
+                self._windows[(sid, code)] = self._span(min(low, had[0]), max(high, had[1]))
+            for gap in gaps:
+                wanted.setdefault((code, *gap), []).append(sid)
+        for (code, low, high), sids in wanted.items():
+            for sid, occ, pts in self._rows_in(sids, lambda keys, code=code, low=low, high=high:
+                    select(_R.subject_id, _R.occurred_on, _R.points).where(
+                        _R.subject_id.in_(keys), _R.rule_code == code,
+                        _R.occurred_on.between(low, high),
+                        _R.id <= (self.before if self.before is not None else _R.id),
+                        _R.voided_at.is_(None), _R.annulled_on.is_(None))):
+                self.prior.setdefault((sid, code), []).append(self._prior_record(occ, pts))
 
     def _rows_in(self, keys: list[str], query: Callable) -> Iterator:
         """Yield the rows of query(chunk) for each chunk of CHUNK distinct `keys`.
@@ -258,6 +329,10 @@ class _RecordChecks:
         assert rule is not None and check.occurred_on is not None
         ref = self.refs.ref_of(raw_ref, (raw_id, check.code, check.day, evidence))
         first = self.refs.used_before(ref, line)
+        if first is None and ref in self.existing:  # stored: by an earlier chunk?
+            first = self.replayed.get(ref)
+            if first is None and self.written_line is not None:
+                first = self.written_line(self.existing[ref][0])
         if first is not None:
             problems.append(Problem(
                 f"{ref!r} is used twice in this file (first on line {first})",
@@ -279,11 +354,12 @@ class _RecordChecks:
                 problems.append(problem)
                 self.reused.append(problem)
                 return None
+            self.replayed[ref] = line
             return Checked(line, existing=rid)
         if check.limited:
             prior = self.prior.setdefault((subject_id, code), [])
             fixed = fix_points(rule=rule, occurred_on=occurred_on, prior=prior)
-            prior.append(PriorRecord(occurred_on, fixed.points))
+            prior.append(self._prior_record(occurred_on, fixed.points))
             base, factor, points, note = fixed.base_points, fixed.factor, fixed.points, fixed.note
         else:  # what fix_points gives a rule without repeat or cap
             base, factor, points, note = rule.points, 1, rule.points, ""
@@ -303,17 +379,27 @@ def _check_department(session: Session, rulebook: Rulebook, department: str, *,
                                              field="department")])
 
 
-def import_records(session: Session, drafts: Sequence[RecordDraft], *, rulebook: Rulebook,
+def import_records(session: Session, drafts: Iterable[RecordDraft], *, rulebook: Rulebook,
                    department: str, recorded_by: str, today: date, name: str = "",
                    progress: Callable[[int], object] | None = None,
-                   dry_run: bool = False, consume: bool = False) -> ImportResult:
+                   dry_run: bool = False, consume: bool = False,
+                   unread: list[Problem] | None = None,
+                   chunk_rows: int | None = None) -> ImportResult:
     """Record every draft in file order, or none: raise InvalidInput listing each bad row.
 
+    The drafts are checked and written chunk by chunk (`chunk_rows`, CHUNK_ROWS unless
+    given) in the one transaction, so a file's size bounds neither the memory nor the time
+    to its first write: once a row has a problem nothing more is written, every later row
+    is still checked (the error lists them all) and the transaction is rolled back, so bad
+    input changes nothing. `unread` holds the lines of a file its reader could not read
+    as rows (filled as `drafts` are read: see iter_drafts); any there are raised once the
+    file is read, before the rows' own problems.
+
     With `dry_run` the drafts are checked and their points fixed exactly as an import
-    would, and the new records are returned in `planned`; nothing is written. With
-    `consume` the caller gives the list of drafts up: it is emptied once they are checked,
-    so that a large file's drafts are not kept while its records are written.
+    would, and the new records are returned in `planned`; nothing is written. (`consume`
+    is kept for callers that give a list of drafts: it is emptied once they are read.)
     """
+    size = chunk_rows or CHUNK_ROWS
     with page_cache(session) as grow, all_or_nothing(session, conflict=(
             "another import or recording used the same external_ref at the same time; "
             "nothing was recorded, run the import again")):
@@ -326,19 +412,53 @@ def import_records(session: Session, drafts: Sequence[RecordDraft], *, rulebook:
         _check_department(session, rulebook, department, stored=not dry_run)
         checks = _RecordChecks(session, rulebook=rulebook, department=department, today=today,
                                recorded_by=recorded_by, name=name)
-        batch = check_all(checks, drafts, done="recorded", progress=progress)
+        checks.before = session.execute(select(func.coalesce(func.max(Record.id), 0))).scalar()
+        writer = None if dry_run else RecordWriter(session, rulebook=rulebook,
+                                                   department=department, today=today)
+        result = ImportResult()
+        problems: list[Problem] = []
+        rows = 0
+        source = iter(drafts)
+        while True:
+            chunk = list(islice(source, size))
+            if not chunk:
+                break
+            checked = check_chunk(checks, chunk, problems)
+            rows += len(chunk)
+            if progress:
+                progress(len(chunk))
+            if problems or unread:
+                continue  # nothing more is written: only the problems are gathered
+            new = [c.values for c in checked if c.existing is None]
+            result.unchanged += len(checked) - len(new)
+            result.added += len(new)
+            if writer is None:
+                result.planned.extend(dict(zip(COLUMNS, values, strict=True))
+                                      for values in new)
+            elif new:
+                # A full chunk: more may follow, so the whole cache at once (grown chunk by
+                # chunk, the first chunks of a 100k-row file wrote 1.5 times slower).
+                grow(SQLITE_CACHE_MAX_KIB if len(chunk) == size
+                     else min(SQLITE_CACHE_MAX_KIB, SQLITE_CACHE_KIB_PER_ROW * len(new)))
+                writer.write(new, [c.line for c in checked if c.existing is None])
+            if writer is not None:
+                # Written (or replays of stored records): a later use of these references
+                # is found in the database, and its first line by the record's id.
+                checks.refs.forget_lines()
+                checks.written_line = writer.line_of
         if consume and isinstance(drafts, list):
-            drafts.clear()  # what is written is in `batch` now
-        new = batch.new
-        result = ImportResult(added=len(new), unchanged=batch.unchanged, rows=batch.rows)
-        if dry_run:
-            result.planned = [dict(zip(COLUMNS, values, strict=True)) for values in new]
-            return result
-        if new:
-            grow(min(SQLITE_CACHE_MAX_KIB, len(new)))
-            store_records(session, new, rulebook=rulebook, department=department, today=today)
+            drafts.clear()
+        if unread:
+            raise_unread(name, unread)
+        if problems:
+            bad_rows = len({p.row for p in problems})
+            raise InvalidInput(f"{bad_rows} of {rows} rows have problems; nothing was recorded",
+                               problems=problems)
+        result.rows = rows
+        if writer is not None and len(writer):
+            writer.finish()
             audit.append(session, actor=recorded_by, action="records.import", target=department,
-                         details={"file": name, "rows": batch.rows, "added": len(new),
+                         details={"file": name, "rows": rows, "added": result.added,
                                   "unchanged": result.unchanged})
     return result
 
@@ -346,12 +466,14 @@ def import_records(session: Session, drafts: Sequence[RecordDraft], *, rulebook:
 def import_records_file(session: Session, *, rulebook: Rulebook, department: str, data: bytes,
                         name: str, recorded_by: str, today: date,
                         progress: Callable[[int], object] | None = None,
-                        dry_run: bool = False) -> ImportResult:
-    """Read a CSV or JSON-lines file and import it (see import_records)."""
-    drafts = read_drafts(data, name=name, kind=RECORD_FILE)
+                        dry_run: bool = False, chunk_rows: int | None = None) -> ImportResult:
+    """Read a CSV or JSON-lines file and import it (see import_records), row by row as it
+    is read: its drafts are never all held at once."""
+    unread: list[Problem] = []
+    drafts = iter_drafts(data, name=name, kind=RECORD_FILE, problems=unread)
     return import_records(session, drafts, rulebook=rulebook, department=department,
                           recorded_by=recorded_by, today=today, name=name, progress=progress,
-                          dry_run=dry_run, consume=True)
+                          dry_run=dry_run, unread=unread, chunk_rows=chunk_rows)
 
 
 @dataclass(frozen=True)
