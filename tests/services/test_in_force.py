@@ -288,3 +288,22 @@ def test_the_subjects_a_scheduled_rulebook_will_move_are_told_when_it_is_schedul
     assert [json.loads(d)["made"] for d in audited] == [1]
     # The rulebook in force today is unchanged: the notice announces, it does not apply.
     assert _standing(app, first, subject, CHANGE_DAY)["tier"] == "A"
+
+
+def test_the_timeline_kept_by_the_process_follows_a_rulebook_put_in_force_later(
+        app, history, tmp_path):
+    """The timeline is built once per process for the events in force (in_force._TIMELINES):
+    a rulebook put in force after that, by any process, counts at the next call made with
+    the very same rulebook object."""
+    first, subject = history
+    before = _standing(app, first, subject, CHANGE_DAY)  # builds and keeps the timeline
+    assert before["rulebook"]["fingerprint"] == first.fingerprint and before["tier"] == "A"
+    assert _standing(app, first, subject, CHANGE_DAY) == before  # from what it kept
+    second = _changed_rules(tmp_path)
+    _put_in_force(app, second, CHANGE_PUT)
+    after = _standing(app, first, subject, CHANGE_DAY)
+    assert after["rulebook"] == {"fingerprint": second.fingerprint,
+                                 "in_force_from": CHANGE_DAY.isoformat()}
+    assert after["tier"] == "B"
+    assert _standing(app, first, subject, BEFORE)["rulebook"]["fingerprint"] == \
+        first.fingerprint

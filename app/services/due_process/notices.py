@@ -103,17 +103,16 @@ def _add_one(session: Session, notice: NewNotice, *, today: date) -> int:
     """Store one notice unless its dedupe key is known, and its outbox row: two statements
     (a recording's notice), not the four of a batch, built once and sent as Core (no ORM
     bulk machinery for one row)."""
-    conn = session.connection()
-    now = utcnow()
-    notice_id = conn.execute(_ONE_NOTICE[conn.dialect.name == "postgresql"], {
+    now = utcnow()  # session.execute, not its connection: a write goes to the primary
+    notice_id = session.execute(_ONE_NOTICE[session.get_bind().dialect.name == "postgresql"], {
         "subject_id": notice.subject_id, "kind": notice.kind, "dedupe_key": notice.dedupe_key,
         "title": notice.title[:300], "body": notice.body, "record_id": notice.record_id,
         "list_entry_id": notice.list_entry_id, "objection_id": notice.objection_id,
         "content": notice.content, "notified_on": today, "created_at": now}).scalar()
     if notice_id is None:
         return 0
-    conn.execute(_ONE_OUTBOX, {"notice_id": notice_id, "state": "pending", "attempts": 0,
-                               "created_at": now})
+    session.execute(_ONE_OUTBOX, {"notice_id": notice_id, "state": "pending", "attempts": 0,
+                                  "created_at": now})
     return 1
 
 
