@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -62,10 +64,15 @@ def put_in_force_entries(session: Session) -> list[tuple[RulebookEvent, InForce]
     events = session.execute(
         select(RulebookEvent).where(RulebookEvent.action.in_((IN_FORCE, CANCELLED)))
         .order_by(RulebookEvent.id)).scalars().all()
-    cancelled = set()
-    for event in events:
-        if event.action == CANCELLED:
-            cancelled.add(json.loads(event.details or "{}").get("event"))
+    return _in_force_of(session, events)
+
+
+def _in_force_of(session: Session, events: Sequence) -> list[tuple[Any, InForce]]:
+    """Return each event of `events` (in-force and cancellation events, oldest first: ORM
+    objects or rows with id, action, fingerprint, at and details) that put a rulebook in
+    force and was not cancelled, with that rulebook and its first day."""
+    cancelled = {json.loads(e.details or "{}").get("event") for e in events
+                 if e.action == CANCELLED}
     found = []
     for event in events:
         if event.action != IN_FORCE or event.id in cancelled or not event.fingerprint:
@@ -131,16 +138,7 @@ def _timeline(session: Session, rulebook: Rulebook) -> RulebookTimeline:
 def _timeline_of(session: Session, rulebook: Rulebook, rows: list) -> RulebookTimeline:
     """The timeline from the in-force and cancellation events `rows` (as put_in_force_entries
     and was_cancelled read them)."""
-    cancelled = {json.loads(r.details or "{}").get("event") for r in rows
-                 if r.action == CANCELLED}
-    entries = []
-    for row in rows:
-        if row.action != IN_FORCE or row.id in cancelled or not row.fingerprint:
-            continue
-        found = _load(session, row.fingerprint)
-        if found is not None:
-            entries.append(InForce(first_day(found, put_in_force_on=clock.day_of(row.at)),
-                                   found))
+    entries = [entry for _, entry in _in_force_of(session, rows)]
     if not any(e.fingerprint == rulebook.fingerprint for e in entries):
         if entries and _was_cancelled(rows, rulebook.fingerprint):
             return RulebookTimeline(entries)
